@@ -1,0 +1,112 @@
+"""Provenance and recorded values of a notebook run.
+
+``record(cfg, key, value)`` stores a number (or a small list/dict) that a notebook computed in
+``<results>/records/<notebook>.json`` (written atomically), so tests can assert on the values a
+run produced (pyhf-style) and the summary page can collect them. ``show(cfg)`` renders the
+provenance table that ends every page: profile, device, seed, data source with its checksum,
+versions, git commit, parameters and wall time.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .results import _canonical, atomic_write_text
+
+
+def records_path(cfg) -> Path:
+    return cfg.results / "records" / f"{cfg.notebook or 'session'}.json"
+
+
+def read_records(cfg_or_path) -> dict[str, Any]:
+    """All values recorded by one notebook (a Config or a path to its records JSON)."""
+    p = Path(cfg_or_path) if isinstance(cfg_or_path, (str, Path)) else records_path(cfg_or_path)
+    return json.loads(p.read_text()) if p.exists() else {}
+
+
+def record(cfg, key: str, value: Any) -> Any:
+    """Store ``value`` under ``key`` for this notebook and return it unchanged."""
+    p = records_path(cfg)
+    data = read_records(p)
+    data[key] = _canonical(value)
+    atomic_write_text(p, json.dumps(data, indent=1, sort_keys=True))
+    return value
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, timeout=5, cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "") if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+_MD5_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def data_fingerprint(path: str | Path) -> str:
+    """``<path> (md5 …)`` for a file; for a folder just its path and file count."""
+    from .data import file_md5
+
+    p = Path(path)
+    if p.is_file():
+        st = p.stat()
+        k = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+        if k not in _MD5_CACHE:
+            _MD5_CACHE[k] = file_md5(p)
+        return f"{p} (md5 {_MD5_CACHE[k]})"
+    if p.is_dir():
+        return f"{p} (folder, {sum(1 for q in p.rglob('*') if q.is_file())} files)"
+    return str(p)
+
+
+def info(cfg, data_sources: list[str | Path] | None = None) -> dict[str, Any]:
+    """Everything needed to repeat the run, as a dict."""
+    import numpy as np
+    import torch
+    import torchvision
+
+    from . import __version__
+    from .device import describe_device
+
+    dev = cfg.torch_device
+    params = {k: v for k, v in cfg.items() if not k.startswith("_")}
+    return {
+        "notebook": cfg.notebook,
+        "profile": cfg.profile,
+        "seed": cfg.seed,
+        "device": describe_device(dev),
+        "data": [data_fingerprint(s) for s in (data_sources or [])],
+        "versions": {"python": sys.version.split()[0], "torch": torch.__version__,
+                     "torchvision": torchvision.__version__, "numpy": np.__version__,
+                     "robustlab": __version__, "git": _git_commit(), "platform": platform.platform()},
+        "parameters": params,
+        "wall_time_s": round(time.time() - cfg.get("_started", time.time()), 1),
+    }
+
+
+def show(cfg, data_sources: list[str | Path] | None = None) -> dict[str, Any]:
+    """Display the provenance table (Markdown in Jupyter, text elsewhere) and record it."""
+    meta = info(cfg, data_sources)
+    record(cfg, "provenance", meta)
+    rows = [("profile", meta["profile"]), ("seed", meta["seed"]), ("device", meta["device"]),
+            ("data", "<br>".join(meta["data"]) or "—"), ("wall time", f"{meta['wall_time_s']} s"),
+            ("versions", ", ".join(f"{k} {v}" for k, v in meta["versions"].items())),
+            ("parameters", ", ".join(f"{k}={v}" for k, v in meta["parameters"].items()
+                                     if k not in ("notebook",)))]
+    text = "**Provenance of this page**\n\n| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
+    try:
+        from IPython.display import Markdown, display
+
+        display(Markdown(text))
+    except ImportError:  # pragma: no cover
+        print(text)
+    return meta

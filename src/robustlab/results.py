@@ -1,0 +1,195 @@
+"""Checksummed, configuration-keyed, atomically written result files.
+
+Every result (a trained model, an accuracy matrix, an attack run) is stored as one file::
+
+    ROBUSTLAB1\\n
+    {"config": {...}, "sha256": "...", "nbytes": N}\\n
+    <N bytes: torch.save(payload)>
+
+so a truncated or altered file (checksum or length mismatch) or one written for another
+configuration (config mismatch) is detected, reported with its path and never used.
+Files are written to a temporary file in the same folder and renamed into place, so a
+reader never sees half a file; a per-key lock lets two processes share one results folder.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+from filelock import FileLock
+
+from .errors import CheckpointError
+
+MAGIC = b"ROBUSTLAB1\n"
+
+
+def _canonical(obj: Any) -> Any:
+    """Turn a configuration into plain JSON types (tuples → lists, paths → str)."""
+    if isinstance(obj, Mapping):
+        return {str(k): _canonical(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(obj, (list, tuple)):
+        return [_canonical(v) for v in obj]
+    if isinstance(obj, float):
+        if not math.isfinite(obj):
+            return repr(obj)
+        return float(repr(obj)) if obj != int(obj) else obj
+    if isinstance(obj, (str, int, bool)) or obj is None:
+        return obj
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "item") and getattr(obj, "ndim", 1) == 0:  # numpy / torch scalar
+        return _canonical(obj.item())
+    return str(obj)
+
+
+def canonical_json(config: Mapping[str, Any]) -> str:
+    """Deterministic JSON text of a configuration (sorted keys, no spaces)."""
+    return json.dumps(_canonical(config), sort_keys=True, separators=(",", ":"))
+
+
+def config_hash(config: Mapping[str, Any], length: int = 16) -> str:
+    """Hex digest (first ``length`` characters of SHA-256) of a configuration."""
+    return hashlib.sha256(canonical_json(config).encode()).hexdigest()[:length]
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Text version of :func:`atomic_write_bytes` (UTF-8)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def save_result(path: str | os.PathLike, payload: Any, config: Mapping[str, Any]) -> Path:
+    """Atomically write ``payload`` (anything ``torch.save`` takes) with its config and checksum."""
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    blob = buf.getvalue()
+    header = {"config": _canonical(config), "sha256": hashlib.sha256(blob).hexdigest(), "nbytes": len(blob)}
+    atomic_write_bytes(path, MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n" + blob)
+    return Path(path)
+
+
+def read_header(path: str | os.PathLike) -> dict:
+    """Return the JSON header (config, sha256, nbytes) of a result file without the payload."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        if f.read(len(MAGIC)) != MAGIC:
+            raise CheckpointError(f"{path} is not a robustlab result file (bad magic); delete it to recompute.")
+        line = f.readline()
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError:
+        raise CheckpointError(f"{path} has a damaged header (truncated?); delete it to recompute.") from None
+
+
+def load_result(path: str | os.PathLike, config: Mapping[str, Any] | None = None,
+                map_location: str | torch.device | None = "cpu") -> Any:
+    """Read a result file, verifying length, checksum and (if given) configuration.
+
+    Raises :class:`CheckpointError` naming the path and what is wrong.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path} does not exist")
+    data = path.read_bytes()
+    if not data.startswith(MAGIC):
+        raise CheckpointError(f"{path} is not a robustlab result file (bad magic); delete it to recompute.")
+    rest = data[len(MAGIC):]
+    nl = rest.find(b"\n")
+    if nl < 0:
+        raise CheckpointError(f"{path} is truncated inside its header; delete it to recompute.")
+    try:
+        header = json.loads(rest[:nl])
+    except json.JSONDecodeError:
+        raise CheckpointError(f"{path} has a damaged header; delete it to recompute.") from None
+    blob = rest[nl + 1:]
+    if len(blob) != header.get("nbytes"):
+        raise CheckpointError(
+            f"{path} is truncated or padded: {len(blob)} payload bytes, header says {header.get('nbytes')}.")
+    if hashlib.sha256(blob).hexdigest() != header.get("sha256"):
+        raise CheckpointError(f"{path} fails its SHA-256 checksum: the file was altered or damaged.")
+    if config is not None and canonical_json(header["config"]) != canonical_json(config):
+        raise CheckpointError(
+            f"{path} was written for another configuration:\n  file: {canonical_json(header['config'])}\n"
+            f"  want: {canonical_json(config)}")
+    return torch.load(io.BytesIO(blob), map_location=map_location, weights_only=False)
+
+
+class ResultStore:
+    """A folder of results keyed by ``kind`` and the hash of their configuration.
+
+    ``store.path(kind, config)`` is ``root/kind/<hash>.pt``. :meth:`get` returns None when the
+    result is absent *or* unusable (corrupt, other config): an unusable file is reported with a
+    warning naming its path and moved aside to ``<name>.corrupt`` so it is recomputed, never used.
+    """
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    def path(self, kind: str, config: Mapping[str, Any]) -> Path:
+        return self.root / kind / f"{config_hash(config)}.pt"
+
+    def lock(self, kind: str, config: Mapping[str, Any], timeout: float = -1) -> FileLock:
+        p = self.path(kind, config)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(p) + ".lock", timeout=timeout)
+
+    def get(self, kind: str, config: Mapping[str, Any], map_location: str | torch.device | None = "cpu") -> Any | None:
+        p = self.path(kind, config)
+        if not p.exists():
+            return None
+        try:
+            return load_result(p, config, map_location=map_location)
+        except (CheckpointError, Exception) as e:  # noqa: BLE001 - any unreadable file is recomputed
+            aside = p.with_suffix(p.suffix + ".corrupt")
+            try:
+                os.replace(p, aside)
+            except OSError:
+                pass
+            warnings.warn(f"Ignoring unusable result {p} ({e}); moved to {aside.name} and recomputing.",
+                          stacklevel=2)
+            return None
+
+    def has(self, kind: str, config: Mapping[str, Any]) -> bool:
+        return self.path(kind, config).exists()
+
+    def put(self, kind: str, config: Mapping[str, Any], payload: Any) -> Path:
+        return save_result(self.path(kind, config), payload, config)
+
+    def get_or_compute(self, kind: str, config: Mapping[str, Any], compute: Callable[[], Any]) -> Any:
+        """Return the stored result, or compute, store and return it (under a per-key lock)."""
+        hit = self.get(kind, config)
+        if hit is not None:
+            return hit
+        with self.lock(kind, config):
+            hit = self.get(kind, config)  # another process may have finished it meanwhile
+            if hit is not None:
+                return hit
+            payload = compute()
+            self.put(kind, config, payload)
+            return payload
