@@ -118,6 +118,7 @@ SPEC: dict[str, Param] = {
     "pixel_counts": Param("list[int]", "numbers of changed pixels (exp. 1, 3, 4)", _nonempty(_range(1))),
     "magnitudes": Param("list[int]", "max change per channel, 8-bit units (exp. 2)", _nonempty(_range(0, 255))),
     "areas": Param("list[int]", "side of the centred window the pixels are drawn in (exp. 3), pixels", _nonempty(_range(1))),
+    "grid_pixel_counts": Param("list[int]", "pixel counts of the exp. 2 (magnitude) and exp. 3 (area) grids (paper: all of pixel_counts)", _nonempty(_range(1))),
     "fgsm_eps": Param("float", "FGSM step, 8-bit units (exp. 4 and augmentation)", _range(0, 255, lo_open=True)),
     "aug_pixel_counts": Param("list[int]", "pixel counts k of the few-pixel augmentation models", _nonempty(_range(1))),
     "aug_train_images": Param("int", "training images for the augmentation fine-tuning (paper: 1,000)", _range(1)),

@@ -38,6 +38,7 @@ def _canonical(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_canonical(v) for v in obj]
     if isinstance(obj, float):
+        obj = float(obj)  # numpy.float64 is a float subclass whose repr() is 'np.float64(...)'
         if not math.isfinite(obj):
             return repr(obj)
         return float(repr(obj)) if obj != int(obj) else obj

@@ -1,0 +1,151 @@
+"""Paper A, Figs. 5 and 7: the minimal adversarial change of every model of the grid.
+
+For each model (architecture × kind × σ_train, from :mod:`robustlab.grid`) the same
+``cfg.n_attack_images`` CIFAR-10 test images (a seeded, class-balanced draw) are attacked with
+:func:`robustlab.attacks.minimal_change` (norm ``cfg.attack_norm``, ``cfg.attack_steps`` steps) on
+the models' input scale [-1, 1]. The paper's number is the *average change per pixel* in 8-bit
+units (mean |δ| over pixels and channels, ``mean_abs_8bit``; 2.55 = 1 % of the 8-bit range).
+
+Results are cached per model in ``ResultStore(cfg.results)`` under kind ``"delta"``, keyed by the
+model's configuration (:func:`robustlab.grid.model_config`) plus the attack's settings, so a
+re-run only loads them, and σ = 0 (one model shared by noise and blur) is attacked once.
+"""
+from __future__ import annotations
+
+import time
+from typing import Iterable
+
+import numpy as np
+import torch
+
+from .attacks import minimal_change
+from .corruptions import check_kind, check_sigma
+from .data import balanced_indices, load_cifar10, to_tensor_pm1
+from .errors import ParameterError
+from .results import ResultStore
+
+__all__ = ["KIND", "BOUNDS", "N_EXAMPLES", "attack_images", "attack_config", "run_model", "run_all",
+           "summarize", "examples"]
+
+#: ResultStore kind of the per-model results.
+KIND = "delta"
+#: Input scale of the paper-A models (robustlab.data.to_tensor_pm1).
+BOUNDS = (-1.0, 1.0)
+#: Adversarial images kept per model (the first ones of the draw), for the example figure.
+N_EXAMPLES = 8
+#: Fixed attack settings beyond the profile's (see robustlab.attacks.minimal_change).
+ATTACK_DEFAULTS = {"gamma": 0.05, "alpha": 1.0, "overshoot": 0.02, "search_steps": 12, "candidates": 10}
+_VERSION = 2
+
+
+def _s(p):
+    return None if p is None else str(p)
+
+
+def _test_set(cfg):
+    return load_cifar10(_s(cfg.get("data_dir")), "test", cache_dir=_s(cfg.get("cache_dir")), progress=False)
+
+
+def attack_images(cfg) -> np.ndarray:
+    """Indices into the CIFAR-10 test split of the attacked images: a class-balanced draw of
+    ``cfg.n_attack_images`` seeded by ``cfg.seed`` (the same for every model)."""
+    n = int(cfg.n_attack_images)
+    if n < 1:
+        raise ParameterError(f"n_attack_images={n!r} must be >= 1 (paper: 128)")
+    return balanced_indices(_test_set(cfg).labels, n, seed=int(cfg.seed))
+
+
+def attack_config(cfg, arch: str, kind: str, sigma: float) -> dict:
+    """Everything that determines one model's attack result (the model's config + the attack's)."""
+    from .grid import model_config
+
+    return {"what": "paper A minimal adversarial change", "version": _VERSION,
+            "model": model_config(cfg, arch, kind, sigma), "n_attack_images": int(cfg.n_attack_images),
+            "image_seed": int(cfg.seed), "split": "test", "norm": str(cfg.attack_norm),
+            "steps": int(cfg.attack_steps), "bounds": list(BOUNDS), "seed": int(cfg.seed),
+            **ATTACK_DEFAULTS}
+
+
+def _compute(cfg, arch: str, kind: str, sigma: float, progress: bool) -> dict:
+    from .grid import get_model
+
+    model = get_model(cfg, arch, kind, sigma, progress=progress)
+    idx = attack_images(cfg)
+    ts = _test_set(cfg)
+    x = to_tensor_pm1(ts.images[idx])
+    y = torch.as_tensor(ts.labels[idx]).long()
+    dev = cfg.torch_device
+    t0 = time.perf_counter()
+    r = minimal_change(model, x, y, norm=cfg.attack_norm, steps=int(cfg.attack_steps), bounds=BOUNDS,
+                       seed=int(cfg.seed), device=dev, progress=progress, **ATTACK_DEFAULTS)
+    secs = time.perf_counter() - t0
+    k = min(N_EXAMPLES, len(idx))
+    return {"indices": idx, "labels": r.labels, "correct": r.correct, "success": r.success,
+            "pred_clean": r.pred_clean, "pred_adv": r.pred_adv, "mean_abs_8bit": r.mean_abs_8bit,
+            "linf_8bit": r.linf_8bit, "l2": r.l2, "grad_evals": r.grad_evals,
+            "examples_clean": x[:k].clone(), "examples_adv": r.adv[:k].detach().cpu().clone(),
+            "summary": r.summary(), "seconds": secs, "device": str(dev), "torch": torch.__version__}
+
+
+def run_model(cfg, arch: str, kind: str, sigma: float, progress: bool = False) -> dict:
+    """One model's attack result (cached): per-image arrays ``indices`` (into the test split),
+    ``labels``, ``correct``, ``success``, ``mean_abs_8bit`` / ``linf_8bit`` (8-bit units), ``l2``
+    (on [-1, 1]), ``grad_evals``, ``pred_clean``/``pred_adv``; ``examples_clean``/``examples_adv``
+    (the first images, float NCHW on [-1, 1]); ``summary`` (see AttackResult.summary), ``seconds``."""
+    check_kind(kind)
+    check_sigma(sigma, "sigma_train")
+    conf = attack_config(cfg, arch, kind, sigma)
+    return ResultStore(cfg.results).get_or_compute(KIND, conf, lambda: _compute(cfg, arch, kind, sigma, progress))
+
+
+def _models(cfg, kinds, archs):
+    for arch in archs:
+        for kind in kinds:
+            for s in cfg.sigmas:
+                yield arch, kind, float(s)
+
+
+def run_all(cfg, kinds: Iterable[str] = ("noise", "blur"), archs: Iterable[str] | None = None,
+            progress: bool = True):
+    """Attack every model (``archs`` × ``kinds`` × ``cfg.sigmas``); a tidy pandas DataFrame with one
+    row per (model, image): arch, kind, sigma_train, image (test index), label, correct, success,
+    mean_abs_8bit, linf_8bit, l2, grad_evals. σ = 0 rows appear under both kinds (one shared model)."""
+    import pandas as pd
+
+    kinds = [check_kind(k) for k in kinds]
+    archs = list(archs if archs is not None else cfg.archs)
+    todo = list(_models(cfg, kinds, archs))
+    it = todo
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(todo, desc="minimal change", unit="model")
+    frames = []
+    for arch, kind, s in it:
+        p = run_model(cfg, arch, kind, s, progress=False)
+        frames.append(pd.DataFrame({
+            "arch": arch, "kind": kind, "sigma_train": s, "image": p["indices"], "label": p["labels"],
+            "correct": p["correct"], "success": p["success"], "mean_abs_8bit": p["mean_abs_8bit"],
+            "linf_8bit": p["linf_8bit"], "l2": p["l2"], "grad_evals": p["grad_evals"]}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def summarize(df):
+    """Per model (arch, kind, sigma_train): images, correct, successes, success rate, mean and median
+    of ``mean_abs_8bit`` and ``linf_8bit`` over the successfully attacked images."""
+    g = df.groupby(["arch", "kind", "sigma_train"], sort=False)
+    out = g.agg(n_images=("image", "size"), n_correct=("correct", "sum"), n_success=("success", "sum"),
+                mean_change_8bit=("mean_abs_8bit", "mean"), median_change_8bit=("mean_abs_8bit", "median"),
+                mean_linf_8bit=("linf_8bit", "mean"), median_linf_8bit=("linf_8bit", "median"))
+    out["success_rate"] = out["n_success"] / out["n_correct"].where(out["n_correct"] > 0)
+    return out.reset_index()
+
+
+def examples(cfg, arch: str, kind: str, sigma: float) -> dict:
+    """The stored example images of one model: ``clean``/``adv`` float NCHW on [-1, 1], ``labels``,
+    ``pred_clean``, ``pred_adv``, ``success``, ``mean_abs_8bit`` (first ``N_EXAMPLES`` of the draw)."""
+    p = run_model(cfg, arch, kind, sigma)
+    k = p["examples_clean"].shape[0]
+    return {"clean": p["examples_clean"], "adv": p["examples_adv"], "labels": p["labels"][:k],
+            "pred_clean": p["pred_clean"][:k], "pred_adv": p["pred_adv"][:k], "success": p["success"][:k],
+            "mean_abs_8bit": p["mean_abs_8bit"][:k], "classes": list(_test_set(cfg).classes)}

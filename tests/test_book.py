@@ -1,0 +1,230 @@
+"""The book: notebooks 01 and 12 under papermill (profile tiny), the runner, and the strict site build."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from robustlab import book
+from robustlab.claims import CHECKLIST, VERDICTS, norm_section, summary_rows
+from robustlab.errors import ParameterError
+from robustlab.plots.images import FIG1_CLASSES
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# --- notebooks under papermill ----------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.notebook
+def test_notebook_01_data_records(run_notebook):
+    rec = run_notebook("01_data")
+    assert rec["n_train"] == 50000 and rec["n_test"] == 10000
+    assert rec["train_per_class"] == [5000] * 10 and rec["test_per_class"] == [1000] * 10
+    assert rec["image_shape"] == [32, 32, 3]
+    assert rec["classes"][0] == "airplane" and rec["classes"][-1] == "truck"
+    assert rec["example_classes"] == list(FIG1_CLASSES)
+    assert len(set(rec["example_indices"])) == 5
+    sig = np.array(rec["sigmas"])
+    noise = np.array(rec["noise_mean_abs_change"])
+    assert noise[sig == 0].tolist() == [0.0] * int((sig == 0).sum())
+    pos = sig > 0
+    np.testing.assert_allclose(noise[pos], sig[pos] * np.sqrt(2 / np.pi), rtol=0.05)
+    blur = np.array(rec["blur_mean_abs_change"])
+    assert (blur[sig == 0] == 0).all() and (blur[sig >= 0.5] > 0).all()
+    assert rec["blur_identity_sigmas"] == [s for s in rec["sigmas"] if s < 0.125]
+    if rec["jpeg_recompressed"]:  # the shared tar: error ≈ 5.9 / 127.5 on [-1, 1]
+        assert rec["jpeg_mae_pm1"] == pytest.approx(0.046, abs=0.001)
+    (claim,) = rec["claims"]
+    assert claim["id"] == "A-data" and claim["verdict"] == ("partly" if rec["jpeg_recompressed"] else "yes")
+    prov = rec["provenance"]
+    assert prov["profile"] == "tiny" and prov["notebook"] == "01_data"
+    assert "md5" in prov["data"][0]
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+def test_notebook_12_summary_records(run_notebook, nb_results):
+    if not (nb_results / "tiny" / "records" / "01_data.json").exists():
+        run_notebook("01_data")  # at least one chapter's records (normally left by the test above)
+    rec = run_notebook("12_summary")
+    chapters = rec["chapters_with_records"]
+    assert "01_data" in chapters and "12_summary" not in chapters
+    rows = rec["summary"]
+    assert rec["n_claims"] == len(rows) >= len(CHECKLIST)
+    allowed = set(VERDICTS) | {"not run yet", "not recorded"}
+    assert {r["verdict"] for r in rows} <= allowed
+    data_row = next(r for r in rows if r["paper"] == "A" and norm_section(r["section"]) == norm_section("§2.1"))
+    assert data_row["verdict"] in ("yes", "partly") and data_row["notebook"] == "01_data"
+    for r in rows:  # never faked: a chapter that did not run cannot have a verdict
+        if r["notebook"] not in chapters:
+            assert r["verdict"] == "not run yet", r
+    assert sum(rec["verdict_counts"].values()) == len(rows)
+
+
+# --- the summary table logic --------------------------------------------------------------
+def test_summary_rows_overlay_checklist():
+    records = {
+        "01_data": {"claims": [{"id": "A-data", "paper": "A", "section": "§2.1", "claim": "c", "paper_value": "p",
+                                "ours": "o", "verdict": "yes", "why": "w"}]},
+        "03_noise_training": {"claims": [{"paper": "A", "section": "Figure 4", "claim": "first fig-4 claim",
+                                          "ours": "x", "verdict": "partly", "why": "y"},
+                                         {"paper": "A", "section": "Fig. 99", "claim": "extra", "ours": "z",
+                                          "verdict": "no", "why": "q"}]},
+    }
+    rows = summary_rows(records)
+    by_id = dict(zip([c["id"] for c in CHECKLIST], rows))
+    assert by_id["A-data"]["verdict"] == "yes" and by_id["A-data"]["ours"] == "o"
+    assert by_id["A-noise-001"]["claim"] == "first fig-4 claim"  # section match "Figure 4" == "Fig. 4"
+    assert by_id["A-noise-diagonal"]["verdict"] == "not recorded"  # 03 ran but did not record it
+    assert by_id["B-magnitude"]["verdict"] == "not run yet" and by_id["B-magnitude"]["ours"] == "—"
+    assert rows[-1]["claim"] == "extra" and len(rows) == len(CHECKLIST) + 1
+
+
+# --- the runner -------------------------------------------------------------------------
+def _write_nb(path: Path, *cells: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell('profile = "quick"')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params] + [nbformat.v4.new_code_cell(c) for c in cells]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+
+
+def test_placeholders_for_missing_chapters(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    book.run_book(profile="tiny", root=tmp_path, build=False)
+    out = tmp_path / "book" / "executed"
+    pages = sorted(p.stem for p in out.glob("*.md"))
+    assert pages == sorted(book.CHAPTERS)
+    text = (out / "06_pixel_count.md").read_text()
+    assert text.startswith("# 06. ") and "Not yet written" in text
+
+
+def test_toc_lists_every_chapter_in_order():
+    import yaml
+
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    assert files == [f"book/executed/{n}" for n in book.CHAPTERS]
+    cfg = yaml.safe_load((REPO / "_config.yml").read_text())
+    assert cfg["execute"]["execute_notebooks"] == "off" and cfg["only_build_toc_files"] is True
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--param", "epochz=5"], ["epochz", "epochs"]),
+    (["--param", "epochs=0"], ["epochs", "0", ">= 1"]),
+    (["--param", "sigmas=[0.1, -1]"], ["sigmas", "-1", ">= 0"]),
+    (["--profile", "huge"], ["profile", "huge", "quick"]),
+    (["--only", "99_nope"], ["99_nope", "01_data"]),
+])
+def test_bad_parameters_stop_before_any_notebook_runs(tmp_path, capsys, args, words):
+    marker = tmp_path / "ran.txt"
+    _write_nb(tmp_path / "notebooks" / "01_data.ipynb", f"open({str(marker)!r}, 'w').write('x')")
+    rc = book.main(args + ["--root", str(tmp_path), "--no-build"])
+    err = capsys.readouterr().err
+    assert rc == 2 and not marker.exists()
+    for w in words:
+        assert w in err, (w, err)
+
+
+def test_parse_param_reads_yaml_values():
+    assert book.parse_param("epochs=5") == ("epochs", 5)
+    assert book.parse_param("sigmas=[0, 0.1]") == ("sigmas", [0, 0.1])
+    assert book.parse_param("model_name=resnet101") == ("model_name", "resnet101")
+    with pytest.raises(ParameterError, match="KEY=VALUE"):
+        book.parse_param("epochs")
+
+
+@pytest.mark.slow
+def test_failing_notebook_stops_the_run_and_names_the_cell(tmp_path, capsys):
+    nbs, out = tmp_path / "notebooks", tmp_path / "book" / "executed"
+    marker = tmp_path / "02_ran.txt"
+    _write_nb(nbs / "01_data.ipynb", "x = 1", "raise ValueError('boom in cell two')", "y = 2")
+    _write_nb(nbs / "02_architectures.ipynb", f"open({str(marker)!r}, 'w').write('x')")
+    out.mkdir(parents=True)
+    (out / "01_data.ipynb").write_text("{}")  # a stale copy from an earlier, successful run
+    old_records = tmp_path / "res" / "tiny" / "records" / "01_data.json"
+    old_records.parent.mkdir(parents=True)
+    old_records.write_text('{"claims": []}')  # values of an earlier run
+    rc = book.main(["--profile", "tiny", "--root", str(tmp_path), "--no-build",
+                    "--param", f"results_dir={tmp_path / 'res'}"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "01_data" in err and "cell 2" in err and "raise ValueError('boom in cell two')" in err
+    assert "ValueError: boom in cell two" in err
+    assert not (out / "01_data.ipynb").exists()  # never published
+    assert not list(out.glob(".*.running.ipynb"))
+    assert "failed in cell 2" in (out / "01_data.md").read_text()
+    assert (tmp_path / "_build" / "failed" / "01_data.ipynb").exists()
+    assert not marker.exists()  # the run stopped at the failing notebook
+    assert not old_records.exists()  # the summary cannot pick up a failed or earlier run's values
+
+
+# --- the strict site build ----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def built_site(tmp_path_factory, shared_data, cache_dir):
+    """A copy of the book (config, intro, notebooks 01 and 12) run with profile tiny and built strictly."""
+    root = tmp_path_factory.mktemp("site")
+    for f in ("_config.yml", "_toc.yml", "book/intro.md", "book/_ext/robustlab_sphinx.py",
+              "notebooks/01_data.ipynb", "notebooks/12_summary.ipynb"):
+        (root / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / f, root / f)
+    timings = book.run_book(profile="tiny", root=root, params={
+        "data_dir": str(shared_data), "cache_dir": str(cache_dir), "results_dir": str(root / "results")})
+    return root, timings
+
+
+@pytest.mark.slow
+def test_runner_builds_strict_site_with_chapters_and_images(built_site):
+    root, timings = built_site
+    assert list(timings) == ["01_data", "12_summary"] and all(t > 0 for t in timings.values())
+    html = root / "_build" / "html"
+    assert (html / "index.html").exists()
+    text = {}
+    for name, (title, _) in book.CHAPTERS.items():
+        page = html / "book" / "executed" / f"{name}.html"
+        assert page.exists(), name
+        text[name] = page.read_text()
+        assert f"{name[:2]}. {title}" in text[name].replace("&#8212;", "—").replace("&amp;", "&")
+        assert re.search(r'<(script|link|img)[^>]+(src|href)="https?://', text[name]) is None  # offline-safe
+        assert text[name].count("const THEBE_JS_URL") <= 1
+    imgs = re.findall(r'<img[^>]+src="([^"]+)"', text["01_data"])
+    assert len(imgs) >= 5  # counts, Fig. 1, noise grid, blur grid, the widget's static figure
+    for src in imgs:
+        assert (html / "book" / "executed" / src).resolve().is_file()
+    assert "Provenance of this page" in text["01_data"] and "Provenance of this page" in text["12_summary"]
+    assert "Not yet written" in text["06_pixel_count"]
+    assert "not run yet" in text["12_summary"]
+    assert json.loads((root / "book" / "executed" / "timings.json").read_text())["01_data"]["profile"] == "tiny"
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (.ci/run installs it)")
+def test_pages_load_in_headless_chromium_without_console_errors(built_site):
+    import subprocess
+
+    root, _ = built_site
+    html = root / "_build" / "html"
+    for page in ("index.html", "book/executed/01_data.html", "book/executed/12_summary.html"):
+        proc = subprocess.run(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-extensions",
+             "--host-resolver-rules=MAP * ~NOTFOUND",  # any fetch from the internet would fail and be logged
+             "--enable-logging=stderr", "--v=0", "--virtual-time-budget=3000", "--dump-dom",
+             (html / page).as_uri()], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        console = [ln for ln in proc.stderr.splitlines() if "CONSOLE" in ln]
+        bad = [ln for ln in console if re.search(r"Uncaught|Failed to load|net::ERR_|is not defined|TypeError", ln)]
+        assert bad == [], bad
+        assert "</html>" in proc.stdout and "robustlab" in proc.stdout
+        if page.endswith("01_data.html"):
+            assert proc.stdout.count("<img") >= 5 and "Provenance of this page" in proc.stdout

@@ -1,0 +1,118 @@
+"""The paper-A grid: shape, cache reuse, recompute only what changed, shared σ = 0 model."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from robustlab import grid
+from robustlab.errors import ParameterError
+from robustlab.params import resolve
+from robustlab.results import ResultStore
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture
+def cfg(shared_data, cache_dir, tmp_path):
+    return resolve("test_grid", {"profile": "tiny", "data_dir": str(shared_data), "cache_dir": str(cache_dir),
+                                 "results_dir": str(tmp_path), "sigmas": [0.0, 0.5], "train_subset": 40,
+                                 "test_subset": 20, "epochs": 1, "batch_size": 20, "width": 1 / 16,
+                                 "device": "cpu"})
+
+
+def _count(store: ResultStore, kind: str) -> int:
+    d = store.root / kind
+    return len(list(d.glob("*.pt"))) if d.exists() else 0
+
+
+def _spy(monkeypatch):
+    calls = {"train": 0, "eval": 0}
+    real_train, real_eval = grid.train, grid.evaluate
+
+    def t(*a, **k):
+        calls["train"] += 1
+        return real_train(*a, **k)
+
+    def e(*a, **k):
+        calls["eval"] += 1
+        return real_eval(*a, **k)
+
+    monkeypatch.setattr(grid, "train", t)
+    monkeypatch.setattr(grid, "evaluate", e)
+    return calls
+
+
+def test_grid_shape_cache_and_partial_recompute(cfg, monkeypatch):
+    calls = _spy(monkeypatch)
+    store = ResultStore(cfg.results)
+    m = grid.accuracy_matrix(cfg, "resnet", "noise", progress=False)
+    assert m.shape == (2, 2) and np.all((m >= 0) & (m <= 1))
+    assert calls == {"train": 2, "eval": 4}
+    # second call: nothing computed
+    again = grid.accuracy_matrix(cfg, "resnet", "noise", progress=False)
+    assert calls == {"train": 2, "eval": 4} and np.array_equal(m, again)
+    # blur shares the σ = 0 model: one new model, four new cells
+    grid.accuracy_matrix(cfg, "resnet", "blur", progress=False)
+    assert calls == {"train": 3, "eval": 8}
+    assert _count(store, "cifar_model") == 3
+    # add one σ: only the new row and column are computed (1 model, 5 cells)
+    cfg2 = type(cfg)({**cfg, "sigmas": [0.0, 0.5, 1.0]})
+    m3 = grid.accuracy_matrix(cfg2, "resnet", "noise", progress=False)
+    assert m3.shape == (3, 3) and np.array_equal(m3[:2, :2], m)
+    assert calls == {"train": 4, "eval": 13}
+    # the finished models carry no leftover epoch checkpoints
+    assert _count(store, "cifar_model_ckpt") == 0
+
+
+def test_model_config_shared_sigma0(cfg):
+    assert grid.model_config(cfg, "resnet", "noise", 0.0) == grid.model_config(cfg, "resnet", "blur", 0)
+    assert grid.model_config(cfg, "resnet", "noise", 0.1) != grid.model_config(cfg, "resnet", "blur", 0.1)
+    with pytest.raises(ParameterError, match="inception"):
+        grid.model_config(cfg, "vgg", "noise", 0.1)
+    with pytest.raises(ParameterError):
+        grid.model_config(cfg, "resnet", "noise", -1)
+
+
+def test_get_model_eval_cpu_and_deterministic(cfg, tmp_path):
+    a = grid.get_model(cfg, "resnext", "blur", 0.5, progress=False)
+    assert not a.training and next(a.parameters()).device.type == "cpu"
+    cfg_b = type(cfg)({**cfg, "results_dir": str(tmp_path / "other")})
+    b = grid.get_model(cfg_b, "resnext", "blur", 0.5, progress=False)  # trained again, elsewhere
+    sa, sb = a.state_dict(), b.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert grid.model_record(cfg, "resnext", "blur", 0.5)["n_train"] == 40
+
+
+def test_run_grid_keys(cfg, monkeypatch):
+    cfg1 = type(cfg)({**cfg, "sigmas": [0.0]})
+    out = grid.run_grid(cfg1, archs=["inception"], progress=False)
+    assert set(out) == {("inception", "noise"), ("inception", "blur")}
+    assert all(v.shape == (1, 1) for v in out.values())
+
+
+def test_interrupted_grid_keeps_finished_cells(cfg, monkeypatch):
+    calls = _spy(monkeypatch)
+    real = grid.evaluate
+    n = {"k": 0}
+
+    def flaky(*a, **k):
+        n["k"] += 1
+        if n["k"] == 3:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(grid, "evaluate", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        grid.accuracy_matrix(cfg, "resnet", "noise", progress=False)
+    assert _count(ResultStore(cfg.results), "cifar_eval") == 2
+    monkeypatch.setattr(grid, "evaluate", real)
+    calls = _spy(monkeypatch)
+    grid.accuracy_matrix(cfg, "resnet", "noise", progress=False)
+    assert calls == {"train": 1, "eval": 2}  # σ=0 model and its 2 cells were kept
