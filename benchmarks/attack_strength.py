@@ -53,7 +53,7 @@ def main(argv=None) -> None:
     ap.add_argument("--n-images", type=int, default=128)
     ap.add_argument("--n-train", type=int, default=4000)
     ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--steps", type=int, nargs="+", default=[20, 100], help="our steps (budgets) to run")
+    ap.add_argument("--steps", type=int, nargs="+", default=[20, 92], help="our steps to run (grad evals = steps + 8 with 10 classes)")
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)

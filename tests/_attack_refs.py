@@ -13,6 +13,13 @@ images in that batch. So one "gradient evaluation" = the gradient of one scalar 
 (DeepFool's Jacobian over 10 classes costs 10 per image and step, foolbox's DeepFool with
 ``candidates=10`` costs 9 per image and step plus 1 for its final check). Forward-only passes
 (e.g. our final bisection) are counted separately.
+
+torchattacks quirks (3.5.1, installed ``--no-deps``): it insists on inputs in [0, 1] (so the model is
+wrapped by :class:`To01` and distances are converted back to the [-1, 1] scale), its DeepFool runs
+image by image with a full 10-class Jacobian per step (slow with several threads: the tests use one),
+calls ``.backward()`` (so the model's parameters are frozen here, else their ``.grad`` fills up), and
+clamps every step to [0, 1], after which some images stay unflipped at the step limit (counted as
+failures, i.e. infinite change).
 """
 from __future__ import annotations
 

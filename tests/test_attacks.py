@@ -159,3 +159,46 @@ def test_ifgsm_stays_in_ball_and_beats_fgsm():
         assert ce(model(ai), y) >= ce(model(a1), y)
     ar = ifgsm(model, x, y, eps=6, steps=3, random_start=True, seed=5)
     assert torch.equal(ar, ifgsm(model, x, y, eps=6, steps=3, random_start=True, seed=5))
+
+
+# ------------------------------------------------------------------------------ delta (paper A) helpers
+def _synthetic_table(noise_bump: float, high_drop: float, arch_scale: dict):
+    import pandas as pd
+
+    rows = []
+    for arch, sc in arch_scale.items():
+        for kind in ("noise", "blur"):
+            for s in (0.0, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0):
+                base = 2.0 * sc
+                if kind == "noise" and 0 < s <= 0.1:
+                    base *= 1 + noise_bump
+                if s >= 1:
+                    base *= 1 - high_drop
+                for i in range(4):
+                    rows.append({"arch": arch, "kind": kind, "sigma_train": s, "image": i, "label": 0,
+                                 "correct": True, "success": True, "mean_abs_8bit": base, "linf_8bit": base,
+                                 "l2": 0.1, "grad_evals": 10})
+    return pd.DataFrame(rows)
+
+
+def test_delta_claims_verdicts_follow_the_numbers():
+    from robustlab.delta import claims, summarize
+
+    paperlike = {c["id"]: c["verdict"] for c in claims(_synthetic_table(0.1, 0.3, {"resnet": 1, "inception": 1.05}))}
+    assert paperlike == {"A-adv-noise": "yes", "A-adv-noise-high": "yes", "A-adv-blur": "yes",
+                         "A-adv-archs": "yes", "A-adv-small": "yes", "A-conclusion-01": "partly"}
+    opposite = {c["id"]: c["verdict"] for c in claims(_synthetic_table(-0.2, -0.5, {"resnet": 6, "inception": 18}))}
+    assert opposite["A-adv-noise"] == "no" and opposite["A-adv-noise-high"] == "no"
+    assert opposite["A-adv-archs"] == "no" and opposite["A-adv-small"] == "no"
+    s = summarize(_synthetic_table(0.1, 0.3, {"resnet": 1}))
+    assert len(s) == 14 and (s["success_rate"] == 1).all()
+
+
+@pytest.mark.slow
+def test_notebook_05_tiny(run_notebook):
+    rec = run_notebook("05_adversarial_delta")
+    assert rec["success_rate"] >= 0.9
+    assert rec["n_models"] == 18                  # tiny: 3 archs × 2 kinds × 3 σ (σ = 0 shared)
+    ids = {c["id"] for c in rec["claims"]}
+    assert {"A-adv-noise", "A-adv-blur", "A-adv-archs", "A-adv-small"} <= ids
+    assert all(c["verdict"] in ("yes", "partly", "no", "not testable here") for c in rec["claims"])

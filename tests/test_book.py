@@ -100,8 +100,9 @@ def test_placeholders_for_missing_chapters(tmp_path):
     (tmp_path / "notebooks").mkdir()
     book.run_book(profile="tiny", root=tmp_path, build=False)
     out = tmp_path / "book" / "executed"
-    pages = sorted(p.stem for p in out.glob("*.md"))
+    pages = sorted(p.stem for p in out.glob("*.md") if p.stem != "profiles_table")
     assert pages == sorted(book.CHAPTERS)
+    assert "| training epochs |" in (out / "profiles_table.md").read_text()  # included by the intro
     text = (out / "06_pixel_count.md").read_text()
     assert text.startswith("# 06. ") and "Not yet written" in text
 
@@ -185,7 +186,12 @@ def test_runner_builds_strict_site_with_chapters_and_images(built_site):
     root, timings = built_site
     assert list(timings) == ["01_data", "12_summary"] and all(t > 0 for t in timings.values())
     html = root / "_build" / "html"
-    assert (html / "index.html").exists()
+    assert (html / "index.html").exists()  # a redirect to book/intro.html
+    index = (html / "book" / "intro.html").read_text()
+    from robustlab.params import profile_values
+
+    epochs = [profile_values(p)["epochs"] for p in ("tiny", "quick", "paper")]
+    assert re.search(r"training epochs</p></td>\s*" + r"\s*".join(f"<td><p>{e}</p></td>" for e in epochs), index)
     text = {}
     for name, (title, _) in book.CHAPTERS.items():
         page = html / "book" / "executed" / f"{name}.html"

@@ -115,4 +115,42 @@ def test_interrupted_grid_keeps_finished_cells(cfg, monkeypatch):
     monkeypatch.setattr(grid, "evaluate", real)
     calls = _spy(monkeypatch)
     grid.accuracy_matrix(cfg, "resnet", "noise", progress=False)
-    assert calls == {"train": 1, "eval": 2}  # σ=0 model and its 2 cells were kept
+    assert calls == {"train": 0, "eval": 2}  # both finished models and the 2 finished cells were kept
+
+
+def test_plots_and_table():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from robustlab import plots
+    from robustlab.plots import grids as pg
+
+    sig = [0.0, 0.1, 1.0]
+    m = np.array([[0.8, 0.7, 0.2], [0.79, 0.75, 0.3], [0.4, 0.45, 0.5]])
+    mats = {("resnet", "noise"): m, ("inception", "noise"): m * 0.9}
+    fig = pg.plot_accuracy_curves(mats, sig, "noise")
+    assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 3 + 1  # 3 σ_eval + chance line
+    np.testing.assert_allclose(fig.axes[0].lines[1].get_ydata(), 100 * m[:, 1])
+    f2 = plots.accuracy_curves_figure(mats, sig, "inception", "noise")
+    assert f2.axes[0].get_title().startswith("inception")
+    df = pg.matrix_table(m, sig, "noise")
+    assert df.shape == (3, 3) and df.loc["0.1", "1"] == 30.0
+    plt.close("all")
+    with pytest.raises(KeyError):
+        pg.accuracy_curves_figure(mats, sig, "resnext", "noise")
+
+
+def test_claims_verdicts_follow_numbers():
+    sig = [0.0, 0.01, 0.1, 1.0]
+    good = np.array([[.80, .79, .50, .10], [.80, .80, .51, .105], [.79, .79, .80, .20], [.40, .45, .55, .60]])
+    bad = good[:, ::-1].copy()
+    c = {x["id"]: x["verdict"] for x in grid.fig4_claims({"resnet": good}, sig, ["resnet"], n_test=10000)}
+    assert c["A-noise-001"] == "yes" and c["A-noise-diagonal"] == "yes" and c["A-noise-drop"] == "yes"
+    assert c["A-noise-small-helps"] == "yes"
+    c = {x["id"]: x["verdict"] for x in grid.fig4_claims({"resnet": bad}, sig, ["resnet"], n_test=10000)}
+    assert c["A-noise-diagonal"] != "yes"
+    b = {x["id"]: x["verdict"] for x in grid.fig6_claims({"a": good, "inception": good + 0.01}, sig,
+                                                          ["a", "inception"], n_test=10000)}
+    assert b["A-blur-inception"] == "yes"

@@ -475,7 +475,8 @@ def minimal_change(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
         candidates: classes considered by the first (DeepFool) step, incl. the true one; 2 = only the
             strongest other class (cheapest). Capped at the number of classes.
         seed: the attack is deterministic; the seed fixes torch's RNG for models with randomness.
-        device: where to run ("auto", "cpu", "cuda", a torch.device, or None = the model's device).
+        device: where to run ("auto", "cpu", "cuda", a torch.device, or None = the model's device);
+            a given device moves the model there (in place). Results come back on the images' device.
         progress: show a tqdm bar over batches.
 
     Returns:

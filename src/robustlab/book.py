@@ -47,7 +47,7 @@ import yaml
 from .errors import ParameterError, RobustlabError
 
 __all__ = ["CHAPTERS", "NotebookFailed", "parse_param", "select_chapters", "execute_notebook",
-           "write_placeholder", "run_book", "build_site", "main"]
+           "write_placeholder", "profiles_table", "run_book", "build_site", "main"]
 
 #: Every chapter in reading order: name → (title, what it reproduces).
 CHAPTERS: dict[str, tuple[str, str]] = {
@@ -187,14 +187,51 @@ def execute_notebook(name: str, parameters: Mapping[str, Any], notebooks_dir: Pa
             os.replace(tmp, copy)
         where = f"cell {idx} ({first_line!r})" if idx is not None else "(no cell)"
         write_placeholder(out_dir, name, f"The last run of `notebooks/{name}.ipynb` failed in {where}: "
-                                         f"{error.splitlines()[0] if error else ''}. "
+                                         f"{(error.splitlines()[0] if error else '').rstrip('.')}. "
                                          f"No result of that run is shown.")
         if isinstance(e, KeyboardInterrupt):
             raise
         raise NotebookFailed(name, idx, first_line, error, copy) from None
     _clear_page(out_dir, name)
     os.replace(tmp, out_dir / f"{name}.ipynb")
+    (failed_dir / f"{name}.ipynb").unlink(missing_ok=True)  # an earlier failure is now stale
     return time.time() - t0
+
+
+PROFILE_ROWS = [  # (label, parameter(s)) shown in the intro's profile table
+    ("CIFAR-10 net width (1 = the paper's 256 channels)", "width"),
+    ("training epochs", "epochs"),
+    ("training / test images", ("train_subset", "test_subset")),
+    ("σ levels (noise and blur)", "sigmas"),
+    ("images attacked per model", "n_attack_images"),
+    ("paper-B model", "model_name"),
+    ("ImageNet images", "n_images"),
+    ("random draws per setting", "n_repeats"),
+    ("changed-pixel counts", "pixel_counts"),
+    ("device", "device"),
+]
+
+
+def profiles_table() -> str:
+    """Markdown table of the shipped profiles' main sizes, read from their YAML files."""
+    from .params import PROFILES, profile_values
+
+    vals = {p: profile_values(p) for p in PROFILES}
+
+    def fmt(v):
+        if v is None:
+            return "all"
+        if isinstance(v, list):
+            return ", ".join(f"{x:g}" if isinstance(x, float) else str(x) for x in v)
+        return f"{v:g}" if isinstance(v, float) else (f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v))
+
+    lines = ["| | " + " | ".join(f"`{p}`" for p in PROFILES) + " |", "|---" * (len(PROFILES) + 1) + "|"]
+    for label, keys in PROFILE_ROWS:
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        if not all(k in vals[p] for p in PROFILES for k in keys):
+            continue
+        lines.append(f"| {label} | " + " | ".join(" / ".join(fmt(vals[p][k]) for k in keys) for p in PROFILES) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def build_site(root: Path, strict: bool = True) -> int:
@@ -248,6 +285,8 @@ def run_book(profile: str = "quick", only: str | Sequence[str] | None = None, pa
         elif not (out / f"{name}.md").exists() or "Not yet" in (out / f"{name}.md").read_text():
             write_placeholder(out, name, f"Not yet executed: run `python -m robustlab.book --only {name}` "
                                          f"to execute `notebooks/{name}.ipynb` and show it here.")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "profiles_table.md").write_text(profiles_table(), encoding="utf-8")  # included by book/intro.md
     if timings:
         tf = out / "timings.json"
         old = json.loads(tf.read_text()) if tf.exists() else {}

@@ -25,14 +25,14 @@ import copy
 import math
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
-from .errors import DataError, EmptySelectionError, ParameterError
+from .errors import DataError, EmptySelectionError
 from .metrics import pixel_index, spread
 from .pixels import change_pixels, make_generator
 
@@ -160,26 +160,34 @@ def select_correct(cfg, n: int | None = None, splits: Sequence[str] = SELECTION_
         nonlocal model
         model = model or load_model(cfg)
         items, labels, checked, right = [], [], 0, 0
+        seen: set[tuple[str, str]] = set()
         for split in splits:
-            per_class = _split_per_class(split, n - len(items))
-            try:
-                s = _load_split(cfg, split, per_class)
-            except DataError:
-                continue
-            order = np.random.default_rng([cfg.seed, len(split)]).permutation(len(s))
-            bs = cfg.eval_batch_size
-            for i in range(0, len(order), bs):
-                idx = np.sort(order[i:i + bs])
-                pred = predict(model, s.images[idx], bs).numpy()
-                ok = pred == s.labels[idx]
-                checked += len(idx)
-                right += int(ok.sum())
-                for j in idx[ok]:
-                    if len(items) < n:
-                        items.append((split, per_class, int(j)))
-                        labels.append(int(s.labels[j]))
+            first = _split_per_class(split, n - len(items))
+            # a per-class subset first; the whole split only if that was not enough
+            for per_class in ([first, None] if first is not None else [None]):
                 if len(items) >= n:
                     break
+                try:
+                    s = _load_split(cfg, split, per_class)
+                except DataError:
+                    break
+                names = s.names or [str(i) for i in range(len(s))]
+                order = np.random.default_rng([cfg.seed, len(split)]).permutation(len(s))
+                order = np.asarray([i for i in order if (split, names[i]) not in seen], dtype=np.int64)
+                bs = cfg.eval_batch_size
+                for i in range(0, len(order), bs):
+                    idx = np.sort(order[i:i + bs])
+                    seen.update((split, names[j]) for j in idx)
+                    pred = predict(model, s.images[idx], bs).numpy()
+                    ok = pred == s.labels[idx]
+                    checked += len(idx)
+                    right += int(ok.sum())
+                    for j in idx[ok]:
+                        if len(items) < n:
+                            items.append((split, per_class, int(j)))
+                            labels.append(int(s.labels[j]))
+                    if len(items) >= n:
+                        break
             if len(items) >= n:
                 break
         if len(items) < n:
@@ -526,8 +534,9 @@ def cifar_pixel_experiments(cfg, progress: bool = True) -> dict[str, Any]:
     CIFAR images are 32×32, so *the same pixel counts* as on ImageNet are used (1…64 of 1,024
     pixels is a 49× larger share; Pi normalises by the share) and areas are scaled by 32/224
     (224 → 32, 200 → 29, 160 → 23, 112 → 16, 56 → 8). The models take [-1, 1] input; pixels are
-    changed in 8-bit before the conversion. Selection: the first ``cfg.n_images`` test images
-    (seeded order) each model classifies correctly.
+    changed in 8-bit before the conversion. Selection: the test images each model classifies
+    correctly among the first ``3 · cfg.n_images`` of a seeded order, at most ``cfg.n_images`` (fewer
+    for a weak model; the tables give the count).
     """
     from . import grid
     from .data import load_cifar10, to_tensor_pm1

@@ -123,7 +123,7 @@ def plot_adversarial_examples(ex: dict, n: int = 6, magnify: float | None = None
             axes[r, i].set_xticks([])
             axes[r, i].set_yticks([])
     axes[0, 0].set_ylabel("original\n(true → pred.)", fontsize=8)
-    axes[1, 0].set_ylabel("adversarial\n(pred., 8-bit)", fontsize=8)
+    axes[1, 0].set_ylabel("adversarial\n(pred., mean |δ|)", fontsize=8)
     axes[2, 0].set_ylabel(f"δ × {mag:.0f}\n(grey = 0)", fontsize=8)
     fig.tight_layout()
     return fig

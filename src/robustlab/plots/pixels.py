@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-import matplotlib
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
