@@ -154,3 +154,20 @@ def test_claims_verdicts_follow_numbers():
     b = {x["id"]: x["verdict"] for x in grid.fig6_claims({"a": good, "inception": good + 0.01}, sig,
                                                           ["a", "inception"], n_test=10000)}
     assert b["A-blur-inception"] == "yes"
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+def test_paper_a_notebooks_run_and_record(run_notebook):
+    """Notebooks 02-04 run under papermill (profile tiny) and record what the summary needs."""
+    from robustlab.claims import VERDICTS
+
+    r2 = run_notebook("02_architectures")
+    assert r2["conv_weights"] == {"resnet": 69_632, "inception": 192_512, "resnext": 70_144}
+    for name in ("03_noise_training", "04_blur_training"):
+        r = run_notebook(name)
+        n = len(r["sigmas"])
+        assert all(np.asarray(m).shape == (n, n) for m in r["matrices"].values())
+        assert set(r["clean_acc_sigma0"]) == set(r["matrices"])
+        assert r["claims"] and all(c["verdict"] in VERDICTS and c["paper"] == "A" for c in r["claims"])
+        assert "provenance" in r

@@ -113,3 +113,29 @@ def test_load_from_a_notebook_namespace():
     ns["sigmaz"] = [0.1]  # a papermill -p typo lands in the namespace
     with pytest.raises(ParameterError, match="sigmaz"):
         params.load("03_noise_training", ns)
+
+
+# --- checks across parameters (issue 8 item 1) -----------------------------------------
+@pytest.mark.parametrize("overrides, name, fragment", [
+    ({"areas": [300]}, "areas", "larger than the 224x224 image"),
+    ({"areas": [56], "grid_pixel_counts": [5000]}, "grid_pixel_counts", "do not fit in the smallest window"),
+    ({"pixel_counts": [60000]}, "pixel_counts", "exceed the 50176 pixels"),
+    ({"aug_pixel_counts": [60000]}, "aug_pixel_counts", "exceed the 50176 pixels"),
+    ({"areas": [28], "cifar_models_pixels": True}, "areas", "on 32x32 CIFAR images"),
+    ({"pixel_counts": [2000], "cifar_models_pixels": True}, "pixel_counts", "32x32 CIFAR image"),
+])
+def test_pixel_count_and_window_cross_checks(overrides, name, fragment):
+    from robustlab.params import ParameterError, resolve
+
+    with pytest.raises(ParameterError) as e:
+        resolve("x", {"profile": "quick", **overrides})
+    assert f"parameter {name}=" in str(e.value) and fragment in str(e.value)
+
+
+def test_cross_checks_accept_the_shipped_profiles():
+    from robustlab.params import PROFILES, resolve
+
+    for p in PROFILES:
+        assert resolve("x", {"profile": p})["profile"] == p
+    # the CIFAR scaling check is skipped when the CIFAR part is off
+    assert resolve("x", {"profile": "quick", "areas": [28], "cifar_models_pixels": False})["areas"] == [28]

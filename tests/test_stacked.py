@@ -57,3 +57,12 @@ def test_shared_input_and_shape_check():
             assert torch.allclose(out[i], m(x), atol=1e-4)
     with pytest.raises(ValueError, match="expected 2 models"):
         st(torch.randn(3, 5, 3, 32, 32))
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny nets are overhead-bound: one thread is faster and immune to a busy machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -11,6 +11,23 @@ Everything is cached in ``ResultStore(cfg.results)``:
 
 So a re-run reuses everything, a changed parameter recomputes only the cells it changes, and
 an interrupted grid keeps every finished cell and model.
+
+Determinism: on CPU the same configuration gives bit-identical models for the same torch thread
+count (``num_threads``); a different thread count changes float summation order and, after an
+epoch of SGD, the weights (on the quick profile the clean accuracy moved by ~3 points between 1
+and 2 threads). The device and thread count are stored with each model (not in its key, so GPU-
+trained paper models can be reused on a CPU machine).
+
+Stacking (parameter ``stack_models``): the missing σ_train models of one (architecture, kind) can
+be trained at once as one vectorised model (:func:`robustlab.train.train_many`), sharing every
+image batch, each corrupted at its own σ with the same noise draws a lone training makes. The
+stored model and its key are the same either way (``stacked_with`` in the record says which path
+trained it): stacked and lone training agree up to float rounding (``tests/test_fastpath.py``), the
+same kind of difference a changed thread count makes. ``auto`` = on for CUDA (one small net cannot
+fill a GPU) and off on CPU, where it measured slower (2-core box, width 1/16, batch 64, per model:
+see :data:`CPU_STACK_PAYS`). A stacked training checkpoints all its models together per epoch
+(``cifar_stack_ckpt/``); the evaluation runs one σ_eval column at a time for all rows, so an
+interrupted grid keeps every finished model and column.
 """
 from __future__ import annotations
 
@@ -26,9 +43,9 @@ from .data import balanced_indices, load_cifar10
 from .errors import ParameterError
 from .models.cifar import ARCHS, build
 from .results import ResultStore
-from .train import evaluate, train
+from .train import evaluate, evaluate_many, train, train_many
 
-__all__ = ["EVAL_BATCH", "model_config", "eval_config", "get_model", "model_record", "accuracy_matrix",
+__all__ = ["EVAL_BATCH", "CPU_STACK_PAYS", "use_stacking", "model_config", "eval_config", "get_model", "model_record", "accuracy_matrix",
            "tolerance", "fig4_claims", "fig6_claims", "timings", "describe_run",
            "run_grid", "train_data", "test_data"]
 
@@ -97,10 +114,12 @@ def _train_payload(cfg, arch: str, kind: str, sigma: float, progress: bool) -> d
     hist = train(model, x, y, kind=kind, sigma=sigma, epochs=cfg.epochs, batch_size=cfg.batch_size,
                  lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                  lr_schedule=cfg.lr_schedule, seed=int(cfg.seed), device=dev, checkpoint=ckpt,
-                 progress=progress, augment=bool(cfg.get("augment", False)))
+                 progress=progress, augment=bool(cfg.get("augment", False)),
+                 compile=bool(cfg.get("compile", False)))
     payload = {"state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                "history": hist, "train_time_s": time.perf_counter() - t0, "device": str(dev),
-               "n_train": len(y), "torch": torch.__version__}
+               "n_train": len(y), "torch": torch.__version__,
+               "num_threads": torch.get_num_threads()}
     return payload
 
 
@@ -128,29 +147,113 @@ def model_record(cfg, arch: str, kind: str, sigma: float) -> dict:
     return {k: v for k, v in p.items() if k != "state_dict"}
 
 
+#: On CPU, does training the σ levels of one architecture stacked beat training them one by one?
+#: No. Measured on the 2-core box, quiet, quick profile's width 1/16 and batch 64 (640 images, second
+#: epoch), model-images/s single / 7 stacked / 13 stacked — 1 thread: resnet 1084 / 712 / 475,
+#: inception 487 / 429 / 314, resnext 901 / 424 / 372; 2 threads: inception 713 / 585 / 532,
+#: resnext 1534 / 124 / 78 (2-thread figures are noisy on the shared box). The vmapped model runs
+#: grouped convolutions, which the CPU kernels handle worse than M small dense ones.
+#: CUDA: stacking is on by design (one small net cannot fill a GPU) — not measured here.
+CPU_STACK_PAYS = False
+
+
+def use_stacking(cfg) -> bool:
+    """Resolve ``cfg.stack_models`` ('auto' | 'on' | 'off') for ``cfg.torch_device``."""
+    mode = cfg.get("stack_models", "auto") or "auto"
+    if mode not in ("auto", "on", "off"):
+        raise ParameterError(f"stack_models={mode!r} must be one of ['auto', 'on', 'off']")
+    if mode != "auto":
+        return mode == "on"
+    return torch.device(cfg.torch_device).type == "cuda" or CPU_STACK_PAYS
+
+
+def _train_stacked(cfg, arch: str, kind: str, sigmas: list[float], progress: bool) -> None:
+    """Train the not-yet-cached models of ``sigmas`` (one arch, kind) at once and store each one
+    under its own :func:`model_config` key — the same key a model trained alone gets."""
+    store = ResultStore(cfg.results)
+    todo = []
+    for s in dict.fromkeys(sigmas):  # unique, in order
+        if not store.has("cifar_model", model_config(cfg, arch, kind, s)):
+            todo.append(s)
+    if len(todo) < 2:
+        return  # nothing to share: the per-model path trains it
+    x, y = train_data(cfg)
+    models = []
+    for s in todo:  # each model's initial weights exactly as the per-model path draws them
+        torch.manual_seed(int(cfg.seed))
+        models.append(build(arch, width=cfg.width))
+    confs = [model_config(cfg, arch, kind, s) for s in todo]
+    ckpt = store.path("cifar_stack_ckpt", {"models": confs})
+    ckpt.parent.mkdir(parents=True, exist_ok=True)
+    dev = cfg.torch_device
+    t0 = time.perf_counter()
+    hists = train_many(models, x, y, kind=kind, sigmas=todo, epochs=cfg.epochs, batch_size=cfg.batch_size,
+                       lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                       lr_schedule=cfg.lr_schedule, seed=int(cfg.seed), device=dev, checkpoint=ckpt,
+                       progress=progress, augment=bool(cfg.get("augment", False)),
+                       compile=bool(cfg.get("compile", False)))
+    dt = time.perf_counter() - t0
+    for m, h, conf in zip(models, hists, confs):
+        payload = {"state_dict": {k: v.detach().cpu() for k, v in m.state_dict().items()},
+                   "history": h, "train_time_s": dt / len(models), "device": str(dev),
+                   "n_train": len(y), "torch": torch.__version__, "num_threads": torch.get_num_threads(),
+                   "stacked_with": len(models)}
+        store.get_or_compute("cifar_model", conf, lambda p=payload: p)
+    ckpt.unlink(missing_ok=True)
+
+
 def accuracy_matrix(cfg, arch: str, kind: str, progress: bool = True) -> np.ndarray:
     """Accuracies (fractions in [0, 1]), shape ``(len(cfg.sigmas), len(cfg.sigmas))``:
-    rows σ_train, columns σ_eval, both in the order of ``cfg.sigmas``. Cached per cell."""
+    rows σ_train, columns σ_eval, both in the order of ``cfg.sigmas``. Cached per cell.
+
+    With stacking on (:func:`use_stacking`) the missing models of the matrix are trained at once
+    (:func:`robustlab.train.train_many`) and the missing cells are evaluated one σ_eval column at a
+    time for all models on the same corrupted batches (:func:`robustlab.train.evaluate_many`,
+    bit-identical to :func:`~robustlab.train.evaluate`). Models trained stacked or alone share one
+    cache key: they agree up to float rounding (tested), so either may serve a later run.
+    """
     _check_arch(arch)
     check_kind(kind)
     sigmas = [check_sigma(s, "sigmas") for s in cfg.sigmas]
     store = ResultStore(cfg.results)
     out = np.full((len(sigmas), len(sigmas)), np.nan)
-    tx = ty = None
+    missing = []
     for i, st in enumerate(sigmas):
+        for j, se in enumerate(sigmas):
+            hit = store.get("cifar_eval", eval_config(cfg, arch, kind, st, se))
+            if hit is None:
+                missing.append((i, j))
+            else:
+                out[i, j] = hit["accuracy"]
+    if not missing:
+        return out
+    rows = sorted({i for i, _ in missing})
+    if use_stacking(cfg) and len(rows) > 1:
+        _train_stacked(cfg, arch, kind, [sigmas[i] for i in rows], progress)
+        models = {i: get_model(cfg, arch, kind, sigmas[i], progress=progress) for i in rows}
+        tx, ty = test_data(cfg)
+        for j in sorted({j for _, j in missing}):  # one column at a time: finished cells are kept
+            need = [i for i in rows if (i, j) in missing]
+            acc = evaluate_many([models[i] for i in need], tx, ty, kind=kind, sigmas=[sigmas[j]],
+                                seed=int(cfg.seed), device=cfg.torch_device, batch_size=EVAL_BATCH)[0]
+            for i, a in zip(need, acc):
+                hit = store.get_or_compute("cifar_eval", eval_config(cfg, arch, kind, sigmas[i], sigmas[j]),
+                                           lambda a=a: {"accuracy": float(a), "n_test": len(ty)})
+                out[i, j] = hit["accuracy"]
+        return out
+    tx, ty = None, None
+    for i in rows:
         model = None
         for j, se in enumerate(sigmas):
-            cell = eval_config(cfg, arch, kind, st, se)
-            hit = store.get("cifar_eval", cell)
-            if hit is None:
-                if model is None:
-                    model = get_model(cfg, arch, kind, st, progress=progress)
-                    tx, ty = test_data(cfg)
-                acc = store.get_or_compute("cifar_eval", cell, lambda: {
-                    "accuracy": evaluate(model, tx, ty, kind=kind, sigma=se, seed=int(cfg.seed),
-                                         device=cfg.torch_device, batch_size=EVAL_BATCH),
-                    "n_test": len(ty)})
-                hit = acc
+            if (i, j) not in missing:
+                continue
+            if model is None:
+                model = get_model(cfg, arch, kind, sigmas[i], progress=progress)
+                tx, ty = test_data(cfg)
+            hit = store.get_or_compute("cifar_eval", eval_config(cfg, arch, kind, sigmas[i], se), lambda: {
+                "accuracy": evaluate(model, tx, ty, kind=kind, sigma=se, seed=int(cfg.seed),
+                                     device=cfg.torch_device, batch_size=EVAL_BATCH),
+                "n_test": len(ty)})
             out[i, j] = hit["accuracy"]
     return out
 

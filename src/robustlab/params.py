@@ -106,6 +106,8 @@ SPEC: dict[str, Param] = {
     "train_subset": Param("int", "training images used (class-balanced; None = all 50,000)", _range(10), optional=True),
     "test_subset": Param("int", "test images used for the accuracy grids (class-balanced; None = all 10,000)", _range(10), optional=True),
     "augment": Param("bool", "random crop + flip during training (not in the paper; off by default)"),
+    "stack_models": Param("str", "train the σ levels of one architecture at once as one vectorised model: 'auto' (on for cuda, on CPU what measured faster), 'on', 'off'", _choices(("auto", "on", "off"))),
+    "compile": Param("bool", "torch.compile the training step on cuda (ignored on CPU; off by default)"),
     # --- paper A: minimal adversarial change -------------------------------------------
     "n_attack_images": Param("int", "test images attacked per model (paper: 128)", _range(1)),
     "attack_norm": Param("str", "norm of the minimal-change attack", _choices(("linf", "l2"))),
@@ -256,6 +258,7 @@ def resolve(notebook: str = "", overrides: Mapping[str, Any] | None = None, prof
             if complaint:
                 raise ParameterError(f"parameter {name}={v!r} {complaint} ({p.doc})")
         cfg[name] = v
+    _cross_check(cfg)
     cfg["notebook"] = notebook
     cfg["_started"] = time.time()
     if cfg["num_threads"]:
@@ -263,6 +266,43 @@ def resolve(notebook: str = "", overrides: Mapping[str, Any] | None = None, prof
 
         torch.set_num_threads(cfg["num_threads"])
     return cfg
+
+
+#: Paper B's image side after Resize(256)/CenterCrop(224), pixels.
+IMAGENET_SIZE = 224
+CIFAR_SIZE = 32
+
+
+def _cross_check(cfg: Mapping[str, Any]) -> None:
+    """Checks that involve several parameters (pixel counts against windows, windows against images)."""
+    def bad(name: str, value: Any, msg: str) -> ParameterError:
+        return ParameterError(f"parameter {name}={value!r}: {msg} ({SPEC[name].doc})")
+
+    for a in cfg["areas"]:
+        if a > IMAGENET_SIZE:
+            raise bad("areas", cfg["areas"], f"window {a} is larger than the {IMAGENET_SIZE}x{IMAGENET_SIZE} image; "
+                      f"allowed: 1..{IMAGENET_SIZE}")
+    whole = IMAGENET_SIZE * IMAGENET_SIZE
+    for name in ("pixel_counts", "aug_pixel_counts"):
+        if max(cfg[name]) > whole:
+            raise bad(name, cfg[name], f"{max(cfg[name])} pixels exceed the {whole} pixels of a "
+                      f"{IMAGENET_SIZE}x{IMAGENET_SIZE} image")
+    smallest = min(cfg["areas"])
+    n = max(cfg["grid_pixel_counts"])
+    if n > smallest * smallest:
+        raise bad("grid_pixel_counts", cfg["grid_pixel_counts"],
+                  f"{n} distinct pixels do not fit in the smallest window areas={smallest} "
+                  f"({smallest * smallest} pixels); use at most {smallest * smallest} or larger areas")
+    if cfg.get("cifar_models_pixels"):
+        # paper A's 32x32 images: areas scale by 32/224 (see robustlab.paperb.cifar_scale)
+        small = max(1, round(smallest * CIFAR_SIZE / IMAGENET_SIZE))
+        if n > small * small:
+            raise bad("areas", cfg["areas"],
+                      f"on 32x32 CIFAR images the window {smallest} scales to {small} ({small * small} pixels), "
+                      f"fewer than the {n} pixels to change; use larger areas or set cifar_models_pixels=False")
+        if max(cfg["pixel_counts"]) > CIFAR_SIZE * CIFAR_SIZE:
+            raise bad("pixel_counts", cfg["pixel_counts"], f"more than the {CIFAR_SIZE * CIFAR_SIZE} pixels of a "
+                      f"32x32 CIFAR image; lower it or set cifar_models_pixels=False")
 
 
 def load(notebook: str, namespace: Mapping[str, Any]) -> Config:
