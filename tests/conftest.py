@@ -61,3 +61,28 @@ def run_notebook(shared_data, cache_dir, nb_results, tmp_path_factory):
         return read_records(nb_results / params["profile"] / "records" / f"{name}.json")
 
     return run
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny nets are overhead-bound: one torch thread is faster and immune to a busy machine."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def count_calls(monkeypatch, module, *names: str) -> dict[str, int]:
+    """Wrap ``module.<name>`` for each name so that calls are counted; returns the live counts."""
+    calls = {n: 0 for n in names}
+    for n in names:
+        real = getattr(module, n)
+
+        def wrapper(*a, _real=real, _n=n, **k):
+            calls[_n] += 1
+            return _real(*a, **k)
+
+        monkeypatch.setattr(module, n, wrapper)
+    return calls

@@ -6,6 +6,7 @@ import copy
 
 import numpy as np
 import pytest
+from conftest import count_calls
 import torch
 
 from robustlab import grid
@@ -20,12 +21,7 @@ from test_train import HP, _net, _same, separable
 HPM = {k: v for k, v in HP.items() if k != "sigma"}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _close(a: torch.nn.Module, b: torch.nn.Module, atol=2e-2, rtol=1e-2) -> bool:
@@ -145,21 +141,9 @@ def cfg(shared_data, cache_dir, tmp_path):
 
 
 def test_grid_stacked_matches_separate_and_shares_keys(cfg, tmp_path, monkeypatch):
-    calls = {"many": 0, "one": 0}
-    real_many, real_one = grid.train_many, grid.train
-
-    def many(*a, **k):
-        calls["many"] += 1
-        return real_many(*a, **k)
-
-    def one(*a, **k):
-        calls["one"] += 1
-        return real_one(*a, **k)
-
-    monkeypatch.setattr(grid, "train_many", many)
-    monkeypatch.setattr(grid, "train", one)
+    calls = count_calls(monkeypatch, grid, "train_many", "train")
     m_on = grid.accuracy_matrix(cfg, "resnet", "noise", progress=False)
-    assert calls == {"many": 1, "one": 0} and m_on.shape == (3, 3)
+    assert calls == {"train_many": 1, "train": 0} and m_on.shape == (3, 3)
     store = ResultStore(cfg.results)
     assert not list((store.root / "cifar_stack_ckpt").glob("*.pt"))
     assert grid.model_record(cfg, "resnet", "noise", 0.5)["stacked_with"] == 3
@@ -167,14 +151,14 @@ def test_grid_stacked_matches_separate_and_shares_keys(cfg, tmp_path, monkeypatc
     off = type(cfg)({**cfg, "stack_models": "off"})
     assert np.array_equal(grid.accuracy_matrix(off, "resnet", "noise", progress=False), m_on)
     grid.get_model(off, "resnet", "noise", 1.0, progress=False)
-    assert calls == {"many": 1, "one": 0}
+    assert calls == {"train_many": 1, "train": 0}
     # blur: the σ = 0 model is shared, only the two blur models are trained (stacked)
     grid.accuracy_matrix(cfg, "resnet", "blur", progress=False)
-    assert calls == {"many": 2, "one": 0}
+    assert calls == {"train_many": 2, "train": 0}
     # trained alone elsewhere: the same numbers up to rounding
     sep = type(cfg)({**cfg, "stack_models": "off", "results_dir": str(tmp_path / "off")})
     m_off = grid.accuracy_matrix(sep, "resnet", "noise", progress=False)
-    assert calls["one"] == 3
+    assert calls["train"] == 3
     assert np.abs(m_off - m_on).max() <= 2 / 20
     a = grid.get_model(cfg, "resnet", "noise", 0.5, progress=False)
     b = grid.get_model(sep, "resnet", "noise", 0.5, progress=False)

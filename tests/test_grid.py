@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import count_calls
 import torch
 
 from robustlab import grid
@@ -11,12 +12,7 @@ from robustlab.params import resolve
 from robustlab.results import ResultStore
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture
@@ -33,20 +29,7 @@ def _count(store: ResultStore, kind: str) -> int:
 
 
 def _spy(monkeypatch):
-    calls = {"train": 0, "eval": 0}
-    real_train, real_eval = grid.train, grid.evaluate
-
-    def t(*a, **k):
-        calls["train"] += 1
-        return real_train(*a, **k)
-
-    def e(*a, **k):
-        calls["eval"] += 1
-        return real_eval(*a, **k)
-
-    monkeypatch.setattr(grid, "train", t)
-    monkeypatch.setattr(grid, "evaluate", e)
-    return calls
+    return count_calls(monkeypatch, grid, "train", "evaluate")
 
 
 def test_grid_shape_cache_and_partial_recompute(cfg, monkeypatch):
@@ -54,19 +37,19 @@ def test_grid_shape_cache_and_partial_recompute(cfg, monkeypatch):
     store = ResultStore(cfg.results)
     m = grid.accuracy_matrix(cfg, "resnet", "noise", progress=False)
     assert m.shape == (2, 2) and np.all((m >= 0) & (m <= 1))
-    assert calls == {"train": 2, "eval": 4}
+    assert calls == {"train": 2, "evaluate": 4}
     # second call: nothing computed
     again = grid.accuracy_matrix(cfg, "resnet", "noise", progress=False)
-    assert calls == {"train": 2, "eval": 4} and np.array_equal(m, again)
+    assert calls == {"train": 2, "evaluate": 4} and np.array_equal(m, again)
     # blur shares the σ = 0 model: one new model, four new cells
     grid.accuracy_matrix(cfg, "resnet", "blur", progress=False)
-    assert calls == {"train": 3, "eval": 8}
+    assert calls == {"train": 3, "evaluate": 8}
     assert _count(store, "cifar_model") == 3
     # add one σ: only the new row and column are computed (1 model, 5 cells)
     cfg2 = type(cfg)({**cfg, "sigmas": [0.0, 0.5, 1.0]})
     m3 = grid.accuracy_matrix(cfg2, "resnet", "noise", progress=False)
     assert m3.shape == (3, 3) and np.array_equal(m3[:2, :2], m)
-    assert calls == {"train": 4, "eval": 13}
+    assert calls == {"train": 4, "evaluate": 13}
     # the finished models carry no leftover epoch checkpoints
     assert _count(store, "cifar_model_ckpt") == 0
 
@@ -115,7 +98,7 @@ def test_interrupted_grid_keeps_finished_cells(cfg, monkeypatch):
     monkeypatch.setattr(grid, "evaluate", real)
     calls = _spy(monkeypatch)
     grid.accuracy_matrix(cfg, "resnet", "noise", progress=False)
-    assert calls == {"train": 0, "eval": 2}  # both finished models and the 2 finished cells were kept
+    assert calls == {"train": 0, "evaluate": 2}  # both finished models and the 2 finished cells were kept
 
 
 def test_plots_and_table():

@@ -59,10 +59,4 @@ def test_shared_input_and_shape_check():
         st(torch.randn(3, 5, 3, 32, 32))
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny nets are overhead-bound: one thread is faster and immune to a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")

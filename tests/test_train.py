@@ -183,10 +183,4 @@ def test_lr_schedules():
     assert lr_factor("step", 80, 100) == pytest.approx(0.01)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny nets are overhead-bound: one thread is faster and immune to a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")

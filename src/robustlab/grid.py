@@ -60,6 +60,13 @@ def _check_arch(arch: str) -> str:
     return arch
 
 
+def _train_kwargs(cfg) -> dict:
+    """The training hyper-parameters of a profile, as keyword arguments of ``train``/``train_many``."""
+    return dict(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, momentum=cfg.momentum,
+                weight_decay=cfg.weight_decay, lr_schedule=cfg.lr_schedule, seed=int(cfg.seed),
+                augment=bool(cfg.get("augment", False)), compile=bool(cfg.get("compile", False)))
+
+
 def model_config(cfg, arch: str, kind: str, sigma: float) -> dict:
     """Everything that determines a trained model. σ = 0 does not depend on ``kind`` (shared)."""
     _check_arch(arch)
@@ -111,11 +118,8 @@ def _train_payload(cfg, arch: str, kind: str, sigma: float, progress: bool) -> d
     ckpt.parent.mkdir(parents=True, exist_ok=True)
     dev = cfg.torch_device
     t0 = time.perf_counter()
-    hist = train(model, x, y, kind=kind, sigma=sigma, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                 lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
-                 lr_schedule=cfg.lr_schedule, seed=int(cfg.seed), device=dev, checkpoint=ckpt,
-                 progress=progress, augment=bool(cfg.get("augment", False)),
-                 compile=bool(cfg.get("compile", False)))
+    hist = train(model, x, y, kind=kind, sigma=sigma, device=dev, checkpoint=ckpt, progress=progress,
+                 **_train_kwargs(cfg))
     payload = {"state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                "history": hist, "train_time_s": time.perf_counter() - t0, "device": str(dev),
                "n_train": len(y), "torch": torch.__version__,
@@ -187,11 +191,8 @@ def _train_stacked(cfg, arch: str, kind: str, sigmas: list[float], progress: boo
     ckpt.parent.mkdir(parents=True, exist_ok=True)
     dev = cfg.torch_device
     t0 = time.perf_counter()
-    hists = train_many(models, x, y, kind=kind, sigmas=todo, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                       lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
-                       lr_schedule=cfg.lr_schedule, seed=int(cfg.seed), device=dev, checkpoint=ckpt,
-                       progress=progress, augment=bool(cfg.get("augment", False)),
-                       compile=bool(cfg.get("compile", False)))
+    hists = train_many(models, x, y, kind=kind, sigmas=todo, device=dev, checkpoint=ckpt, progress=progress,
+                       **_train_kwargs(cfg))
     dt = time.perf_counter() - t0
     for m, h, conf in zip(models, hists, confs):
         payload = {"state_dict": {k: v.detach().cpu() for k, v in m.state_dict().items()},
