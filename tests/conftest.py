@@ -56,6 +56,7 @@ def run_notebook(shared_data, cache_dir, nb_results, tmp_path_factory):
         params.setdefault("data_dir", str(shared_data))
         params.setdefault("cache_dir", str(cache_dir))
         params.setdefault("results_dir", str(nb_results))
+        os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures into outputs
         pm.execute_notebook(str(REPO / "notebooks" / f"{name}.ipynb"), str(out_dir / f"{name}.ipynb"),
                             parameters=params, kernel_name="python3", cwd=str(REPO), progress_bar=False)
         return read_records(nb_results / params["profile"] / "records" / f"{name}.json")

@@ -520,7 +520,7 @@ def minimal_change(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     torch.manual_seed(int(seed))
     batches = list(_batched(n, batch_size))
     if progress:
-        from tqdm.auto import tqdm
+        from .progress import tqdm
 
         batches = tqdm(batches, desc=f"minimal_change ({norm})")
     with _eval_mode(model):

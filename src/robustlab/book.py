@@ -175,6 +175,12 @@ def execute_notebook(name: str, parameters: Mapping[str, Any], notebooks_dir: Pa
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / f".{name}.running.ipynb"
     t0 = time.time()
+    # tqdm bars would be frozen at 0 % in the static pages (their widget state is not rendered):
+    # the kernels inherit TQDM_DISABLE=1; this runner prints each notebook's progress instead.
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    # figures must reach the page: a non-interactive MPLBACKEND (e.g. Agg, set for headless tests)
+    # inherited by the kernel would silently drop every figure, so the kernels get the inline backend
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     try:
         pm.execute_notebook(str(src), str(tmp), parameters=dict(parameters), kernel_name=kernel_name,
                             cwd=str(cwd), progress_bar=False, log_output=False)

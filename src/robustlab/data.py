@@ -483,7 +483,7 @@ def load_imagenet(split: str = "val", root: str | os.PathLike | None = None, *,
     for w in sorted(by_class):
         items = sorted(by_class[w])
         selected += [(w, n, d) for n, d in (items[:per_class] if per_class else items)]
-    from tqdm.auto import tqdm
+    from .progress import tqdm
 
     imgs = np.empty((len(selected), crop, crop, 3), dtype=np.uint8)
     labels = np.empty(len(selected), dtype=np.int64)

@@ -120,7 +120,7 @@ def run_all(cfg, kinds: Iterable[str] = ("noise", "blur"), archs: Iterable[str] 
     todo = list(_models(cfg, kinds, archs))
     it = todo
     if progress:
-        from tqdm.auto import tqdm
+        from .progress import tqdm
 
         it = tqdm(todo, desc="minimal change", unit="model")
     frames = []

@@ -268,7 +268,7 @@ def run_grid(cfg, kinds: Iterable[str] = ("noise", "blur"), archs: Iterable[str]
     out = {}
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from .progress import tqdm
 
         bar = tqdm(total=len(archs) * len(kinds), desc="paper-A grid", unit="matrix")
     try:

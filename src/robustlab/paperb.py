@@ -290,7 +290,7 @@ class _Data:
 
 
 def _rows(cfg, model, images, labels, dkey, settings, tag="clean", targets=None, progress=True):
-    from tqdm.auto import tqdm
+    from .progress import tqdm
 
     rows = []
     for s in tqdm(settings, desc=f"paper B {tag}", disable=not progress, leave=False):
@@ -419,7 +419,7 @@ def finetune(cfg, base: nn.Module, images: np.ndarray, labels: np.ndarray, k: in
     anywhere; fresh draws every epoch): ``cfg.aug_epochs`` epochs of SGD (lr ``cfg.aug_lr``,
     momentum 0.9, batch ``min(cfg.batch_size, 32)``), all layers trainable, the 1,000-class head
     kept, BatchNorm statistics frozen (eval mode)."""
-    from tqdm.auto import tqdm
+    from .progress import tqdm
 
     model = copy.deepcopy(base).to(cfg.torch_device)
     model.eval()  # BatchNorm running statistics stay the pretrained ones (tiny, few-class batches)

@@ -323,7 +323,7 @@ def _fit(models: list[nn.Module], images_uint8: np.ndarray, labels: np.ndarray, 
 
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from .progress import tqdm
 
         desc = f"train {kind} σ={sigmas[0]:g}" if single else f"train {M} models {kind} σ={','.join(f'{s:g}' for s in sigmas)}"
         bar = tqdm(total=total, initial=start_epoch * steps_per_epoch, leave=False, unit="batch", desc=desc)
