@@ -129,5 +129,7 @@ def test_notebook_tiny(run_notebook, name):
     assert "provenance" in rec
     if name == "06_pixel_count":
         assert set(rec["exp1_wrong_rate"]) == {"1", "64"}
+    if name == "10_augmentation":  # both learning rates measured, accuracies are fractions
+        assert set(rec["aug_lr_check"]) == {"0.001"} and 0 <= rec["aug_lr_check"]["0.001"] <= 1
     if name == "11_pixel_index":
         assert round(rec["pi_example"]["paper_rounding"], 2) == 98.30
