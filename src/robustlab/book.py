@@ -45,6 +45,7 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from .errors import ParameterError, RobustlabError
+from .results import atomic_write_text
 
 __all__ = ["CHAPTERS", "NotebookFailed", "parse_param", "select_chapters", "execute_notebook",
            "write_placeholder", "profiles_table", "run_book", "build_site", "main"]
@@ -292,12 +293,12 @@ def run_book(profile: str = "quick", only: str | Sequence[str] | None = None, pa
             write_placeholder(out, name, f"Not yet executed: run `python -m robustlab.book --only {name}` "
                                          f"to execute `notebooks/{name}.ipynb` and show it here.")
     out.mkdir(parents=True, exist_ok=True)
-    (out / "profiles_table.md").write_text(profiles_table(), encoding="utf-8")  # included by book/intro.md
+    atomic_write_text(out / "profiles_table.md", profiles_table())  # included by book/intro.md
     if timings:
         tf = out / "timings.json"
         old = json.loads(tf.read_text()) if tf.exists() else {}
         old.update({n: {"seconds": s, "profile": profile, "params": params} for n, s in timings.items()})
-        tf.write_text(json.dumps(old, indent=1, default=str))
+        atomic_write_text(tf, json.dumps(old, indent=1, default=str))
         print("wall time per notebook: " + ", ".join(f"{n} {s:.1f} s" for n, s in timings.items()), flush=True)
     if build:
         t0 = time.time()

@@ -502,8 +502,12 @@ def to_tensor_pm1(images: np.ndarray, device=None):
     """uint8 NHWC (0-255) → float32 NCHW on [-1, 1] (paper A's scale: x / 127.5 - 1)."""
     import torch
 
-    x = torch.as_tensor(np.asarray(images), device=device).permute(0, 3, 1, 2).float()
-    return x.div_(127.5).sub_(1.0)
+    return uint8_to_pm1(torch.as_tensor(np.asarray(images), device=device).permute(0, 3, 1, 2))
+
+
+def uint8_to_pm1(x_u8):
+    """uint8 tensor (any layout, 0-255) → float32 on [-1, 1]: ``x / 127.5 - 1`` (paper A's scale)."""
+    return x_u8.float().div_(127.5).sub_(1.0)
 
 
 def pm1_to_uint8(x) -> np.ndarray:

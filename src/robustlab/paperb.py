@@ -34,6 +34,7 @@ from torch import nn
 
 from .errors import DataError, EmptySelectionError
 from .metrics import pixel_index, spread
+from .models.imagenet import to_unit
 from .pixels import change_pixels, make_generator
 
 __all__ = ["load_model", "model_key", "predict", "select_correct", "selected_images", "pixel_runs",
@@ -88,9 +89,8 @@ def class_names(cfg) -> list[str]:
 
 
 def _to_input(images_uint8: Any, device) -> torch.Tensor:
-    x = torch.as_tensor(np.asarray(images_uint8) if not isinstance(images_uint8, torch.Tensor) else images_uint8)
-    x = x.to(device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255.0)
-    return x.contiguous(memory_format=torch.channels_last)
+    """uint8 NHWC → the classifiers' float NCHW [0, 1] input on ``device``, channels_last."""
+    return to_unit(images_uint8, device).contiguous(memory_format=torch.channels_last)
 
 
 def predict(model: nn.Module, images_uint8: Any, batch_size: int = 64, device=None,

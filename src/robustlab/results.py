@@ -169,7 +169,7 @@ class ResultStore:
             return None
         try:
             return load_result(p, config, map_location=map_location)
-        except (CheckpointError, Exception) as e:  # noqa: BLE001 - any unreadable file is recomputed
+        except Exception as e:  # noqa: BLE001 - any unreadable file is recomputed
             aside = p.with_suffix(p.suffix + ".corrupt")
             try:
                 os.replace(p, aside)

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .data import uint8_to_pm1
 from .corruptions import check_kind, check_sigma, corrupt, gaussian_blur
 from .device import resolve_device
 from .errors import CheckpointError, ParameterError
@@ -112,11 +113,6 @@ def _state_fingerprint(model: nn.Module) -> str:
 def to_device_images(images_uint8: np.ndarray, device: torch.device) -> torch.Tensor:
     """uint8 NHWC numpy → uint8 NCHW tensor on ``device`` (kept 8-bit: 4× less memory)."""
     return torch.from_numpy(np.ascontiguousarray(images_uint8)).to(device).permute(0, 3, 1, 2).contiguous()
-
-
-def _normalise(x_u8: torch.Tensor) -> torch.Tensor:
-    """uint8 0-255 → float32 on [-1, 1] (x / 127.5 - 1, as :func:`robustlab.data.to_tensor_pm1`)."""
-    return x_u8.float().div_(127.5).sub_(1.0)
 
 
 def _epoch_seed(seed: int, epoch: int, salt: int) -> int:
@@ -341,7 +337,7 @@ def _fit(models: list[nn.Module], images_uint8: np.ndarray, labels: np.ndarray, 
             seen = 0
             for b in range(steps_per_epoch):
                 idx = perm[b * batch_size:(b + 1) * batch_size]
-                x = _normalise(x_all[idx])
+                x = uint8_to_pm1(x_all[idx])
                 y = y_all[idx]
                 if single:
                     if augment:
@@ -456,7 +452,7 @@ def predict(model: nn.Module, images_uint8: np.ndarray, *, kind: str = "noise", 
     out = []
     try:
         for b, i in enumerate(range(0, len(images), batch_size)):
-            x = _normalise(to_device_images(images[i:i + batch_size], torch.device("cpu")))
+            x = uint8_to_pm1(to_device_images(images[i:i + batch_size], torch.device("cpu")))
             g = torch.Generator().manual_seed(_epoch_seed(seed, b, 3))
             x = corrupt(x, kind, sigma, generator=g).to(dev)
             if cuda:
@@ -517,7 +513,7 @@ def predict_many(models: Sequence[nn.Module], images_uint8: np.ndarray, *, kind:
     out: list[torch.Tensor] = []  # per batch: (S, M, B)
     try:
         for b, i in enumerate(range(0, len(images), batch_size)):
-            x = _normalise(to_device_images(images[i:i + batch_size], torch.device("cpu")))
+            x = uint8_to_pm1(to_device_images(images[i:i + batch_size], torch.device("cpu")))
             per_sigma = []
             for s in sigmas:
                 g = torch.Generator().manual_seed(_epoch_seed(seed, b, 3))
