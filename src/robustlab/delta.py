@@ -20,7 +20,7 @@ import torch
 
 from .attacks import minimal_change
 from .corruptions import check_kind, check_sigma
-from .data import balanced_indices, load_cifar10, to_tensor_pm1
+from .data import CIFAR10_CLASSES, balanced_indices, load_cifar10, to_tensor_pm1
 from .errors import ParameterError
 from .results import ResultStore
 
@@ -87,7 +87,7 @@ def _compute(cfg, arch: str, kind: str, sigma: float, progress: bool) -> dict:
             "linf_8bit": r.linf_8bit, "l2": r.l2, "grad_evals": r.grad_evals,
             "example_pos": ex.numpy(), "examples_clean": x[ex].clone(),
             "examples_adv": r.adv[ex].detach().cpu().clone(),
-            "summary": r.summary(), "seconds": secs, "device": str(dev), "torch": torch.__version__}
+            "summary": r.summary(), "seconds": secs, "device": str(dev), "torch": str(torch.__version__)}
 
 
 def run_model(cfg, arch: str, kind: str, sigma: float, progress: bool = False) -> dict:
@@ -98,21 +98,27 @@ def run_model(cfg, arch: str, kind: str, sigma: float, progress: bool = False) -
     check_kind(kind)
     check_sigma(sigma, "sigma_train")
     conf = attack_config(cfg, arch, kind, sigma)
-    return ResultStore(cfg.results).get_or_compute(KIND, conf, lambda: _compute(cfg, arch, kind, sigma, progress))
+    return ResultStore.for_cfg(cfg).get_or_compute(KIND, conf, lambda: _compute(cfg, arch, kind, sigma, progress))
 
 
 def _models(cfg, kinds, archs):
+    """(arch, kind, σ) of every distinct model: identity blurs (σ < 0.125 px) are the σ = 0 model and
+    are left out; σ = 0 itself stays under each kind (the baseline of both curves, one model)."""
+    from .grid import is_duplicate
+
     for arch in archs:
         for kind in kinds:
-            for s in cfg.sigmas:
-                yield arch, kind, float(s)
+            for s in dict.fromkeys(float(x) for x in cfg.sigmas):
+                if not is_duplicate(kind, s):
+                    yield arch, kind, s
 
 
 def run_all(cfg, kinds: Iterable[str] = ("noise", "blur"), archs: Iterable[str] | None = None,
             progress: bool = True):
     """Attack every model (``archs`` × ``kinds`` × ``cfg.sigmas``); a tidy pandas DataFrame with one
     row per (model, image): arch, kind, sigma_train, image (test index), label, correct, success,
-    mean_abs_8bit, linf_8bit, l2, grad_evals. σ = 0 rows appear under both kinds (one shared model)."""
+    mean_abs_8bit, linf_8bit, l2, grad_evals. σ = 0 rows appear under both kinds (one shared model,
+    attacked once); identity blurs (σ < 0.125 px, the σ = 0 model) do not appear at all."""
     import pandas as pd
 
     kinds = [check_kind(k) for k in kinds]
@@ -153,7 +159,7 @@ def examples(cfg, arch: str, kind: str, sigma: float) -> dict:
     return {"clean": p["examples_clean"], "adv": p["examples_adv"], "labels": p["labels"][k],
             "pred_clean": p["pred_clean"][k], "pred_adv": p["pred_adv"][k], "success": p["success"][k],
             "mean_abs_8bit": p["mean_abs_8bit"][k], "image": p["indices"][k],
-            "classes": list(_test_set(cfg).classes)}
+            "classes": list(CIFAR10_CLASSES)}
 
 
 # ------------------------------------------------------------------------------------ paper's claims
@@ -232,7 +238,9 @@ def claims(df, metric: str = "mean_abs_8bit") -> list[dict]:
                 "verdict": v, "why": "flat: small-blur Δ within ±10 % of σ = 0; drop: every σ ≥ 1 below σ = 0; "
                                     "yes: both, partly: one"})
     # architectures alike
-    am = {a: float(mm[[i for i in mm.index if i[0] == a]].mean()) if any(i[0] == a for i in mm.index)
+    # each model once: the σ = 0 model appears under both kinds
+    uniq = mm[[i for i in mm.index if not (i[1] == "blur" and i[2] == 0)]]
+    am = {a: float(uniq[[i for i in uniq.index if i[0] == a]].mean()) if any(i[0] == a for i in uniq.index)
           else float("nan") for a in archs}
     vals = [v_ for v_ in am.values() if np.isfinite(v_)]
     spread = max(vals) / min(vals) - 1 if len(vals) >= 2 and min(vals) > 0 else float("nan")
@@ -243,7 +251,7 @@ def claims(df, metric: str = "mean_abs_8bit") -> list[dict]:
                 "ours": ", ".join(f"{a} {_fmt(x)}" for a, x in am.items()) + f" (max/min − 1 = {spread:.0%})",
                 "verdict": v, "why": "mean over all models of an architecture; yes: spread < 25 %, partly: < 50 %"})
     # about 1 % of the 8-bit range
-    med = float(np.median(mm.to_numpy())) if len(mm) else float("nan")
+    med = float(np.median(uniq.to_numpy())) if len(uniq) else float("nan")
     pct = med / 255 * 100
     v = nt if not np.isfinite(med) else ("yes" if pct <= 2 else "partly" if pct <= 4 else "no")
     out.append({"id": "A-adv-small", "paper": "A", "section": "§3",

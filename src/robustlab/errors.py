@@ -25,3 +25,13 @@ class CheckpointError(RobustlabError):
 
 class EmptySelectionError(DataError):
     """A selection of images is empty (e.g. no image is classified correctly)."""
+
+
+class DeadlineReached(RobustlabError):
+    """The wall-clock deadline of a campaign (``--until``) passed; the work in progress was
+    checkpointed and the next call resumes it."""
+
+
+class ComputeRefused(RobustlabError):
+    """A result is missing and computing it is not allowed here (``ROBUSTLAB_NO_COMPUTE=1``, or the
+    paper profile on a machine without a GPU). The message names the campaign unit that computes it."""

@@ -46,6 +46,8 @@ __all__ = ["load_model", "model_key", "predict", "select_correct", "selected_ima
 CHUNK = 256
 #: where correctly classified images are drawn from, in this order.
 SELECTION_SPLITS = ("sample", "val", "train")
+#: side of the classifiers' input after Resize(256) + CenterCrop(224), pixels.
+IMAGE_SIZE = 224
 
 
 # --------------------------------------------------------------------------------------
@@ -61,13 +63,74 @@ def _weights_arg(cfg) -> str | None:
     return str(shared_mobilenet_path(cfg.data_dir))
 
 
+_SHA_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    st = path.stat()
+    k = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if k not in _SHA_CACHE:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        _SHA_CACHE[k] = h.hexdigest()[:16]
+    return _SHA_CACHE[k]
+
+
 def model_key(cfg) -> dict[str, Any]:
-    """Identity of the model used (name + weights file with size) for cache keys."""
+    """Identity of the model used, for cache keys: its name and its weights — a torchvision enum by
+    name, or a weights file by its name and SHA-256 (never its path, so results computed on another
+    machine, with the file elsewhere, are found)."""
     w = _weights_arg(cfg)
     key: dict[str, Any] = {"model": cfg.model_name, "weights": w}
     if w is not None and Path(w).is_file():
-        key["weights_bytes"] = Path(w).stat().st_size
+        key["weights"] = Path(w).name
+        key["weights_sha256"] = _file_sha256(Path(w))
     return key
+
+
+class LazyModel:
+    """A model that is built only when something must be computed with it (``.get()``), so pages
+    rendered from stored or published results never load fine-tuned or paper-A weights."""
+
+    def __init__(self, make):
+        self._make, self._m = make, None
+
+    def get(self) -> nn.Module:
+        if self._m is None:
+            self._m = self._make()
+        return self._m
+
+
+def _resolve(model):
+    return model.get() if isinstance(model, LazyModel) else model
+
+
+class LazyImages:
+    """uint8 NHWC images whose pixels are read only when indexed (``shape`` is known up front)."""
+
+    def __init__(self, load, shape: tuple[int, ...], load_one=None):
+        self._load, self._load_one, self.shape, self._arr = load, load_one, tuple(shape), None
+
+    def _all(self) -> np.ndarray:
+        if self._arr is None:
+            self._arr = self._load()
+        return self._arr
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, k):
+        if self._arr is None and self._load_one is not None and isinstance(k, (int, np.integer)):
+            return self._load_one(int(k))
+        return self._all()[k]
+
+    def __array__(self, dtype=None, copy=None):
+        a = self._all()
+        return a if dtype is None else a.astype(dtype)
 
 
 def load_model(cfg) -> nn.Module:
@@ -96,6 +159,7 @@ def _to_input(images_uint8: Any, device) -> torch.Tensor:
 def predict(model: nn.Module, images_uint8: Any, batch_size: int = 64, device=None,
             return_conf: bool = False):
     """Top-1 classes (int64 CPU tensor) of uint8 NHWC images; batched, ``torch.inference_mode``."""
+    model = _resolve(model)
     device = device or next(model.parameters()).device
     preds, confs = [], []
     with torch.inference_mode():
@@ -111,8 +175,15 @@ def predict(model: nn.Module, images_uint8: Any, batch_size: int = 64, device=No
     return (pred, torch.cat(confs)) if return_conf else pred
 
 
+def _describe(device) -> str:
+    from .device import describe_device
+
+    return describe_device(torch.device(device))
+
+
 def throughput(model: nn.Module, batch_size: int = 16, device=None, backward: bool = False) -> float:
     """Images/s of one forward (or forward+backward to the input) pass on random 224×224 input."""
+    model = _resolve(model)
     device = device or next(model.parameters()).device
     x = torch.rand(batch_size, 3, 224, 224, device=device).contiguous(memory_format=torch.channels_last)
     if backward:
@@ -153,12 +224,11 @@ def select_correct(cfg, n: int | None = None, splits: Sequence[str] = SELECTION_
     from .results import ResultStore
 
     n = int(n or cfg.n_images)
-    key = {"what": "paperb-selection", **model_key(cfg), "n": n, "splits": list(splits), "seed": cfg.seed,
-           "data": str(cfg.data_dir)}
+    key = _selection_key(cfg, n, splits)
 
     def compute():
         nonlocal model
-        model = model or load_model(cfg)
+        model = _resolve(model) or load_model(cfg)
         items, labels, checked, right = [], [], 0, 0
         seen: set[tuple[str, str]] = set()
         for split in splits:
@@ -195,23 +265,47 @@ def select_correct(cfg, n: int | None = None, splits: Sequence[str] = SELECTION_
                 f"n_images={n}: only {len(items)} of {checked} images in splits {list(splits)} are classified "
                 f"correctly by {cfg.model_name}; lower n_images or add data")
         return {"items": items, "labels": np.asarray(labels, dtype=np.int64), "checked": checked,
-                "correct_rate": right / max(checked, 1)}
+                "correct_rate": right / max(checked, 1), "device": _describe(cfg.torch_device),
+                "forward_img_s": throughput(model, batch_size=min(int(cfg.eval_batch_size), 64)),
+                "date": time.strftime("%Y-%m-%d")}
 
-    return ResultStore(cfg.results).get_or_compute("paperb-selection", key, compute)
+    return ResultStore.for_cfg(cfg).get_or_compute("paperb-selection", key, compute)
 
 
-def selected_images(cfg, selection: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """(uint8 NHWC images, labels) of a selection from :func:`select_correct`."""
-    groups: dict[tuple, list[int]] = {}
-    for k, (split, pc, i) in enumerate(selection["items"]):
-        groups.setdefault((split, pc), []).append(k)
-    first = _load_split(cfg, *selection["items"][0][:2])
-    out = np.empty((len(selection["items"]),) + first.images.shape[1:], dtype=np.uint8)
-    for (split, pc), ks in groups.items():
-        s = _load_split(cfg, split, pc)
-        idx = np.asarray([selection["items"][k][2] for k in ks])
-        out[np.asarray(ks)] = s.images[idx]
-    return out, np.asarray(selection["labels"])
+def _selection_key(cfg, n: int, splits: Sequence[str] = SELECTION_SPLITS) -> dict[str, Any]:
+    return {"what": "paperb-selection", **model_key(cfg), "n": int(n), "splits": list(splits), "seed": cfg.seed}
+
+
+def stored_selection(cfg) -> dict[str, Any] | None:
+    """The stored selection of ``cfg.n_images`` images (None if not computed yet; computes nothing)."""
+    from .results import ResultStore
+
+    return ResultStore.for_cfg(cfg).get("paperb-selection", _selection_key(cfg, cfg.n_images))
+
+
+def selected_images(cfg, selection: dict[str, Any]) -> tuple[LazyImages, np.ndarray]:
+    """(uint8 NHWC images (N, 224, 224, 3), labels) of a selection from :func:`select_correct`.
+
+    The images are a :class:`LazyImages`: nothing is decoded until pixels are needed (a page whose
+    results are all stored reads none), and one indexed image decodes only its own split."""
+    items = [tuple(it) for it in selection["items"]]
+
+    def load() -> np.ndarray:
+        groups: dict[tuple, list[int]] = {}
+        for k, (split, pc, i) in enumerate(items):
+            groups.setdefault((split, pc), []).append(k)
+        out = np.empty((len(items), IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
+        for (split, pc), ks in groups.items():
+            s = _load_split(cfg, split, pc)
+            idx = np.asarray([items[k][2] for k in ks])
+            out[np.asarray(ks)] = s.images[idx]
+        return out
+
+    def load_one(k: int) -> np.ndarray:
+        split, pc, i = items[k]
+        return np.asarray(_load_split(cfg, split, pc).images[i])
+
+    return LazyImages(load, (len(items), IMAGE_SIZE, IMAGE_SIZE, 3), load_one), np.asarray(selection["labels"])
 
 
 # --------------------------------------------------------------------------------------
@@ -228,6 +322,7 @@ def _seed(*parts: Any) -> int:
 def changed_predictions(model: nn.Module, images: np.ndarray, n_pixels: int, magnitude: int | None,
                         area: int | None, seed: int, batch_size: int, device=None) -> np.ndarray:
     """Predictions after changing every image independently (seeded per CHUNK of images)."""
+    model = _resolve(model)
     preds = []
     for c0 in range(0, len(images), CHUNK):
         g = make_generator(_seed(seed, c0))
@@ -268,7 +363,7 @@ def pixel_runs(cfg, model: nn.Module, images: np.ndarray, labels: np.ndarray, *,
             out["still"] = np.stack(still)
         return out
 
-    res = ResultStore(cfg.results).get_or_compute("paperb-pixels", key, compute)
+    res = ResultStore.for_cfg(cfg).get_or_compute("paperb-pixels", key, compute)
     res["rate"] = spread(res["wrong"].mean(1))
     return res
 
@@ -283,7 +378,7 @@ class _Data:
         from .results import config_hash
 
         sel = select_correct(cfg, model=model)
-        k = config_hash({"items": sel["items"], "cache": str(cfg.cache_dir), "data": str(cfg.data_dir)})
+        k = config_hash({"items": sel["items"]})
         if k not in cls._cache:
             cls._cache[k] = selected_images(cfg, sel) + (sel, {**model_key(cfg), "selection": k})
         return cls._cache[k]
@@ -292,8 +387,12 @@ class _Data:
 def _rows(cfg, model, images, labels, dkey, settings, tag="clean", targets=None, progress=True):
     from .progress import tqdm
 
+    from . import budget
+
     rows = []
-    for s in tqdm(settings, desc=f"paper B {tag}", disable=not progress, leave=False):
+    for j, s in enumerate(tqdm(settings, desc=f"paper B {tag}", disable=not progress, leave=False)):
+        if j:
+            budget.check(f"paper B {tag} pixel runs")  # every finished setting is stored
         res = pixel_runs(cfg, model, images, labels, data_key=dkey, tag=tag, targets=targets, **s)
         n = images.shape[0]
         row = {"n_pixels": s["n_pixels"], "magnitude": "any" if s.get("magnitude") is None else s["magnitude"],
@@ -334,27 +433,55 @@ def experiment3(cfg, model: nn.Module | None = None) -> pd.DataFrame:
     return _rows(cfg, model, images, labels, dkey, settings)
 
 
-def fgsm_examples(cfg, model: nn.Module, images: np.ndarray, labels: np.ndarray, data_key: dict,
-                  eps: float | None = None) -> dict[str, Any]:
-    """8-bit FGSM examples (``robustlab.attacks.fgsm``, ε in 8-bit units, rounded to the 8-bit
-    grid) of ``images`` against ``model``, with the model's predictions on them. Cached."""
+#: FGSM examples kept in the stored record (for figures); the rest are recomputed when needed.
+N_FGSM_EXAMPLES = 2
+_FGSM_IMAGES: dict[str, np.ndarray] = {}
+
+
+def fgsm_images(cfg, model: nn.Module, images: Any, labels: np.ndarray, eps: float | None = None) -> np.ndarray:
+    """8-bit FGSM examples (``robustlab.attacks.fgsm``, ε in 8-bit units, rounded to the 8-bit grid)
+    of ``images`` (uint8 NHWC) against ``model``: uint8 NHWC. Deterministic, one gradient per image,
+    so they are recomputed where needed rather than stored (10,000 of them are 1.5 GB)."""
     from .attacks import fgsm
-    from .results import ResultStore
+
+    model = _resolve(model)
+    eps = float(cfg.fgsm_eps if eps is None else eps)
+    advs = []
+    for i in range(0, len(images), cfg.eval_batch_size):
+        x = _to_input(images[i:i + cfg.eval_batch_size], cfg.torch_device)
+        y = torch.as_tensor(labels[i:i + cfg.eval_batch_size], device=cfg.torch_device)
+        a = fgsm(model, x, y, eps, bounds=(0.0, 1.0), round_to_8bit=True)
+        advs.append((a * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu())
+    return torch.cat(advs).numpy() if advs else np.zeros((0,) + tuple(images.shape[1:]), np.uint8)
+
+
+def fgsm_examples(cfg, model: nn.Module, images: Any, labels: np.ndarray, data_key: dict,
+                  eps: float | None = None) -> dict[str, Any]:
+    """The model's predictions on the FGSM examples of ``images`` (:func:`fgsm_images`) and the first
+    few examples (clean and adversarial, uint8 NHWC) — cached; the record holds predictions, never all
+    the adversarial images. ``adv()`` (a function in the returned dict) gives all of them, recomputed
+    once per process when something must be computed on them."""
+    from .results import ResultStore, config_hash
 
     eps = float(cfg.fgsm_eps if eps is None else eps)
     key = {"what": "paperb-fgsm", **data_key, "eps": eps}
+    memo = config_hash(key)
+
+    def adv() -> np.ndarray:
+        if memo not in _FGSM_IMAGES:
+            _FGSM_IMAGES.clear()  # one set at a time: they are large
+            _FGSM_IMAGES[memo] = fgsm_images(cfg, model, images, labels, eps)
+        return _FGSM_IMAGES[memo]
 
     def compute():
-        advs = []
-        for i in range(0, len(images), cfg.eval_batch_size):
-            x = _to_input(images[i:i + cfg.eval_batch_size], cfg.torch_device)
-            y = torch.as_tensor(labels[i:i + cfg.eval_batch_size], device=cfg.torch_device)
-            a = fgsm(model, x, y, eps, bounds=(0.0, 1.0), round_to_8bit=True)
-            advs.append((a * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu())
-        adv = torch.cat(advs).numpy()
-        return {"adv": adv, "pred": predict(model, adv, cfg.eval_batch_size).numpy()}
+        a = adv()
+        k = min(N_FGSM_EXAMPLES, len(a))
+        return {"pred": predict(model, a, cfg.eval_batch_size).numpy(), "examples_adv": a[:k].copy(),
+                "examples_clean": np.asarray(images[:k]).copy(), "device": _describe(cfg.torch_device)}
 
-    return ResultStore(cfg.results).get_or_compute("paperb-fgsm", key, compute)
+    out = dict(ResultStore.for_cfg(cfg).get_or_compute("paperb-fgsm", key, compute))
+    out["adv"] = adv
+    return out
 
 
 def experiment4(cfg, model: nn.Module | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -368,7 +495,8 @@ def experiment4(cfg, model: nn.Module | None = None) -> tuple[pd.DataFrame, dict
                "fgsm_success_rate": float(fooled.mean())}
     if not fooled.any():
         return pd.DataFrame(), summary
-    adv, lab, tgt = fg["adv"][fooled], labels[fooled], fg["pred"][fooled]
+    lab, tgt = labels[fooled], fg["pred"][fooled]
+    adv = LazyImages(lambda: fg["adv"]()[fooled], (int(fooled.sum()),) + tuple(images.shape[1:]))
     table = _rows(cfg, model, adv, lab, {**dkey, "fgsm_eps": cfg.fgsm_eps}, [{"n_pixels": p} for p in cfg.pixel_counts],
                   tag="fgsm", targets=tgt)
     return table, summary
@@ -458,7 +586,7 @@ def finetune_lr_check(cfg, lrs: Sequence[float], k: int, base: nn.Module | None 
     from .results import ResultStore
 
     base = base or load_model(cfg)
-    store = ResultStore(cfg.results)
+    store = ResultStore.for_cfg(cfg)
     sel = select_correct(cfg, n=cfg.aug_test_images, splits=("val",), model=base)
     test_x, test_y = selected_images(cfg, sel)
     train = {}
@@ -491,32 +619,39 @@ def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> d
     """
     from .results import ResultStore, config_hash
 
+    from . import budget
+
     base = base or load_model(cfg)
-    store = ResultStore(cfg.results)
+    store = ResultStore.for_cfg(cfg)
     sel = select_correct(cfg, n=cfg.aug_test_images, splits=("val",), model=base)
     test_x, test_y = selected_images(cfg, sel)
     tkey = {**model_key(cfg), "aug_test": config_hash({"items": sel["items"]})}
     fg = fgsm_examples(cfg, base, test_x, test_y, tkey)
     fooled = fg["pred"] != test_y
-    train_x = train_y = None
-    models: dict[str, nn.Module] = {"base": base}
-    for k in cfg.aug_pixel_counts:
+    train_xy: dict[str, tuple] = {}
+
+    def tuned(k: int) -> nn.Module:  # built only when a number of this variant must be computed
         key = {"what": "paperb-aug-model", **model_key(cfg), "k": k, "train_images": cfg.aug_train_images,
                "epochs": cfg.aug_epochs, "lr": cfg.aug_lr, "bs": max(1, min(cfg.batch_size, 32)), "seed": cfg.seed}
 
-        def compute(k=k):
-            nonlocal train_x, train_y
-            if train_x is None:
-                train_x, train_y = _train_set(cfg)
-            m = finetune(cfg, base, train_x, train_y, k, progress)
+        def compute():
+            if not train_xy:
+                train_xy["xy"] = _train_set(cfg)
+            m = finetune(cfg, _resolve(base), *train_xy["xy"], k, progress)
             return {n: t.detach().cpu() for n, t in m.state_dict().items()}
 
         sd = store.get_or_compute("paperb-aug-model", key, compute)
-        m = copy.deepcopy(base)
+        m = copy.deepcopy(_resolve(base))
         m.load_state_dict(sd)
-        models[f"k={k}"] = m.to(cfg.torch_device).eval()
+        return m.to(cfg.torch_device).eval()
+
+    models: dict[str, Any] = {"base": base}
+    for k in cfg.aug_pixel_counts:
+        models[f"k={k}"] = LazyModel(lambda k=k: tuned(k))
     rows, frows = [], []
-    for name, m in models.items():
+    for v, (name, m) in enumerate(models.items()):
+        if v:
+            budget.check("the few-pixel augmentation")  # every finished variant is stored
         mk = {**tkey, "variant": name, "aug": None if name == "base" else
               {"train_images": cfg.aug_train_images, "epochs": cfg.aug_epochs, "lr": cfg.aug_lr}}
         ck = {"what": "paperb-aug-clean", **mk}
@@ -531,7 +666,7 @@ def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> d
         if fooled.any():
             fk = {"what": "paperb-aug-fgsm", **mk, "eps": cfg.fgsm_eps}
             p = store.get_or_compute("paperb-aug-fgsm", fk,
-                                     lambda m=m: predict(m, fg["adv"][fooled], cfg.eval_batch_size).numpy())
+                                     lambda m=m: predict(m, fg["adv"]()[fooled], cfg.eval_batch_size).numpy())
             frows.append({"model": name, "fgsm_examples": int(fooled.sum()),
                           "still_fooling_rate": float((p != test_y[fooled]).mean()),
                           "restored_rate": float((p == test_y[fooled]).mean())})
@@ -577,18 +712,16 @@ def cifar_pixel_experiments(cfg, progress: bool = True) -> dict[str, Any]:
     test = load_cifar10(cfg.data_dir, "test", cache_dir=cfg.cache_dir, progress=False)
     order = np.random.default_rng([cfg.seed, 32]).permutation(len(test))
     out = {}
+    class _Wrap(nn.Module):  # uint8→[0,1] input of predict() → the net's [-1, 1]
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, x):
+            return self.m(x * 2.0 - 1.0)
+
     for arch in cfg.archs:
-        net = grid.get_model(cfg, arch, "noise", 0.0).to(cfg.torch_device).eval()
-
-        class _Wrap(nn.Module):  # uint8→[0,1] input of predict() → the net's [-1, 1]
-            def __init__(self, m):
-                super().__init__()
-                self.m = m
-
-            def forward(self, x):
-                return self.m(x * 2.0 - 1.0)
-
-        m = _Wrap(net)
+        m = LazyModel(lambda arch=arch: _Wrap(grid.get_model(cfg, arch, "noise", 0.0).to(cfg.torch_device).eval()))
         key = {"what": "paperb-cifar-selection", "model": grid.model_config(cfg, arch, "noise", 0.0),
                "n": cfg.n_images, "seed": cfg.seed}
 
@@ -597,7 +730,7 @@ def cifar_pixel_experiments(cfg, progress: bool = True) -> dict[str, Any]:
             ok = order[: len(pred)][pred == test.labels[order[: len(pred)]]]
             return np.sort(ok[: cfg.n_images])
 
-        idx = ResultStore(cfg.results).get_or_compute("paperb-cifar-selection", key, sel)
+        idx = ResultStore.for_cfg(cfg).get_or_compute("paperb-cifar-selection", key, sel)
         if len(idx) == 0:
             print(f"{arch}: no correctly classified test image among the first {cfg.n_images * 3}; skipped")
             continue
@@ -619,16 +752,18 @@ def cifar_pixel_experiments(cfg, progress: bool = True) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------
 def describe_run(cfg) -> str:
     """Markdown: which model, images, sizes and hardware produced this page's numbers."""
-    from .device import describe_device
 
     w = _weights_arg(cfg)
+    sel = stored_selection(cfg)
+    ran = (f"computed on {sel['device']}" + (f" ({sel['date']})" if sel.get("date") else "")) if sel and "device" in sel \
+        else "not computed yet"
     real = cfg.model_name == "mobilenet_v2" and cfg.weights is None
     model = ("the **real ImageNet-pretrained MobileNetV2** (torchvision's quantized model, dequantized; "
              f"`{Path(w).name}`)" if real else f"`{cfg.model_name}` with weights `{w}`")
     return (f"**What produced these numbers.** Model: {model}. Images: the first {cfg.n_images} real ImageNet "
             f"images (one-per-class sample, then Imagenette val/train, seeded order) that this model classifies "
             f"correctly; {cfg.n_repeats} seeded repeats per setting, every image changed independently. Profile "
-            f"`{cfg.profile}` on {describe_device(cfg.torch_device)}. The paper's five models (ResNet-101, "
+            f"`{cfg.profile}`, {ran}. The paper's five models (ResNet-101, "
             f"DenseNet-121, VGG-16, AlexNet, SqueezeNet 1.1) need torchvision's downloaded weights, which cannot "
             f"be had here: they are exercised in the tests with random weights only, and their rows below are the "
             f"paper's numbers, not ours.")

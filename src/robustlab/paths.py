@@ -9,6 +9,7 @@ what           environment variable   default
 data           ``ROBUSTLAB_DATA``     ``./data``
 decode cache   ``ROBUSTLAB_CACHE``    ``./data/cache``
 results        ``ROBUSTLAB_RESULTS``  ``./results``
+published      ``ROBUSTLAB_PUBLISHED``  ``<repository>/published`` (tracked; read-only fallback)
 =============  =====================  =================
 
 The data folder may be read-only (``../shared/data`` is): decoded caches go to the cache folder.
@@ -21,6 +22,7 @@ from pathlib import Path
 DATA_ENV = "ROBUSTLAB_DATA"
 CACHE_ENV = "ROBUSTLAB_CACHE"
 RESULTS_ENV = "ROBUSTLAB_RESULTS"
+PUBLISHED_ENV = "ROBUSTLAB_PUBLISHED"
 
 
 def data_root(data_dir: str | os.PathLike | None = None) -> Path:
@@ -49,4 +51,17 @@ def results_root(results_dir: str | os.PathLike | None = None, profile: str | No
     else:
         env = os.environ.get(RESULTS_ENV)
         base = Path(env).expanduser() if env else Path("results")
+    return base / profile if profile else base
+
+
+def published_root(profile: str | None = None) -> Path:
+    """Published results of a finished campaign (``$ROBUSTLAB_PUBLISHED``, else the repository's
+    tracked ``published/`` folder, else ``./published``) / profile. The results store reads it as a
+    read-only fallback, so the book renders a GPU run's numbers on any machine."""
+    env = os.environ.get(PUBLISHED_ENV)
+    if env:
+        base = Path(env).expanduser()
+    else:
+        repo = Path(__file__).resolve().parents[2]  # src/robustlab/paths.py → the repository (editable install)
+        base = repo / "published" if (repo / "pyproject.toml").exists() else Path("published")
     return base / profile if profile else base

@@ -68,6 +68,51 @@ def data_fingerprint(path: str | Path) -> str:
     return str(p)
 
 
+#: Campaign units whose results each chapter shows (globs; see robustlab.campaign).
+CHAPTER_UNITS = {
+    "03_noise_training": ("a-train-*-clean", "a-train-*-noise", "a-eval-*-noise"),
+    "04_blur_training": ("a-train-*-clean", "a-train-*-blur", "a-eval-*-blur"),
+    "05_adversarial_delta": ("a-attack-*",),
+    "06_pixel_count": ("b-select", "b-exp1"),
+    "07_pixel_magnitude": ("b-exp1", "b-exp2"),
+    "08_pixel_area": ("b-exp2", "b-exp3"),
+    "09_fgsm_and_pixels": ("b-exp4",),
+    "10_augmentation": ("b-aug", "b-aug-lr"),
+    "11_pixel_index": ("b-exp1", "b-cifar"),
+}
+
+
+def computed_by(cfg) -> list[dict[str, Any]]:
+    """Where and when this page's results were computed, from the campaign logs of the results
+    folder and of ``published/<profile>/`` (not the machine rendering the page): one entry per
+    (device, torch, CUDA) with its units and the date of the last one. Empty when no campaign
+    computed them (the notebook computed them itself, on the rendering machine)."""
+    import fnmatch
+
+    from .campaign import read_log
+    from .paths import published_root
+
+    pats = CHAPTER_UNITS.get(cfg.notebook or "", ())
+    if not pats:
+        return []
+    units: dict[str, dict] = {}
+    for root in (published_root(cfg.profile), cfg.results):
+        try:
+            log = read_log(Path(root))
+        except Exception:  # noqa: BLE001 - a damaged log only loses this line of provenance
+            continue
+        for name, u in log.get("units", {}).items():
+            if u.get("status") == "done" and any(fnmatch.fnmatchcase(name, p) for p in pats):
+                units[name] = u
+    groups: dict[tuple, dict[str, Any]] = {}
+    for name, u in sorted(units.items()):
+        g = groups.setdefault((u.get("device"), u.get("torch"), u.get("cuda")), {
+            "device": u.get("device"), "torch": u.get("torch"), "cuda": u.get("cuda"), "units": [], "finished": ""})
+        g["units"].append(name)
+        g["finished"] = max(g["finished"], str(u.get("finished", "")))
+    return list(groups.values())
+
+
 def info(cfg, data_sources: list[str | Path] | None = None) -> dict[str, Any]:
     """Everything needed to repeat the run, as a dict."""
     import numpy as np
@@ -84,6 +129,7 @@ def info(cfg, data_sources: list[str | Path] | None = None) -> dict[str, Any]:
         "profile": cfg.profile,
         "seed": cfg.seed,
         "device": describe_device(dev),
+        "computed_by": computed_by(cfg),
         "data": [data_fingerprint(s) for s in (data_sources or [])],
         "versions": {"python": sys.version.split()[0], "torch": torch.__version__,
                      "torchvision": torchvision.__version__, "numpy": np.__version__,
@@ -97,7 +143,10 @@ def show(cfg, data_sources: list[str | Path] | None = None) -> dict[str, Any]:
     """Display the provenance table (Markdown in Jupyter, text elsewhere) and record it."""
     meta = info(cfg, data_sources)
     record(cfg, "provenance", meta)
-    rows = [("profile", meta["profile"]), ("seed", meta["seed"]), ("device", meta["device"]),
+    comp = meta["computed_by"]
+    where = "<br>".join(f"{g['device']} (torch {g['torch']}, CUDA {g['cuda'] or '—'}), finished {g['finished'][:10]}: "
+                        f"{len(g['units'])} campaign unit(s)" for g in comp) or f"this run, on {meta['device']}"
+    rows = [("profile", meta["profile"]), ("seed", meta["seed"]), ("results computed on", where),
             ("data", "<br>".join(meta["data"]) or "—"), ("wall time", f"{meta['wall_time_s']} s"),
             ("versions", ", ".join(f"{k} {v}" for k, v in meta["versions"].items())),
             ("parameters", ", ".join(f"{k}={v}" for k, v in meta["parameters"].items()

@@ -1,0 +1,518 @@
+"""The campaign: all the computation behind a profile's pages, as a resumable queue of units.
+
+::
+
+    python -m robustlab.campaign --profile paper --dry-run          # the units, their status and FLOPs
+    python -m robustlab.campaign --profile paper --until 540        # run until 540 s have passed
+    python -m robustlab.campaign --profile paper --only paper-a --until 540 --pack out/
+    python -m robustlab.campaign --profile paper --unpack out/*     # merge what a GPU machine sent back
+    python -m robustlab.campaign --profile paper --publish          # records → published/paper/
+
+A **unit** is one piece of work with a name (``a-train-resnet-noise``, ``a-eval-resnet-blur``,
+``a-attack-inception-noise-0.1``, ``b-exp2`` …), the units it needs first, a check of whether its
+results are all stored, and an estimate of its FLOPs. Units are declared as data by :func:`units`
+from a profile; they call the same library functions the notebooks call, so every result lands in
+the same results store under the same keys, and the book then only reads them.
+
+``--until SECONDS`` sets a wall-clock deadline (:mod:`robustlab.budget`): training checkpoints at it
+in the middle of an epoch, evaluations and pixel runs stop between stored pieces, and the process
+exits 0 printing what is left; the next call resumes. Every call makes progress (the deadline is
+checked only after the first step). One line per finished unit gives its wall time, model-images/s
+and achieved TFLOP/s (from the FLOP estimate); the same figures are kept in
+``<results>/campaign/log.json`` with the device, versions and date, and travel with the records.
+
+Nothing here imports papermill or Jupyter: it runs where only torch is installed (a lent GPU).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import fnmatch
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from . import budget
+from .errors import ComputeRefused, DeadlineReached, ParameterError, RobustlabError
+
+__all__ = ["Unit", "units", "select_units", "unit_for", "describe_result", "status", "run", "read_log",
+           "main", "PARTS"]
+
+PARTS = ("paper-a", "paper-b")
+LOG = Path("campaign") / "log.json"
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One unit of a campaign. ``run(cfg)`` computes and stores its results (checkpointing at the
+    deadline); ``done(cfg)`` says whether they are all stored, computing nothing; ``work(cfg)``
+    estimates (model-images, FLOPs) of the whole unit."""
+
+    name: str
+    part: str
+    what: str
+    run: Callable[[Any], Any] = field(repr=False)
+    done: Callable[[Any], bool] = field(repr=False)
+    work: Callable[[Any], tuple[float, float]] = field(repr=False)
+    deps: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------------------
+# FLOP estimates
+# --------------------------------------------------------------------------------------
+@lru_cache(maxsize=16)
+def cifar_forward_flops(arch: str, width: float) -> float:
+    """FLOPs of one forward pass of a paper-A net on one 32×32 image (multiply-add = 2)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .models.cifar import build
+
+    with torch.device("meta"):
+        m = build(arch, width=width).eval()
+        x = torch.zeros(1, 3, 32, 32)
+    with torch.no_grad(), FlopCounterMode(display=False) as fc:
+        m(x)
+    return float(fc.get_total_flops())
+
+
+@lru_cache(maxsize=8)
+def imagenet_forward_flops(name: str) -> float:
+    """FLOPs of one forward pass of a torchvision ImageNet classifier on one 224×224 image."""
+    import torch
+    import torchvision
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.device("meta"):
+        m = getattr(torchvision.models, name)().eval()
+        x = torch.zeros(1, 3, 224, 224)
+    with torch.no_grad(), FlopCounterMode(display=False) as fc:
+        m(x)
+    return float(fc.get_total_flops())
+
+
+def _n_train(cfg) -> int:
+    return int(cfg.train_subset or 50_000)
+
+
+# --------------------------------------------------------------------------------------
+# paper A
+# --------------------------------------------------------------------------------------
+def _sig(s: float) -> str:
+    return f"{float(s):g}"
+
+
+def _paper_a(cfg) -> list[Unit]:
+    from . import delta, grid
+
+    out: list[Unit] = []
+    fwd = {a: cifar_forward_flops(a, float(cfg.width)) for a in cfg.archs}
+    ep = int(cfg.epochs)
+
+    def train_unit(arch: str, kind: str, sigmas: list[float]) -> Unit:
+        label = "clean" if kind == "clean" else kind
+        k = "noise" if kind == "clean" else kind
+        n_img = len(sigmas) * ep * _n_train(cfg)
+        return Unit(
+            f"a-train-{arch}-{label}", "paper-a",
+            f"train {arch} on {label} images" + ("" if kind == "clean" else f" at σ {', '.join(map(_sig, sigmas))}")
+            + f" ({len(sigmas)} model{'s' * (len(sigmas) > 1)}, {ep} epochs × {_n_train(cfg):,} images)",
+            run=lambda c: grid.train_models(c, arch, k, sigmas, progress=True),
+            done=lambda c: all(grid.has_model(c, arch, k, s) for s in sigmas),
+            work=lambda c: (n_img, 3 * fwd[arch] * n_img),
+            deps=() if kind == "clean" else ())
+
+    for arch in cfg.archs:
+        out.append(train_unit(arch, "clean", [0.0]))
+    for kind in ("noise", "blur"):
+        for arch in cfg.archs:
+            ss = grid.distinct_sigmas(cfg, kind)
+            if ss:
+                out.append(train_unit(arch, kind, ss))
+    names = {u.name for u in out}
+    n_test = grid.n_test(cfg)
+    for kind in ("noise", "blur"):
+        for arch in cfg.archs:
+            n_models = 1 + len(grid.distinct_sigmas(cfg, kind))
+            n_levels = len({grid.level(kind, s) for s in cfg.sigmas})
+            n_img = n_models * n_levels * n_test
+            deps = tuple(n for n in (f"a-train-{arch}-clean", f"a-train-{arch}-{kind}") if n in names)
+            out.append(Unit(
+                f"a-eval-{arch}-{kind}", "paper-a",
+                f"evaluate the {n_models} {arch} {kind} models on {n_levels} {kind} levels × {n_test:,} test images",
+                run=lambda c, arch=arch, kind=kind: grid.accuracy_matrix(c, arch, kind, progress=True),
+                done=lambda c, arch=arch, kind=kind: _probe(lambda: grid.accuracy_matrix(c, arch, kind, progress=False)),
+                work=lambda c, n_img=n_img, arch=arch: (n_img, fwd[arch] * n_img),
+                deps=deps))
+    n_att = int(cfg.n_attack_images)
+    steps = int(cfg.attack_steps)
+    for kind in ("clean", "noise", "blur"):
+        for arch in cfg.archs:
+            for s in ([0.0] if kind == "clean" else grid.distinct_sigmas(cfg, kind)):
+                k = "noise" if kind == "clean" else kind
+                name = f"a-attack-{arch}-clean" if kind == "clean" else f"a-attack-{arch}-{kind}-{_sig(s)}"
+                grads = n_att * (steps + 8)  # see robustlab.attacks.minimal_change: steps + 8 gradients
+                dep = f"a-train-{arch}-{kind}"
+                out.append(Unit(
+                    name, "paper-a",
+                    f"minimal adversarial change of the {arch} {kind} σ={_sig(s)} model on {n_att} test images",
+                    run=lambda c, arch=arch, k=k, s=s: delta.run_model(c, arch, k, s, progress=True),
+                    done=lambda c, arch=arch, k=k, s=s: _store(c).has(delta.KIND, delta.attack_config(c, arch, k, s)),
+                    work=lambda c, grads=grads, arch=arch: (grads, 3 * fwd[arch] * grads),
+                    deps=(dep,) if dep in names else ()))
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# paper B
+# --------------------------------------------------------------------------------------
+def _paper_b(cfg) -> list[Unit]:
+    from . import paperb
+
+    f = imagenet_forward_flops(cfg.model_name)
+    n = int(cfg.n_images)
+    R = int(cfg.n_repeats)
+    n_grid = len(cfg.grid_pixel_counts)
+
+    def fw(n_img: float) -> tuple[float, float]:
+        return n_img, f * n_img
+
+    aug_k = len(cfg.aug_pixel_counts)
+    aug_train = aug_k * int(cfg.aug_epochs) * int(cfg.aug_train_images)
+    aug_eval = (aug_k + 1) * int(cfg.aug_test_images) * (1 + R * n_grid + 1)
+    out = [
+        Unit("b-select", "paper-b", f"find {n:,} ImageNet images {cfg.model_name} classifies correctly",
+             run=lambda c: paperb.select_correct(c),
+             done=lambda c: paperb.stored_selection(c) is not None,
+             work=lambda c: fw(1.4 * n)),
+        Unit("b-exp1", "paper-b", f"exp. 1: {len(cfg.pixel_counts)} pixel counts × {R} draws × {n:,} images",
+             run=lambda c: paperb.experiment1(c), done=lambda c: _probe(lambda: paperb.experiment1(c)),
+             work=lambda c: fw(len(cfg.pixel_counts) * R * n), deps=("b-select",)),
+        Unit("b-exp2", "paper-b", f"exp. 2: {n_grid} pixel counts × {len(cfg.magnitudes)} magnitudes × {R} draws",
+             run=lambda c: paperb.experiment2(c), done=lambda c: _probe(lambda: paperb.experiment2(c)),
+             work=lambda c: fw(n_grid * len(cfg.magnitudes) * R * n), deps=("b-select",)),
+        Unit("b-exp3", "paper-b", f"exp. 3: {n_grid} pixel counts × {len(cfg.areas)} windows × {R} draws",
+             run=lambda c: paperb.experiment3(c), done=lambda c: _probe(lambda: paperb.experiment3(c)),
+             work=lambda c: fw(n_grid * len(cfg.areas) * R * n), deps=("b-select",)),
+        Unit("b-exp4", "paper-b", f"exp. 4: FGSM (ε = {cfg.fgsm_eps:g}/255) then {len(cfg.pixel_counts)} pixel counts",
+             run=lambda c: paperb.experiment4(c), done=lambda c: _probe(lambda: paperb.experiment4(c)),
+             work=lambda c: (n * (4 + len(cfg.pixel_counts) * R), f * n * (4 + len(cfg.pixel_counts) * R)),
+             deps=("b-select",)),
+        Unit("b-aug", "paper-b", f"§6.2: fine-tune {aug_k} models on {cfg.aug_train_images:,} images with k changed "
+             f"pixels, then test them", run=lambda c: paperb.augmentation(c),
+             done=lambda c: _probe(lambda: paperb.augmentation(c, progress=False)),
+             work=lambda c: (aug_train + aug_eval, f * (3 * aug_train + aug_eval))),
+        Unit("b-aug-lr", "paper-b", "§6.2: the fine-tuning learning rate checked (paper's 0.001 vs the profile's)",
+             run=lambda c: paperb.finetune_lr_check(c, sorted({0.001, c.aug_lr}), k=4),
+             done=lambda c: _probe(lambda: paperb.finetune_lr_check(c, sorted({0.001, c.aug_lr}), k=4)),
+             work=lambda c: (2 * int(cfg.aug_epochs) * int(cfg.aug_train_images),
+                             f * 6 * int(cfg.aug_epochs) * int(cfg.aug_train_images))),
+    ]
+    if cfg.cifar_models_pixels:
+        n_set = len(cfg.pixel_counts) + n_grid * (len(cfg.magnitudes) + len(cfg.areas))
+        c_img = len(cfg.archs) * n * (3 + n_set * R)
+        fa = sum(cifar_forward_flops(a, float(cfg.width)) for a in cfg.archs) / max(1, len(cfg.archs))
+        out.append(Unit("b-cifar", "paper-b", "exp. 1–3 and Pi on paper A's σ = 0 CIFAR-10 models",
+                        run=lambda c: paperb.cifar_pixel_experiments(c, progress=True),
+                        done=lambda c: _probe(lambda: paperb.cifar_pixel_experiments(c, progress=False)),
+                        work=lambda c: (c_img, fa * c_img),
+                        deps=tuple(f"a-train-{a}-clean" for a in cfg.archs)))
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# units, names of results, status
+# --------------------------------------------------------------------------------------
+def _store(cfg):
+    from .results import ResultStore
+
+    return ResultStore.for_cfg(cfg)
+
+
+def _probe(fn: Callable[[], Any]) -> bool:
+    """True when ``fn`` runs to the end from stored results alone (nothing may be computed)."""
+    try:
+        with budget.forbid_compute():
+            fn()
+        return True
+    except ComputeRefused:
+        return False
+
+
+def units(cfg, parts: Sequence[str] = PARTS) -> list[Unit]:
+    """Every unit of ``cfg``'s campaign in priority order: paper A's σ = 0 models, the noise models,
+    the blur models, the evaluations, the attacks; then paper B."""
+    out: list[Unit] = []
+    if "paper-a" in parts:
+        out += _paper_a(cfg)
+    if "paper-b" in parts:
+        out += _paper_b(cfg)
+    return out
+
+
+def select_units(all_units: list[Unit], only: str | None) -> list[Unit]:
+    """``only``: comma-separated ``paper-a``, ``paper-b`` or globs of unit names (``a-train-*``).
+    A pattern that matches nothing is a ParameterError listing the units."""
+    if not only:
+        return list(all_units)
+    pats = [p.strip() for p in only.split(",") if p.strip()]
+    keep: set[str] = set()
+    for p in pats:
+        hit = [u.name for u in all_units if (u.part == p) or fnmatch.fnmatchcase(u.name, p)]
+        if not hit:
+            raise ParameterError(f"--only {p!r} matches no unit; units: {[u.name for u in all_units]} "
+                                 f"(or {list(PARTS)})")
+        keep.update(hit)
+    return [u for u in all_units if u.name in keep]
+
+
+def unit_for(kind: str, config: dict) -> str | None:
+    """The campaign unit that computes a result of store ``kind`` with ``config`` (for messages)."""
+    m = config.get("model") if isinstance(config.get("model"), dict) else config
+    if kind in ("cifar_model", "cifar_train", "cifar_model_ckpt"):
+        return f"a-train-{m['arch']}-{m['kind']}"
+    if kind == "cifar_eval":
+        k = config["eval_kind"] if m["kind"] == "clean" else m["kind"]
+        return f"a-eval-{m['arch']}-{'noise' if k == 'clean' else k}"
+    if kind == "delta":
+        return f"a-attack-{m['arch']}-clean" if m["kind"] == "clean" else f"a-attack-{m['arch']}-{m['kind']}-{_sig(m['sigma'])}"
+    if kind == "paperb-selection":
+        return "b-select"
+    if kind == "paperb-cifar-selection":
+        return "b-cifar"
+    if kind.startswith("paperb-aug-lr"):
+        return "b-aug-lr"
+    if kind.startswith("paperb-aug"):
+        return "b-aug"
+    if kind == "paperb-fgsm":
+        return "b-exp4"
+    if kind == "paperb-pixels":
+        tag = config.get("tag")
+        if tag == "fgsm":
+            return "b-exp4"
+        if tag == "aug":
+            return "b-aug"
+        if config.get("what") == "cifar":
+            return "b-cifar"
+        if config.get("area") is not None:
+            return "b-exp3"
+        if config.get("magnitude") is not None:
+            return "b-exp2"
+        return "b-exp1"
+    return None
+
+
+def describe_result(kind: str, config: dict) -> str:
+    """A short human name of a stored result, for messages."""
+    m = config.get("model") if isinstance(config.get("model"), dict) else config
+    if kind.startswith("cifar_") or kind == "delta":
+        d = f"{m.get('arch')} {m.get('kind')} σ={_sig(m.get('sigma', 0))}"
+        if kind == "cifar_eval":
+            return f"the accuracy of the {d} model on {config['eval_kind']} σ={_sig(config['eval_sigma'])}"
+        if kind == "delta":
+            return f"the minimal-change attack on the {d} model"
+        return f"the trained {d} model ({kind})"
+    return f"the paper-B result {kind} ({', '.join(f'{k}={v}' for k, v in config.items() if k in ('tag', 'n_pixels', 'magnitude', 'area', 'k', 'variant'))})"
+
+
+def read_log(results: Path) -> dict:
+    """The campaign log of a results folder (``{"units": {...}, "runs": [...]}``)."""
+    p = Path(results) / LOG
+    if p.exists():
+        try:
+            return json.loads(p.read_text())
+        except json.JSONDecodeError:
+            raise RobustlabError(f"{p} is not valid JSON; delete it (only timings are lost)") from None
+    return {"units": {}, "runs": []}
+
+
+def _write_log(results: Path, log: dict) -> None:
+    from .results import atomic_write_text
+
+    atomic_write_text(Path(results) / LOG, json.dumps(log, indent=1, sort_keys=True, default=str))
+
+
+def status(cfg, chosen: list[Unit]) -> dict[str, bool]:
+    """{unit name: done} for ``chosen`` (computes nothing)."""
+    return {u.name: u.done(cfg) for u in chosen}
+
+
+def _machine() -> dict:
+    import platform
+
+    import torch
+
+    from .device import describe_device, resolve_device
+    from .provenance import _git_commit
+
+    dev = resolve_device("auto")
+    return {"device": describe_device(dev), "torch": str(torch.__version__), "cuda": torch.version.cuda,
+            "python": platform.python_version(), "git": _git_commit()}
+
+
+def _fmt_rate(n: float, flops: float, secs: float) -> str:
+    if secs <= 0:
+        return ""
+    return f"{n / secs:,.0f} img/s, {flops / secs / 1e12:.2f} TFLOP/s"
+
+
+# --------------------------------------------------------------------------------------
+# running
+# --------------------------------------------------------------------------------------
+def run(cfg, chosen: list[Unit], until: float | None = None, out=print) -> dict:
+    """Run the units of ``chosen`` that are not done, in order, until ``until`` seconds have passed.
+
+    Returns ``{"done": [...], "partial": name | None, "left": [...], "failed": {...}}``. A unit
+    whose dependencies are not done is skipped with a message (run them first, or choose them too).
+    """
+    t_start = time.time()
+    results = Path(cfg.results)
+    log = read_log(results)
+    machine = _machine()
+    run_rec = {"started": _dt.datetime.now().isoformat(timespec="seconds"), "until_s": until,
+               "units": [], **machine}
+    log["runs"].append(run_rec)
+    every = {u.name: u for u in units(cfg)}
+    state: dict[str, bool] = {}
+
+    def is_done(name: str) -> bool:  # asked lazily: only up to the units this call reaches
+        if name not in state:
+            state[name] = every[name].done(cfg)
+        return state[name]
+
+    report: dict[str, Any] = {"done": [], "partial": None, "left": [], "skipped": []}
+    done_now = 0
+    with budget.deadline_at(t_start + until if until is not None else None):
+        for u in chosen:
+            if (done_now or budget.progressed()) and budget.expired():
+                break
+            if is_done(u.name):
+                continue
+            missing = [d for d in u.deps if d in every and not is_done(d)]
+            if missing:
+                out(f"skip  {u.name}: needs {', '.join(missing)} first")
+                report["skipped"].append(u.name)
+                continue
+            out(f"start {u.name}: {u.what}")
+            ent = log["units"].setdefault(u.name, {"wall_s": 0.0, "calls": 0})
+            t0 = time.time()
+            try:
+                u.run(cfg)
+            except DeadlineReached:
+                dt = time.time() - t0
+                ent.update(wall_s=ent["wall_s"] + dt, calls=ent["calls"] + 1, status="partial", **machine)
+                run_rec["units"].append({"unit": u.name, "wall_s": round(dt, 2), "status": "partial"})
+                _write_log(results, log)
+                out(f"pause {u.name}: deadline reached after {dt:.1f} s; checkpointed, the next call resumes it")
+                report["partial"] = u.name
+                break
+            dt = time.time() - t0
+            n_img, flops = u.work(cfg)
+            wall = ent["wall_s"] + dt
+            ent.update(wall_s=round(wall, 3), calls=ent["calls"] + 1, status="done", model_images=n_img,
+                       flops=flops, images_per_s=n_img / wall if wall > 0 else None,
+                       tflops=flops / wall / 1e12 if wall > 0 else None,
+                       finished=_dt.datetime.now().isoformat(timespec="seconds"), **machine)
+            run_rec["units"].append({"unit": u.name, "wall_s": round(dt, 2), "status": "done"})
+            _write_log(results, log)
+            state[u.name] = True
+            done_now += 1
+            report["done"].append(u.name)
+            out(f"done  {u.name}  {wall:8.1f} s  {_fmt_rate(n_img, flops, wall)}")
+    run_rec["ended"] = _dt.datetime.now().isoformat(timespec="seconds")
+    run_rec["wall_s"] = round(time.time() - t_start, 2)
+    _write_log(results, log)
+    report["left"] = [u.name for u in chosen if not is_done(u.name)]
+    return report
+
+
+def _dry_run(cfg, chosen: list[Unit], out=print) -> None:
+    st = status(cfg, chosen)
+    total = 0.0
+    out(f"{'unit':34s} {'status':8s} {'PFLOP':>9s}  what")
+    for u in chosen:
+        n_img, flops = u.work(cfg)
+        total += 0 if st[u.name] else flops
+        out(f"{u.name:34s} {'done' if st[u.name] else 'todo':8s} {flops / 1e15:9.3f}  {u.what}"
+            + (f"  [after {', '.join(u.deps)}]" if u.deps else ""))
+    out(f"{sum(st.values())} of {len(chosen)} units done; {total / 1e15:.3f} PFLOP left "
+        f"(at 100 TFLOP/s: {total / 1e14 / 60:.1f} min)")
+
+
+# --------------------------------------------------------------------------------------
+# command line
+# --------------------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m robustlab.campaign", description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", default="quick", help="tiny | quick (default) | paper")
+    ap.add_argument("--only", default=None, help="paper-a, paper-b or unit-name globs, comma-separated")
+    ap.add_argument("--until", type=float, default=None, metavar="SECONDS",
+                    help="wall-clock deadline: checkpoint the unit in progress and exit 0 after SECONDS")
+    ap.add_argument("--dry-run", action="store_true", help="list the units, their status and FLOPs; run nothing")
+    ap.add_argument("--pack", metavar="DIR", help="after running, pack the new results into DIR (≤ 8 files ≤ 15 MiB)")
+    ap.add_argument("--pack-all", action="store_true", help="with --pack: pack everything, not only what is new")
+    ap.add_argument("--unpack", nargs="+", metavar="FILE", help="merge packed files into the results folder; run nothing")
+    ap.add_argument("--publish", action="store_true", help="copy the records (no weights) to published/<profile>/")
+    ap.add_argument("--no-run", action="store_true", help="run no unit (with --pack or --publish)")
+    ap.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                    help="a profile parameter (YAML value), repeatable: --param epochs=5")
+    for name in ("device", "data-dir", "results-dir", "cache-dir"):
+        ap.add_argument(f"--{name}", default=None)
+    args = ap.parse_args(argv)
+    try:
+        from .book import parse_param
+        from .params import resolve
+
+        params = dict(parse_param(p) for p in args.param)
+        for k in ("device", "data_dir", "results_dir", "cache_dir"):
+            v = getattr(args, k)
+            if v is not None:
+                params[k] = v
+        if "profile" in params:
+            raise ParameterError("give the profile with --profile, not --param profile=...")
+        cfg = resolve("campaign", {**params, "profile": args.profile})
+        if args.unpack:
+            from .pack import unpack
+
+            rep = unpack([Path(f) for f in args.unpack], cfg.results)
+            print(f"unpacked into {cfg.results}: " + json.dumps({k: (len(v) if isinstance(v, list) else v)
+                                                                 for k, v in rep.items()}, default=str))
+            return 0
+        chosen = select_units(units(cfg), args.only)
+        if args.dry_run:
+            _dry_run(cfg, chosen)
+            return 0
+        if not args.no_run:
+            if not budget.compute_allowed(cfg.profile, cfg.torch_device):
+                print(f"warning: computing is refused here ({budget.NO_COMPUTE_ENV} or the paper profile on a "
+                      f"machine without CUDA); set {budget.NO_COMPUTE_ENV}=0 to compute anyway", file=sys.stderr)
+                return 1
+            rep = run(cfg, chosen, until=args.until)
+            left = rep["left"]
+            print(f"{len(rep['done'])} unit(s) finished in this call; "
+                  + (f"{len(left)} left: {', '.join(left)}" if left else "nothing left")
+                  + (f" (resume: the same command)" if rep["partial"] else ""))
+        if args.pack:
+            from .pack import pack
+
+            man = pack(cfg.results, Path(args.pack), only_new=not args.pack_all)
+            print(f"packed into {args.pack}: {len(man.get('members', []))} files in {len(man.get('parts', []))} "
+                  f"part(s)" + (f"; {len(man['left'])} left for the next --pack" if man.get("left") else ""))
+        if args.publish:
+            from .publish import publish
+
+            dest = publish(cfg)
+            print(f"published the records to {dest}")
+    except (ParameterError, RobustlabError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2 if isinstance(e, ParameterError) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
