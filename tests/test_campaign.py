@@ -218,3 +218,42 @@ def shutil_copy_book(dest: Path) -> None:
         shutil.copytree(REPO / name, dest / name, ignore=shutil.ignore_patterns("executed"))
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(REPO / name, dest / name)
+
+
+def test_campaign_needs_no_jupyter(data_env):
+    """The GPU machine has torch but no papermill/Jupyter: the campaign must not import them."""
+    code = ("import sys\n"
+            "for m in ('papermill', 'nbformat', 'IPython', 'ipywidgets', 'jupyter_book', 'nbclient'):\n"
+            "    sys.modules[m] = None\n"
+            "from robustlab import campaign\n"
+            "sys.exit(campaign.main(['--profile', 'paper', '--dry-run', '--only', 'a-train-resnet-*']))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "a-train-resnet-clean" in r.stdout and "PFLOP" in r.stdout
+
+
+def test_attacking_is_refused_under_no_compute(monkeypatch):
+    from robustlab.attacks import minimal_change
+    from robustlab.models.cifar import build
+
+    monkeypatch.setenv(budget.NO_COMPUTE_ENV, "1")
+    with pytest.raises(ComputeRefused, match="attacking is refused"):
+        minimal_change(build("resnet", width=1 / 16), torch.zeros(1, 3, 32, 32), torch.zeros(1, dtype=torch.long))
+
+
+@pytest.mark.slow
+def test_book_page_names_the_missing_unit(data_env, tmp_path, monkeypatch):
+    """A chapter whose results are missing where computing is refused becomes a placeholder that
+    names the campaign unit and command; the run goes on (nothing computed, nothing fails silently)."""
+    from robustlab import book
+
+    monkeypatch.setenv(budget.NO_COMPUTE_ENV, "1")
+    monkeypatch.setenv("ROBUSTLAB_PUBLISHED", str(tmp_path / "nothing-published"))
+    root = tmp_path / "bookroot"
+    shutil_copy_book(root)
+    book.run_book(profile="tiny", only="03_noise_training", params={"results_dir": str(tmp_path / "r")},
+                  build=False, root=root)
+    page = (root / "book" / "executed" / "03_noise_training.md").read_text()
+    assert "Not computed yet" in page and "python -m robustlab.campaign --profile tiny --only a-" in page
+    assert not list((tmp_path / "r").rglob("*.pt"))

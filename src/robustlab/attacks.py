@@ -483,6 +483,12 @@ def minimal_change(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
         :class:`AttackResult`. Changes are reported in 8-bit units (mean |δ| and L∞, computed as
         ``|δ| * 255 / (hi - lo)``) and as L2 on the input scale.
     """
+    from .budget import compute_allowed
+    from .errors import ComputeRefused
+
+    if not compute_allowed():
+        raise ComputeRefused("minimal_change: attacking is refused here (ROBUSTLAB_NO_COMPUTE=1); the attack "
+                             "results must come from the results store or published/")
     lo, hi = _check_bounds(bounds)
     if norm not in _NORMS:
         raise ParameterError(f"norm={norm!r} is not one of {_NORMS}")

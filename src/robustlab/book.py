@@ -272,12 +272,24 @@ def run_book(profile: str = "quick", only: str | Sequence[str] | None = None, pa
     chosen = select_chapters(only, nb_dir) if execute else []
     results = cfg.results if cfg.results.is_absolute() else root / cfg.results
     timings: dict[str, float] = {}
+    waiting: dict[str, str] = {}
     for i, name in enumerate(chosen, 1):
         print(f"[{i}/{len(chosen)}] {name} (profile {profile}) ...", flush=True)
         records = results / "records" / f"{name}.json"
         records.unlink(missing_ok=True)  # values recorded by an earlier run must not survive this one
         try:
             dt = execute_notebook(name, {"profile": profile, **params}, nb_dir, out, root, root / FAILED, kernel_name)
+        except NotebookFailed as e:
+            records.unlink(missing_ok=True)  # a failed run's partial records are not results
+            if not e.error.startswith("ComputeRefused"):
+                raise
+            # results this machine may not compute (the paper profile without a GPU, or
+            # ROBUSTLAB_NO_COMPUTE=1) and that are not published: the page says which unit is missing
+            msg = e.error.split(": ", 1)[-1]
+            write_placeholder(out, name, f"Not computed yet at the `{profile}` profile. {msg}")
+            waiting[name] = msg
+            print(f"[{i}/{len(chosen)}] {name}: results missing, page left as a placeholder: {msg}", flush=True)
+            continue
         except BaseException:
             records.unlink(missing_ok=True)  # a failed run's partial records are not results
             raise
@@ -300,6 +312,9 @@ def run_book(profile: str = "quick", only: str | Sequence[str] | None = None, pa
         old.update({n: {"seconds": s, "profile": profile, "params": params} for n, s in timings.items()})
         atomic_write_text(tf, json.dumps(old, indent=1, default=str))
         print("wall time per notebook: " + ", ".join(f"{n} {s:.1f} s" for n, s in timings.items()), flush=True)
+    if waiting:
+        print(f"{len(waiting)} chapter(s) wait for campaign results: {', '.join(waiting)} "
+              f"(see `python -m robustlab.campaign --profile {profile} --dry-run`)", flush=True)
     if build:
         t0 = time.time()
         rc = build_site(root)
