@@ -1,6 +1,7 @@
 """The benchmark runs end to end on CPU (smoke test; figures only, no timing thresholds)."""
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -23,13 +24,29 @@ def test_forward_flops_counts_convolutions():
     assert bench.forward_flops(build("resnet", width=1 / 8)) > 2 * f  # ~quadratic in the width
 
 
-def test_quick_bench_returns_sane_figures(capsys):
-    out = bench.main(["--quick", "--device", "cpu", "--archs", "resnet", "--images", "64", "--batch-size", "32"])
+def test_peak_table():
+    assert bench.peak_bf16_tflops(torch.device("cpu")) is None
+    names = dict(bench.PEAK_BF16_TFLOPS)
+    assert names["H100"] == 989 and names["H100 PCIe"] == 756 and names["A100"] == 312
+
+
+def test_quick_bench_returns_sane_figures(capsys, tmp_path):
+    js = tmp_path / "b.json"
+    out = bench.main(["--quick", "--device", "cpu", "--archs", "resnet", "--images", "64", "--batch-size", "32",
+                      "--json", str(js)])
     text = capsys.readouterr().out
-    assert "device:" in text and "projected paper grid" in text
+    assert "device:" in text and "projected paper-A campaign" in text and "n/a" in text
     r = out["archs"]["resnet"]
-    for k in ("fast", "stacked", "baseline", "eval", "tflops_fast", "tflops_stacked", "ratio", "gflop_per_image"):
-        assert _pos(float(r[k])), (k, r[k])
-    assert r["tflops_fast"] == pytest.approx(3 * r["gflop_per_image"] * 1e9 * r["fast"] / 1e12)
-    assert _pos(out["projected_grid_s"]) and _pos(out["attack"])
-    assert _pos(out["paperb_forward"]) and _pos(out["paperb_fgsm"])
+    assert _pos(r["gflop_per_image"]) and _pos(r["eval"]) and _pos(r["best"])
+    for p in ("baseline", "single", "wide"):
+        row = r["paths"][p]
+        assert _pos(float(row["images_per_s"])) and _pos(row["tflops"]) and _pos(row["ratio_to_baseline"]), p
+        assert row["tflops"] == pytest.approx(3 * r["gflop_per_image"] * 1e9 * row["images_per_s"] / 1e12)
+        assert row["pct_peak"] is None  # CPU: no bf16 peak
+    for p in ("single_compiled", "wide_compiled"):  # CUDA only
+        assert r["paths"][p]["images_per_s"] is None
+    camp = out["campaign"]
+    assert camp["models"] == 30 and _pos(out["projected_campaign_s"])
+    assert _pos(out["attack"]) and _pos(out["paperb_forward"]) and _pos(out["paperb_fgsm"])
+    stored = json.loads(js.read_text())
+    assert stored["archs"]["resnet"]["paths"]["wide"]["images_per_s"] == pytest.approx(r["paths"]["wide"]["images_per_s"])

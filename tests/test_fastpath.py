@@ -1,17 +1,19 @@
-"""The fast path: train_many (stacked σ levels) == separate train() calls, resume, evaluation
-of several models at once == evaluate(), and the grid's stacked path shares the cache keys."""
+"""The fast path: train_many (σ levels as one wide net) == separate train() calls, deadline and
+time-based checkpoints resume bit-identically mid-epoch, the batch loop never reads the device,
+evaluation of several models at once == evaluate(), and the grid's stacked path shares the cache keys."""
 from __future__ import annotations
 
 import copy
+import time
 
 import numpy as np
 import pytest
 from conftest import count_calls
 import torch
 
-from robustlab import grid
+from robustlab import budget, grid
 from robustlab import train as T
-from robustlab.errors import ParameterError
+from robustlab.errors import DeadlineReached, ParameterError
 from robustlab.models.cifar import build
 from robustlab.params import resolve
 from robustlab.results import ResultStore, load_result
@@ -35,25 +37,47 @@ def _close(a: torch.nn.Module, b: torch.nn.Module, atol=2e-2, rtol=1e-2) -> bool
     return True
 
 
-@pytest.mark.parametrize("kind,sigmas,augment", [("noise", [0.0, 0.05, 0.5], True), ("blur", [0.0, 0.7, 2.0], True)])
-def test_train_many_equals_separate_train(kind, sigmas, augment):
+def _net64(seed=0, arch="resnet"):
+    torch.manual_seed(seed)
+    return build(arch, width=1 / 16).double()
+
+
+@pytest.mark.parametrize("arch,kind,sigmas,augment", [
+    ("resnet", "noise", [0.0, 0.05, 0.5], True), ("resnet", "blur", [0.0, 0.7, 2.0], True),
+    ("inception", "noise", [0.5, 0.0, 0.1], False), ("resnext", "blur", [0.0, 0.1, 1.0], False)])
+def test_train_many_equals_separate_train_exactly_in_float64(arch, kind, sigmas, augment):
+    """In float64 the wide net's rounding is invisible: this checks the RNG contract (same shuffle,
+    augmentation and noise per model), the per-model losses, BatchNorm and the optimiser."""
     x, y = separable(96)
-    models = [_net(i) for i in range(3)]
+    models = [_net64(i, arch) for i in range(3)]
     refs = [copy.deepcopy(m) for m in models]
     hp = {**HPM, "kind": kind, "augment": augment}
     hs = T.train_many(models, x, y, sigmas=sigmas, epochs=2, **hp)
     assert len(hs) == 3 and all(h["stacked"] == 3 for h in hs)
     for m, r, s, h in zip(models, refs, sigmas, hs):
         hr = T.train(r, x, y, sigma=s, epochs=2, **hp)
-        assert _close(m, r), (kind, s)
-        assert not _same(m, _net(0))  # it trained
-        np.testing.assert_allclose(h["loss"], hr["loss"], rtol=1e-3)
-        assert np.allclose(h["train_acc"], hr["train_acc"], atol=2 / 96)
-        ea = T.evaluate(m, x, y, kind=kind, sigma=0.3, seed=1, batch_size=48)
-        eb = T.evaluate(r, x, y, kind=kind, sigma=0.3, seed=1, batch_size=48)
-        assert abs(ea - eb) <= 2 / 96
-    # the models differ from each other: each saw its own σ
-    assert not _close(models[1], models[2], atol=1e-4, rtol=0)
+        for (k, a), b in zip(m.state_dict().items(), r.state_dict().values()):
+            torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-11, msg=k)
+        np.testing.assert_allclose(h["loss"], hr["loss"], rtol=1e-6)
+        assert h["train_acc"] == hr["train_acc"]
+    assert not _same(models[0], _net64(0, arch))  # it trained
+    assert not _close(models[1], models[2], atol=1e-4, rtol=0)  # each saw its own σ
+
+
+def test_train_many_float32_matches_separate_up_to_rounding():
+    x, y = separable(96)
+    sigmas = [0.0, 0.05, 0.5]
+    models = [_net(i) for i in range(3)]
+    refs = [copy.deepcopy(m) for m in models]
+    hp = {**HPM, "augment": True, "lr": 0.02}
+    hs = T.train_many(models, x, y, sigmas=sigmas, epochs=2, **hp)
+    for m, r, s, h in zip(models, refs, sigmas, hs):
+        hr = T.train(r, x, y, sigma=s, epochs=2, **hp)
+        np.testing.assert_allclose(h["loss"], hr["loss"], rtol=1e-2)
+        assert np.allclose(h["train_acc"], hr["train_acc"], atol=3 / 96)
+        ea = T.evaluate(m, x, y, kind="noise", sigma=0.3, seed=1, batch_size=48)
+        eb = T.evaluate(r, x, y, kind="noise", sigma=0.3, seed=1, batch_size=48)
+        assert abs(ea - eb) <= 3 / 96
 
 
 def test_train_many_one_model_is_train():
@@ -64,13 +88,58 @@ def test_train_many_one_model_is_train():
     assert _same(a, b) and ha["loss"] == hb["loss"] and "stacked" not in hb
 
 
-def test_train_many_resume_equals_uninterrupted(tmp_path, monkeypatch):
+@pytest.fixture
+def past_deadline():
+    """Every training call stops (checkpointed) after one batch."""
+    budget.set_deadline(time.time() - 1)
+    try:
+        yield
+    finally:
+        budget.set_deadline(None)
+
+
+def _until_done(fn, limit=50):
+    for calls in range(1, limit + 1):
+        try:
+            return fn(), calls
+        except DeadlineReached:
+            pass
+    raise AssertionError("no progress")
+
+
+@pytest.mark.parametrize("many", [True, False])
+def test_deadline_resume_mid_epoch_is_bit_identical(tmp_path, many, request):
+    x, y = separable(96)
+    sig = [0.0, 0.1, 0.5] if many else [0.7]
+    hp = {**HPM, "kind": "noise" if many else "blur", "augment": True}
+    ref = [_net(i) for i in range(len(sig))]
+    href = T.train_many(ref, x, y, sigmas=sig, epochs=2, **hp)
+    ck = tmp_path / "ck.pt"
+    request.getfixturevalue("past_deadline")
+    out = {}
+
+    def once():
+        out["models"] = [_net(i) for i in range(len(sig))]
+        return T.train_many(out["models"], x, y, sigmas=sig, epochs=2, checkpoint=ck, **hp)
+
+    with pytest.raises(DeadlineReached, match="ck.pt"):
+        once()
+    state = load_result(ck)
+    assert (state["epoch"], state["batch"]) == (0, 1)  # one batch per call, position inside the epoch
+    hs, calls = _until_done(once)
+    steps = len(y) // HP["batch_size"]
+    assert calls == 2 * steps  # 1 + (2·steps - 1) more batches, + the call that closes the last epoch
+    assert all(_same(a, b) for a, b in zip(out["models"], ref))
+    assert [h["loss"] for h in hs] == [h["loss"] for h in href]
+    assert [h["train_acc"] for h in hs] == [h["train_acc"] for h in href]
+
+
+def test_checkpoints_by_time_and_resume(tmp_path, monkeypatch):
     x, y = separable(96)
     sig = [0.0, 0.1, 0.5]
     ref = [_net(i) for i in range(3)]
     href = T.train_many(ref, x, y, sigmas=sig, epochs=3, **HPM)
-    ck = tmp_path / "stack.pt"
-    real = T._corrupt_many
+    real = T._train_step
     calls = {"n": 0}
     steps = len(y) // HP["batch_size"]
 
@@ -80,16 +149,24 @@ def test_train_many_resume_equals_uninterrupted(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(*a, **k)
 
-    monkeypatch.setattr(T, "_corrupt_many", boom)
-    with pytest.raises(KeyboardInterrupt):
+    monkeypatch.setattr(T, "_train_step", boom)
+    ck = tmp_path / "stack.pt"
+    with pytest.raises(KeyboardInterrupt):  # default: every 600 s, so nothing written yet
         T.train_many([_net(i) for i in range(3)], x, y, sigmas=sig, epochs=3, checkpoint=ck, **HPM)
-    monkeypatch.setattr(T, "_corrupt_many", real)
-    assert load_result(ck)["epoch"] == 1
+    assert not ck.exists()
+    calls["n"] = 0
+    with pytest.raises(KeyboardInterrupt):  # every batch
+        T.train_many([_net(i) for i in range(3)], x, y, sigmas=sig, epochs=3, checkpoint=ck,
+                     checkpoint_every_s=0, **HPM)
+    monkeypatch.setattr(T, "_train_step", real)
+    st = load_result(ck)
+    assert (st["epoch"], st["batch"]) == (1, 1)
     resumed = [_net(i) for i in range(3)]
     hs = T.train_many(resumed, x, y, sigmas=sig, epochs=3, checkpoint=ck, **HPM)
-    assert all(h["resumed_from_epoch"] == 1 for h in hs)
+    assert all(h["resumed_from_epoch"] == 1 and h["resumed_from_batch"] == 1 for h in hs)
     assert all(_same(a, b) for a, b in zip(resumed, ref))
     assert [h["loss"] for h in hs] == [h["loss"] for h in href]
+    assert load_result(ck)["epoch"] == 3  # the finished run is checkpointed too
     # finished: reused without training; damaged: warned about and trained from scratch
     again = [_net(i) for i in range(3)]
     assert T.train_many(again, x, y, sigmas=sig, epochs=3, checkpoint=ck, **HPM)[0]["resumed_from_epoch"] == 3
@@ -100,6 +177,28 @@ def test_train_many_resume_equals_uninterrupted(tmp_path, monkeypatch):
     with pytest.warns(UserWarning, match="stack.pt"):
         hs = T.train_many(fresh, x, y, sigmas=sig, epochs=3, checkpoint=ck, **HPM)
     assert hs[0]["resumed_from_epoch"] == 0 and all(_same(a, b) for a, b in zip(fresh, ref))
+
+
+def test_batch_loop_does_not_synchronise(monkeypatch):
+    """Host reads of device values (.item(), .tolist(), float(t), …) happen per epoch, not per batch."""
+    counts = {"n": 0}
+    for name in ("item", "tolist", "__float__", "__int__", "__bool__", "cpu", "numpy"):
+        real = getattr(torch.Tensor, name)
+
+        def counted(self, *a, _real=real, **k):
+            counts["n"] += 1
+            return _real(self, *a, **k)
+
+        monkeypatch.setattr(torch.Tensor, name, counted)
+    per_run = []
+    for n in (64, 128):  # 2 and 4 batches per epoch
+        x, y = separable(n)
+        models = [_net(i) for i in range(2)]
+        counts["n"] = 0
+        T.train_many(models, x, y, kind="blur", sigmas=[0.0, 0.7], epochs=2, augment=True,
+                     **{k: v for k, v in HPM.items() if k != "kind"})
+        per_run.append(counts["n"])
+    assert per_run[0] == per_run[1] and per_run[0] > 0, per_run
 
 
 def test_train_many_bad_input():

@@ -29,7 +29,7 @@ def _count(store: ResultStore, kind: str) -> int:
 
 
 def _spy(monkeypatch):
-    return count_calls(monkeypatch, grid, "train", "evaluate")
+    return count_calls(monkeypatch, grid, "train")
 
 
 def test_grid_shape_cache_and_partial_recompute(cfg, monkeypatch):
@@ -37,21 +37,34 @@ def test_grid_shape_cache_and_partial_recompute(cfg, monkeypatch):
     store = ResultStore(cfg.results)
     m = grid.accuracy_matrix(cfg, "resnet", "noise", progress=False)
     assert m.shape == (2, 2) and np.all((m >= 0) & (m <= 1))
-    assert calls == {"train": 2, "evaluate": 4}
+    assert calls == {"train": 2} and _count(store, "cifar_eval") == 4
     # second call: nothing computed
     again = grid.accuracy_matrix(cfg, "resnet", "noise", progress=False)
-    assert calls == {"train": 2, "evaluate": 4} and np.array_equal(m, again)
-    # blur shares the σ = 0 model: one new model, four new cells
+    assert calls == {"train": 2} and _count(store, "cifar_eval") == 4 and np.array_equal(m, again)
+    # blur shares the σ = 0 model and its clean cell: one new model, three new cells
     grid.accuracy_matrix(cfg, "resnet", "blur", progress=False)
-    assert calls == {"train": 3, "evaluate": 8}
-    assert _count(store, "cifar_model") == 3
+    assert calls == {"train": 3} and _count(store, "cifar_eval") == 7
+    assert _count(store, "cifar_model") == 3 and _count(store, "cifar_train") == 3
     # add one σ: only the new row and column are computed (1 model, 5 cells)
     cfg2 = type(cfg)({**cfg, "sigmas": [0.0, 0.5, 1.0]})
     m3 = grid.accuracy_matrix(cfg2, "resnet", "noise", progress=False)
     assert m3.shape == (3, 3) and np.array_equal(m3[:2, :2], m)
-    assert calls == {"train": 4, "evaluate": 13}
-    # the finished models carry no leftover epoch checkpoints
+    assert calls == {"train": 4} and _count(store, "cifar_eval") == 12
+    # the finished models carry no leftover checkpoints
     assert _count(store, "cifar_model_ckpt") == 0
+
+
+def test_identity_blur_rows_are_the_clean_model(cfg, monkeypatch):
+    """Blur σ < 0.125 px is the identity: its row is the σ = 0 row, trained and evaluated once."""
+    calls = _spy(monkeypatch)
+    store = ResultStore(cfg.results)
+    c = type(cfg)({**cfg, "sigmas": [0.0, 0.05, 0.5]})
+    m = grid.accuracy_matrix(c, "resnet", "blur", progress=False)
+    assert np.array_equal(m[1], m[0]) and np.array_equal(m[:, 1], m[:, 0])
+    assert calls == {"train": 2} and _count(store, "cifar_model") == 2 and _count(store, "cifar_eval") == 4
+    shown, sig = grid.distinct_view({("resnet", "blur"): m}, c.sigmas, "blur")
+    assert sig == [0.0, 0.5] and shown[("resnet", "blur")].shape == (2, 2)
+    assert list(grid.timings(c, "resnet", "blur")) == ["0", "0.5"]
 
 
 def test_model_config_shared_sigma0(cfg):
@@ -81,24 +94,25 @@ def test_run_grid_keys(cfg, monkeypatch):
 
 
 def test_interrupted_grid_keeps_finished_cells(cfg, monkeypatch):
-    calls = _spy(monkeypatch)
-    real = grid.evaluate
+    real = grid.evaluate_many
     n = {"k": 0}
 
-    def flaky(*a, **k):
+    def flaky(*a, **k):  # one call per σ_eval column; the second one is interrupted
         n["k"] += 1
-        if n["k"] == 3:
+        if n["k"] == 2:
             raise KeyboardInterrupt
         return real(*a, **k)
 
-    monkeypatch.setattr(grid, "evaluate", flaky)
+    monkeypatch.setattr(grid, "evaluate_many", flaky)
     with pytest.raises(KeyboardInterrupt):
         grid.accuracy_matrix(cfg, "resnet", "noise", progress=False)
-    assert _count(ResultStore(cfg.results), "cifar_eval") == 2
-    monkeypatch.setattr(grid, "evaluate", real)
-    calls = _spy(monkeypatch)
+    assert _count(ResultStore(cfg.results), "cifar_eval") == 2  # the finished column
+    calls = count_calls(monkeypatch, grid, "train", "evaluate_many")
+    monkeypatch.setattr(grid, "evaluate_many", real)
+    calls = count_calls(monkeypatch, grid, "train", "evaluate_many")
     grid.accuracy_matrix(cfg, "resnet", "noise", progress=False)
-    assert calls == {"train": 0, "evaluate": 2}  # both finished models and the 2 finished cells were kept
+    assert calls == {"train": 0, "evaluate_many": 1}  # both models and the finished column were kept
+    assert _count(ResultStore(cfg.results), "cifar_eval") == 4
 
 
 def test_plots_and_table():

@@ -76,7 +76,7 @@ def test_resume_in_process_equals_uninterrupted(tmp_path):
     ck = tmp_path / "ck.pt"
     part = _net()
     train(part, x, y, epochs=3, checkpoint=ck, **{**HP, "kind": "blur", "sigma": 0.7})
-    # roll the checkpoint back to "epoch 1 finished" by re-running only one epoch in a fresh file
+    assert load_result(ck)["epoch"] == 3  # the end of training is checkpointed
     ck2 = tmp_path / "ck2.pt"
     first = _net()
     hp1 = {**HP, "kind": "blur", "sigma": 0.7}
@@ -91,12 +91,13 @@ def test_resume_in_process_equals_uninterrupted(tmp_path):
 
     handle = first.register_forward_pre_hook(boom)
     with pytest.raises(KeyboardInterrupt):
-        train(first, x, y, epochs=3, checkpoint=ck2, **hp1)
+        train(first, x, y, epochs=3, checkpoint=ck2, checkpoint_every_s=0, **hp1)  # after every batch
     handle.remove()
-    assert load_result(ck2)["epoch"] == 1
+    state = load_result(ck2)
+    assert (state["epoch"], state["batch"]) == (1, 1)  # inside epoch 2, after its first batch
     resumed = _net()
     h = train(resumed, x, y, epochs=3, checkpoint=ck2, **hp1)
-    assert h["resumed_from_epoch"] == 1
+    assert h["resumed_from_epoch"] == 1 and h["resumed_from_batch"] == 1
     assert _same(resumed, ref) and _same(part, ref)
     assert h["loss"] == href["loss"]
     # a finished checkpoint is reused without training
@@ -139,7 +140,7 @@ SCRIPT = textwrap.dedent("""
             os.kill(os.getpid(), signal.SIGKILL)
     net.register_forward_pre_hook(hook)
     ck = sys.argv[1] if sys.argv[1] != "-" else None
-    h = train(net, x, y, epochs=3, checkpoint=ck, **HP)
+    h = train(net, x, y, epochs=3, checkpoint=ck, checkpoint_every_s=0, **HP)
     torch.save({{"state": net.state_dict(), "resumed": h["resumed_from_epoch"]}}, sys.argv[2])
 """)
 
@@ -157,7 +158,8 @@ def test_resume_after_sigkill_subprocess(tmp_path):
                             env={**env, "KILL_AT": str(steps + steps // 2)}, timeout=120)
     assert killed.returncode == -signal.SIGKILL
     assert not (tmp_path / "x.pt").exists()
-    assert load_result(ck)["epoch"] == 1  # killed in the middle of epoch 2
+    state = load_result(ck)
+    assert (state["epoch"], state["batch"]) == (1, steps // 2 - 1)  # killed in the middle of epoch 2
     subprocess.run([py, str(script), str(ck), str(tmp_path / "resumed.pt")], check=True, env=env, timeout=120)
     ref = torch.load(tmp_path / "ref.pt")
     res = torch.load(tmp_path / "resumed.pt")
@@ -184,3 +186,13 @@ def test_lr_schedules():
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.mark.parametrize("sigma", [0.1, 0.7, 5.0])
+def test_training_blur_equals_gaussian_blur(sigma):
+    """Training builds each σ's blur kernel once; the values are gaussian_blur's, bit for bit."""
+    from robustlab.corruptions import gaussian_blur
+    from robustlab.train import _Blur
+
+    x = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    assert torch.equal(_Blur(sigma, (16, 16), torch.device("cpu"))(x), gaussian_blur(x, sigma))

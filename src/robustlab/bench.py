@@ -1,25 +1,33 @@
-"""Throughput benchmark: ``python -m robustlab.bench [--device cuda] [--full] [--compile] [--quick]``.
+"""Throughput benchmark: ``python -m robustlab.bench [--device cuda] [--quick] [--json PATH] [--full]``.
 
-Prints figures for the current device, never pass/fail:
+Prints figures for the current device, never pass/fail, and writes them all to a JSON file
+(``--json``, default ``bench.json`` in the current folder):
 
-* paper-A training images/s and achieved TFLOP/s per architecture at paper width, for
-  - **fast**: :func:`robustlab.train.train` (uint8 data on the device, normalise/corrupt/shuffle
-    there, bf16 autocast + channels_last on CUDA),
-  - **stacked**: :func:`robustlab.train.train_many`, all σ levels of one architecture trained at once
-    on shared image batches (one vmapped model),
+* paper-A training throughput per architecture at paper width (1.0), for
   - **baseline**: fp32, NCHW, one model at a time, a CPU ``DataLoader`` (corruption on the CPU)
-    feeding the device — and the ratio fast/baseline;
+    feeding the device;
+  - **single** eager / compiled: :func:`robustlab.train.train` (uint8 data on the device,
+    normalise/corrupt/shuffle there; on CUDA bf16 autocast with the first convolution in fp32,
+    channels_last, fused SGD, no host-device synchronisation per batch);
+  - **wide** eager / compiled: :func:`robustlab.train.train_many`, the 7 σ levels of one
+    architecture as one wide network (grouped convolutions), in model-images/s;
+  compiled variants (``torch.compile``) only on CUDA ("n/a" elsewhere). For each: images/s,
+  achieved TFLOP/s, % of the device's dense bf16 peak (:data:`PEAK_BF16_TFLOPS`) and the ratio
+  to the baseline;
 * evaluation model-images/s (:func:`robustlab.train.predict_many`: 7 models on the same corrupted
-  batches; stacked on CUDA);
-* the projected wall time of the whole 39-model paper grid (90 epochs × 50,000 images, plus the
-  evaluation on 7 σ levels), and with ``--full`` the measured one;
+  batches; wide on CUDA);
+* the projected wall time of the paper-A campaign: 30 distinct models (per architecture σ = 0,
+  6 noise σ, 3 blur σ — blur σ < 0.125 px is the identity, those models equal σ = 0) × 90 epochs ×
+  50,000 images on the fastest measured path, plus the evaluation of every model on 7 σ levels ×
+  10,000 test images and the minimal-change attack on 128 images × 200 steps per model; with
+  ``--full`` also the measured grid;
 * attack images/s (:func:`robustlab.attacks.minimal_change`) and paper-B images/s (forward passes
   of an ImageNet classifier on 224×224 images, and FGSM).
 
 FLOPs are counted with :class:`torch.utils.flop_counter.FlopCounterMode` on one forward pass of the
-model (multiply-add = 2 FLOPs; convolutions and the dense layer; BatchNorm, ReLU and pooling are not
-counted), and a training step is taken as 3× the forward FLOPs (forward + two backward products).
-Achieved TFLOP/s = 3 × forward FLOPs per image × training images/s (model-images/s when stacked).
+plain model (multiply-add = 2 FLOPs; convolutions and the dense layer; BatchNorm, ReLU and pooling
+are not counted), and a training step is taken as 3× the forward FLOPs (forward + two backward
+products). Achieved TFLOP/s = 3 × forward FLOPs per image × training (model-)images/s.
 Rates are from the second of two epochs (the first warms up: cuDNN autotuning, allocator, compile).
 
 ``--quick`` runs tiny sizes (width 1/16, 128 images, small attack and paper-B batches, no
@@ -29,8 +37,9 @@ DataLoader workers) as a smoke test of every code path; its numbers are not mean
 from __future__ import annotations
 
 import argparse
+import json
 import time
-from typing import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -43,6 +52,25 @@ PAPER_TRAIN = 50_000
 PAPER_TEST = 10_000
 SIGMAS = (0.0, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0)
 ARCH_ALL = ("resnet", "inception", "resnext")
+#: Distinct paper-A models per architecture: σ = 0, the 6 noise σ > 0, the 3 blur σ ≥ 0.125 px.
+MODELS_PER_ARCH = 1 + 6 + 3
+ATTACK_IMAGES, ATTACK_STEPS = 128, 200  # the paper profile's minimal-change attack per model
+
+#: Dense (no sparsity) bf16 tensor-core peak in TFLOP/s, by GPU name (first match wins).
+PEAK_BF16_TFLOPS = (("H100 PCIe", 756.0), ("H100 NVL", 835.0), ("H100", 989.0), ("H200", 989.0),
+                    ("A100", 312.0), ("L40S", 362.0))
+
+PATHS = ("baseline", "single", "single_compiled", "wide", "wide_compiled")
+LABELS = {"baseline": "baseline fp32", "single": "single eager", "single_compiled": "single compiled",
+          "wide": f"wide eager ({len(SIGMAS)})", "wide_compiled": f"wide compiled ({len(SIGMAS)})"}
+
+
+def peak_bf16_tflops(dev: torch.device) -> float | None:
+    """The device's dense bf16 peak (TFLOP/s) from :data:`PEAK_BF16_TFLOPS`, None if unknown."""
+    if dev.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(dev)
+    return next((v for k, v in PEAK_BF16_TFLOPS if k in name), None)
 
 
 def forward_flops(model: nn.Module, shape=(1, 3, 32, 32)) -> int:
@@ -66,8 +94,8 @@ def _fake_cifar(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, n).astype(np.int64)
 
 
-def bench_fast(arch: str, width: float, dev: torch.device, n: int, batch_size: int,
-               compile: bool = False) -> float:
+def bench_single(arch: str, width: float, dev: torch.device, n: int, batch_size: int,
+                 compile: bool = False) -> float:
     """Training images/s of :func:`robustlab.train.train` (second epoch; the first warms up)."""
     from .models import build
     from .train import train
@@ -80,19 +108,17 @@ def bench_fast(arch: str, width: float, dev: torch.device, n: int, batch_size: i
     return float(hist["images_per_s"][-1])
 
 
-def bench_stacked(arch: str, width: float, dev: torch.device, n: int, batch_size: int,
-                  sigmas=SIGMAS, compile: bool = False) -> float | None:
-    """Model-images/s of :func:`robustlab.train.train_many` for all ``sigmas`` of one architecture."""
-    from . import train as T
+def bench_wide(arch: str, width: float, dev: torch.device, n: int, batch_size: int,
+               sigmas=SIGMAS, compile: bool = False) -> float:
+    """Model-images/s of :func:`robustlab.train.train_many` (one wide net) for ``sigmas``."""
     from .models import build
+    from .train import train_many
 
-    if not hasattr(T, "train_many"):
-        return None
     x, y = _fake_cifar(n)
     torch.manual_seed(0)
     models = [build(arch, width=width) for _ in sigmas]
-    hists = T.train_many(models, x, y, kind="noise", sigmas=list(sigmas), epochs=2, batch_size=batch_size,
-                         lr=0.05, seed=0, device=dev, progress=False, compile=compile)
+    hists = train_many(models, x, y, kind="noise", sigmas=list(sigmas), epochs=2, batch_size=batch_size,
+                       lr=0.05, seed=0, device=dev, progress=False, compile=compile)
     return float(hists[0]["images_per_s"][-1]) * len(sigmas)
 
 
@@ -134,7 +160,7 @@ def bench_baseline(arch: str, width: float, dev: torch.device, n: int, batch_siz
 
 def bench_eval(arch: str, width: float, dev: torch.device, n: int, n_models: int = len(SIGMAS)) -> float:
     """Evaluation model-images/s of :func:`robustlab.train.predict_many`: ``n_models`` nets on the
-    same noisy batches (σ = 0.1), stacked on CUDA, one after another on CPU (as the grid does)."""
+    same noisy batches (σ = 0.1), as one wide net on CUDA, one after another on CPU."""
     from .models import build
     from .train import predict_many
 
@@ -196,8 +222,65 @@ def _fmt_time(s: float) -> str:
     return f"{s / 60:.1f} min" if s < 7200 else f"{s / 3600:.1f} h ({s / 60:.0f} min)"
 
 
-def main(argv: list[str] | None = None) -> dict:
-    """Run the benchmark, print the figures and return them as a dict (rates in images/s)."""
+def _row(rate: float | None, flops: int, base: float | None, peak: float | None) -> dict:
+    tflops = 3 * flops * rate / 1e12 if rate else None
+    return {"images_per_s": rate, "tflops": tflops,
+            "pct_peak": 100 * tflops / peak if tflops is not None and peak else None,
+            "ratio_to_baseline": rate / base if rate and base else None}
+
+
+def _num(v: float | None, w: int, fmt: str) -> str:
+    return f"{v:{w}{fmt}}" if v is not None else f"{'n/a':>{w}s}"
+
+
+def bench_arch(arch: str, width: float, dev: torch.device, n: int, bs: int, workers: int,
+               baseline: bool, compile: bool, peak: float | None) -> dict:
+    """Every training path of one architecture, the evaluation rate, and their figures."""
+    from .models import build
+
+    cuda = dev.type == "cuda"
+    f = forward_flops(build(arch, width=width))
+    rates = {
+        "baseline": bench_baseline(arch, width, dev, n, bs, num_workers=workers) if baseline else None,
+        "single": bench_single(arch, width, dev, n, bs),
+        "single_compiled": bench_single(arch, width, dev, n, bs, compile=True) if cuda and compile else None,
+        "wide": bench_wide(arch, width, dev, n, bs),
+        "wide_compiled": bench_wide(arch, width, dev, n, bs, compile=True) if cuda and compile else None,
+    }
+    out = {"gflop_per_image": f / 1e9, "eval": bench_eval(arch, width, dev, min(n, PAPER_TEST)),
+           "paths": {p: _row(rates[p], f, rates["baseline"], peak) for p in PATHS}}
+    best = max(PATHS[1:], key=lambda p: rates[p] or 0.0)
+    out.update(best_path=best, best=rates[best])
+    return out
+
+
+def project_campaign(archs: dict, attack_rate: float, attack_steps: int) -> dict:
+    """Projected paper-A campaign time (s) from the measured rates (see the module docstring)."""
+    per_arch = {}
+    attack_s = MODELS_PER_ARCH * ATTACK_IMAGES / attack_rate * (ATTACK_STEPS + 8) / (attack_steps + 8)
+    for arch, r in archs.items():
+        train_s = MODELS_PER_ARCH * PAPER_EPOCHS * PAPER_TRAIN / r["best"]
+        eval_s = MODELS_PER_ARCH * len(SIGMAS) * PAPER_TEST / r["eval"]
+        per_arch[arch] = {"train_s": train_s, "eval_s": eval_s, "attack_s": attack_s,
+                          "total_s": train_s + eval_s + attack_s}
+    mean = sum(v["total_s"] for v in per_arch.values()) / max(1, len(per_arch))
+    return {"per_arch": per_arch, "total_s": mean * len(ARCH_ALL), "models": MODELS_PER_ARCH * len(ARCH_ALL)}
+
+
+def _fmt_time(s: float) -> str:
+    return f"{s / 60:.1f} min" if s < 7200 else f"{s / 3600:.1f} h ({s / 60:.0f} min)"
+
+
+def _print_arch(arch: str, r: dict) -> None:
+    for p in PATHS:
+        row = r["paths"][p]
+        print(f"{arch:10s} {LABELS[p]:20s} {r['gflop_per_image']:9.4f} {_num(row['images_per_s'], 10, '.0f')} "
+              f"{_num(row['tflops'], 8, '.3g')} {_num(row['pct_peak'], 6, '.1f')} "
+              f"{_num(row['ratio_to_baseline'], 7, '.2f')}")
+    print(f"{arch:10s} {'eval (7 models)':20s} {'':9s} {r['eval']:10.0f}")
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m robustlab.bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", default="auto")
     ap.add_argument("--width", type=float, default=None, help="channel multiplier (default 1.0 = paper)")
@@ -206,10 +289,15 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--archs", default="resnet,inception,resnext")
     ap.add_argument("--quick", action="store_true", help="tiny sizes, for a CPU smoke run (numbers not meaningful)")
     ap.add_argument("--no-baseline", action="store_true")
-    ap.add_argument("--compile", action="store_true", help="torch.compile the fast and stacked paths (CUDA only)")
+    ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile variants (CUDA)")
+    ap.add_argument("--json", default="bench.json", help="where to write the figures (default ./bench.json)")
     ap.add_argument("--full", action="store_true", help="also run and time the whole paper-profile grid")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
 
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the benchmark, print the figures, write them to ``--json`` and return them as a dict."""
+    args = _parse(argv)
     dev = resolve_device(args.device)
     cuda = dev.type == "cuda"
     if args.quick:
@@ -223,53 +311,43 @@ def main(argv: list[str] | None = None) -> dict:
         att_n, att_steps = (128, 50) if cuda else (16, 50)
         pb_n, pb_bs, workers = (2048, 256, 2) if cuda else (16, 8, 2)
     archs = [a for a in args.archs.split(",") if a]
-    from .models import build
-
+    peak = peak_bf16_tflops(dev)
     out: dict = {"device": describe_device(dev), "torch": torch.__version__, "width": width, "images": n,
-                 "batch_size": bs, "archs": {}}
-    print(f"device: {out['device']}; torch {torch.__version__}; {torch.get_num_threads()} CPU threads")
+                 "batch_size": bs, "peak_bf16_tflops": peak, "archs": {}}
+    print(f"device: {out['device']}; torch {torch.__version__}; "
+          f"dense bf16 peak {_num(peak, 0, '.0f').strip()} TFLOP/s")
     print(f"paper-A nets at width {width:g} ({round(256 * width)} channels); {n} images per timed epoch, "
-          f"batch {bs}; stacked = {len(SIGMAS)} models; rates in (model-)images/s, TFLOP/s achieved")
-    print(f"{'arch':10s} {'GFLOP/img':>9s} {'fast':>9s} {'TFLOP/s':>8s} {'stacked':>9s} {'TFLOP/s':>8s} "
-          f"{'baseline':>9s} {'TFLOP/s':>8s} {'best/base':>9s} {'eval':>9s}")
-    grid_s = 0.0
-    models_per_arch = 1 + 2 * (len(SIGMAS) - 1)
-    tf = lambda f, r: 3 * f * r / 1e12 if r else None  # noqa: E731  training step = 3x forward FLOPs
-    num = lambda v, w, p: (f"{v:{w}.3g}" if p == "g" else f"{v:{w}.{p}f}") if v is not None else f"{'n/a':>{w}s}"  # noqa: E731
+          f"batch {bs}; wide = {len(SIGMAS)} models; rates in (model-)images/s")
+    print(f"{'arch':10s} {'path':20s} {'GFLOP/img':>9s} {'img/s':>10s} {'TFLOP/s':>8s} {'%peak':>6s} {'x base':>7s}")
     for arch in archs:
-        f = forward_flops(build(arch, width=width))
-        fast = bench_fast(arch, width, dev, n, bs, compile=args.compile)
-        stacked = bench_stacked(arch, width, dev, n, bs, compile=args.compile)
-        base = None if args.no_baseline else bench_baseline(arch, width, dev, n, bs, num_workers=workers)
-        ev = bench_eval(arch, width, dev, min(n, PAPER_TEST))
-        best = max(fast, stacked or 0.0)
-        ratio = best / base if base else None
-        print(f"{arch:10s} {f / 1e9:9.4f} {fast:9.0f} {num(tf(f, fast), 8, 'g')} {num(stacked, 9, 0)} "
-              f"{num(tf(f, stacked), 8, 'g')} {num(base, 9, 0)} {num(tf(f, base), 8, 'g')} {num(ratio, 9, 2)} {ev:9.0f}")
-        arch_s = models_per_arch * (PAPER_EPOCHS * PAPER_TRAIN / best + len(SIGMAS) * PAPER_TEST / ev)
-        grid_s += arch_s
-        out["archs"][arch] = dict(gflop_per_image=f / 1e9, fast=fast, stacked=stacked, baseline=base, eval=ev,
-                                  tflops_fast=tf(f, fast), tflops_stacked=tf(f, stacked),
-                                  tflops_baseline=tf(f, base), ratio=ratio, projected_grid_s=arch_s)
-    out["projected_grid_s"] = grid_s * len(ARCH_ALL) / len(archs)
-    print(f"projected paper grid (39 models x {PAPER_EPOCHS} epochs x {PAPER_TRAIN:,} images + eval on "
-          f"{len(SIGMAS)} σ x {PAPER_TEST:,}), best path per arch, at width {width:g}: "
-          f"{_fmt_time(out['projected_grid_s'])}")
+        r = bench_arch(arch, width, dev, n, bs, workers, not args.no_baseline, not args.no_compile, peak)
+        out["archs"][arch] = r
+        _print_arch(arch, r)
 
     att = bench_attack(width, dev, att_n, att_steps)
     fwd, fg = bench_paperb(dev, pb_n, pb_bs)
+    out.update(attack=att, attack_steps=att_steps, paperb_forward=fwd, paperb_fgsm=fg)
+    out["campaign"] = project_campaign(out["archs"], att, att_steps)
+    out["projected_campaign_s"] = out["campaign"]["total_s"]
     print(f"attack (minimal_change L∞, {att_steps} steps, resnet width {width:g}): {att:.1f} images/s")
     print(f"paper B (mobilenet_v2, 224x224, random weights): forward {fwd:.1f} images/s, FGSM {fg:.1f} images/s")
-    out.update(attack=att, paperb_forward=fwd, paperb_fgsm=fg)
-
+    print(f"projected paper-A campaign ({out['campaign']['models']} models x {PAPER_EPOCHS} epochs x "
+          f"{PAPER_TRAIN:,} images on the fastest path, + eval on {len(SIGMAS)} σ x {PAPER_TEST:,} "
+          f"+ attacks {ATTACK_IMAGES} images x {ATTACK_STEPS} steps), at width {width:g}: "
+          f"{_fmt_time(out['projected_campaign_s'])}")
     if args.full:
         from . import grid, params
 
-        cfg = params.resolve("bench", {"profile": "paper", "device": str(dev), "compile": bool(args.compile)})
+        cfg = params.resolve("bench", {"profile": "paper", "device": str(dev)})
         t0 = time.perf_counter()
         grid.run_grid(cfg)
         out["measured_grid_s"] = time.perf_counter() - t0
         print(f"measured paper grid: {_fmt_time(out['measured_grid_s'])}")
+    if args.json:
+        from .results import atomic_write_text
+
+        atomic_write_text(Path(args.json), json.dumps(out, indent=1, default=str))
+        print(f"figures written to {args.json}")
     return out
 
 

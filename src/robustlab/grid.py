@@ -248,12 +248,12 @@ def model_record(cfg, arch: str, kind: str, sigma: float) -> dict:
     return rec
 
 
-#: On CPU, does training the σ levels of one architecture stacked beat training them one by one?
-#: No. Measured on the 2-core box, quiet, quick profile's width 1/16 and batch 64 (640 images, second
-#: epoch), model-images/s single / 7 stacked / 13 stacked — 1 thread: resnet 1084 / 712 / 475,
-#: inception 487 / 429 / 314, resnext 901 / 424 / 372 (vmapped implementation). Grouped
-#: convolutions run worse on the CPU kernels than M small dense ones.
-#: CUDA: stacking is on by design (one small net cannot fill a GPU).
+#: On CPU, does training the σ levels of one architecture as one wide network beat training them one
+#: by one? Not clearly. Measured on the shared 2-core box (width 1/16, batch 64, 7 models, 1 thread,
+#: model-images/s): per SGD step the wide net beats 7 separate steps for resnet (1763 vs 1522) and is
+#: close for inception (788 vs 753) and resnext (1361 vs 1492), but over whole 640-image epochs the
+#: two were within the noise (resnet 1394–1433 vs 1335–1376, resnext 1019–1108 vs 1241–1386). So the
+#: CPU keeps the simpler per-model path. CUDA: stacking is on by design (one small net cannot fill a GPU).
 CPU_STACK_PAYS = False
 
 
