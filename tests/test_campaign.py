@@ -233,13 +233,18 @@ def test_campaign_needs_no_jupyter(data_env):
     assert "a-train-resnet-clean" in r.stdout and "PFLOP" in r.stdout
 
 
-def test_attacking_is_refused_under_no_compute(monkeypatch):
+def test_training_and_attacking_are_refused_under_no_compute(monkeypatch):
     from robustlab.attacks import minimal_change
     from robustlab.models.cifar import build
 
     monkeypatch.setenv(budget.NO_COMPUTE_ENV, "1")
     with pytest.raises(ComputeRefused, match="attacking is refused"):
         minimal_change(build("resnet", width=1 / 16), torch.zeros(1, 3, 32, 32), torch.zeros(1, dtype=torch.long))
+    from robustlab.train import train
+
+    with pytest.raises(ComputeRefused, match="training is refused"):
+        train(build("resnet", width=1 / 16), np.zeros((4, 32, 32, 3), np.uint8), np.zeros(4, np.int64), kind="noise",
+              sigma=0.1, epochs=1, batch_size=2, lr=0.1, progress=False)
 
 
 @pytest.mark.slow

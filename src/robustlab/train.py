@@ -423,6 +423,12 @@ def _fit(models: list[nn.Module], images_uint8: np.ndarray, labels: np.ndarray, 
     any model trains on noise with σ > 0. Model i therefore sees the same shuffle, augmentation and
     ``z`` as a lone :func:`train` call at σ_i (which draws ``z`` iff σ_i > 0: the same stream).
     """
+    from .budget import compute_allowed
+    from .errors import ComputeRefused
+
+    if not compute_allowed():
+        raise ComputeRefused("training is refused here (ROBUSTLAB_NO_COMPUTE=1); trained models must come from "
+                             "the results store or a campaign run (python -m robustlab.campaign)")
     st, images, labels = _setup(models, images_uint8, labels, kind, sigmas, epochs, batch_size, lr, momentum,
                                 weight_decay, lr_schedule, seed, device, augment, checkpoint_every_s)
     M = len(models)
