@@ -10,7 +10,7 @@ Usage:
         .venv/bin/python benchmarks/attack_strength.py [--model small_cnn|resnet] [--threads 1]
 
 ``--model small_cnn`` (default) is the test suite's model (tests/_attack_refs.py); ``--model resnet``
-uses paper A's ResNet (robustlab.models.build, width 1/16, trained with robustlab.train.train for
+uses paper A's ResNet (robustlab.paper_a.nets.build, width 1/16, trained with robustlab.paper_a.training.train for
 --epochs on --n-train images). foolbox 3.3.4 and torchattacks 3.5.1 must be installed
 (benchmark-only dependencies).
 """
@@ -31,9 +31,9 @@ from _attack_refs import attack_set, cached_small_cnn, run_ours, run_reference  
 
 
 def _resnet(data, cache, n_train, epochs, seed=0):
-    from robustlab.data import balanced_indices, load_cifar10
-    from robustlab.models import build
-    from robustlab.train import train
+    from robustlab.data.sources import balanced_indices, load_cifar10
+    from robustlab.paper_a.nets import build
+    from robustlab.paper_a.training import train
 
     tr = load_cifar10(data, "train", cache_dir=cache, progress=False)
     idx = balanced_indices(tr.labels, n_train, seed)

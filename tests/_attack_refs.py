@@ -30,7 +30,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from robustlab.data import balanced_indices, load_cifar10, to_tensor_pm1
+from robustlab.data.sources import balanced_indices, load_cifar10, to_tensor_pm1
 
 BOUNDS = (-1.0, 1.0)
 
@@ -182,8 +182,8 @@ def run_reference(name: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
 
 
 def run_ours(model: nn.Module, x: torch.Tensor, y: torch.Tensor, **kw) -> dict:
-    """robustlab.attacks.minimal_change, counted with the same wrapper (its own count is checked too)."""
-    from robustlab.attacks import minimal_change
+    """robustlab.attacks.methods.minimal_change, counted with the same wrapper (its own count is checked too)."""
+    from robustlab.attacks.methods import minimal_change
 
     counter = GradCounter(model).eval()
     t0 = time.time()

@@ -47,7 +47,7 @@ def run_notebook(shared_data, cache_dir, nb_results, tmp_path_factory):
     """
     import papermill as pm
 
-    from robustlab.provenance import read_records
+    from robustlab.book.provenance import read_records
 
     out_dir = tmp_path_factory.mktemp("nb_out")
 

@@ -1,4 +1,4 @@
-"""robustlab.attacks: FGSM / I-FGSM contracts and the minimal change against closed forms (CPU, fast)."""
+"""robustlab.attacks.methods: FGSM / I-FGSM contracts and the minimal change against closed forms (CPU, fast)."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from robustlab.attacks import AttackResult, fgsm, ifgsm, minimal_change, quantize_8bit
-from robustlab.errors import ParameterError
+from robustlab.attacks.methods import AttackResult, fgsm, ifgsm, minimal_change, quantize_8bit
+from robustlab.core.errors import ParameterError
 
 
 def _linear(k: int, d_shape=(3, 6, 6), seed: int = 0):
@@ -182,7 +182,7 @@ def _synthetic_table(noise_bump: float, high_drop: float, arch_scale: dict):
 
 
 def test_delta_claims_verdicts_follow_the_numbers():
-    from robustlab.delta import claims, summarize
+    from robustlab.paper_a.delta import claims, summarize
 
     paperlike = {c["id"]: c["verdict"] for c in claims(_synthetic_table(0.1, 0.3, {"resnet": 1, "inception": 1.05}))}
     assert paperlike == {"A-adv-noise": "yes", "A-adv-noise-high": "yes", "A-adv-blur": "yes",

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from robustlab import bench
-from robustlab.models import build
+from robustlab.paper_a.nets import build
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

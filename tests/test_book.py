@@ -10,10 +10,10 @@ import nbformat
 import numpy as np
 import pytest
 
-from robustlab import book
-from robustlab.claims import CHECKLIST, VERDICTS, norm_section, summary_rows
-from robustlab.errors import ParameterError
-from robustlab.plots.images import FIG1_CLASSES
+from robustlab.book import runner as book
+from robustlab.book.checklist import CHECKLIST, VERDICTS, norm_section, summary_rows
+from robustlab.core.errors import ParameterError
+from robustlab.book.plots.images import FIG1_CLASSES
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -188,7 +188,7 @@ def test_runner_builds_strict_site_with_chapters_and_images(built_site):
     html = root / "_build" / "html"
     assert (html / "index.html").exists()  # a redirect to book/intro.html
     index = (html / "book" / "intro.html").read_text()
-    from robustlab.params import profile_values
+    from robustlab.core.params import profile_values
 
     epochs = [profile_values(p)["epochs"] for p in ("tiny", "quick", "paper")]
     assert re.search(r"training epochs</p></td>\s*" + r"\s*".join(f"<td><p>{e}</p></td>" for e in epochs), index)

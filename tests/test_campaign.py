@@ -12,10 +12,14 @@ import numpy as np
 import pytest
 import torch
 
-from robustlab import budget, campaign, grid
-from robustlab.errors import ComputeRefused, ParameterError
-from robustlab.params import resolve
-from robustlab.results import ResultStore, load_result, read_header
+from robustlab.core import budget
+
+from robustlab import campaign
+
+from robustlab.paper_a import grid
+from robustlab.core.errors import ComputeRefused, ParameterError
+from robustlab.core.params import resolve
+from robustlab.core.results import ResultStore, load_result, read_header
 
 REPO = Path(__file__).resolve().parents[1]
 #: payload fields that measure time or name the machine: they differ between runs by nature
@@ -174,8 +178,8 @@ def test_published_fallback_is_read_only(uninterrupted, tmp_path):
 
 @pytest.mark.slow
 def test_pack_unpack_publish_then_book_renders_without_computing(uninterrupted, tmp_path, shared_data, cache_dir):
-    from robustlab.pack import pack, unpack
-    from robustlab.publish import publish
+    from robustlab.core.pack import pack, unpack
+    from robustlab.core.publish import publish
 
     out = tmp_path / "packed"
     man = pack(uninterrupted, out, only_new=False)
@@ -198,7 +202,7 @@ def test_pack_unpack_publish_then_book_renders_without_computing(uninterrupted, 
     book_root = tmp_path / "bookroot"
     shutil_copy_book(book_root)
     empty = tmp_path / "render"
-    r = subprocess.run([sys.executable, "-m", "robustlab.book", "--profile", "tiny", "--no-build",
+    r = subprocess.run([sys.executable, "-m", "robustlab.book.runner", "--profile", "tiny", "--no-build",
                         "--root", str(book_root), "--param", f"results_dir={empty}"],
                        env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -234,13 +238,13 @@ def test_campaign_needs_no_jupyter(data_env):
 
 
 def test_training_and_attacking_are_refused_under_no_compute(monkeypatch):
-    from robustlab.attacks import minimal_change
-    from robustlab.models.cifar import build
+    from robustlab.attacks.methods import minimal_change
+    from robustlab.paper_a.nets import build
 
     monkeypatch.setenv(budget.NO_COMPUTE_ENV, "1")
     with pytest.raises(ComputeRefused, match="attacking is refused"):
         minimal_change(build("resnet", width=1 / 16), torch.zeros(1, 3, 32, 32), torch.zeros(1, dtype=torch.long))
-    from robustlab.train import train
+    from robustlab.paper_a.training import train
 
     with pytest.raises(ComputeRefused, match="training is refused"):
         train(build("resnet", width=1 / 16), np.zeros((4, 32, 32, 3), np.uint8), np.zeros(4, np.int64), kind="noise",
@@ -251,8 +255,7 @@ def test_training_and_attacking_are_refused_under_no_compute(monkeypatch):
 def test_book_page_names_the_missing_unit(data_env, tmp_path, monkeypatch):
     """A chapter whose results are missing where computing is refused becomes a placeholder that
     names the campaign unit and command; the run goes on (nothing computed, nothing fails silently)."""
-    from robustlab import book
-
+    from robustlab.book import runner as book
     monkeypatch.setenv(budget.NO_COMPUTE_ENV, "1")
     monkeypatch.setenv("ROBUSTLAB_PUBLISHED", str(tmp_path / "nothing-published"))
     root = tmp_path / "bookroot"

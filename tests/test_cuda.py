@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from robustlab import train as T
-from robustlab.models.cifar import build, stack_inputs, stack_models, unstack_state_dict
+from robustlab.paper_a import training as T
+from robustlab.paper_a.nets import build, stack_inputs, stack_models, unstack_state_dict
 
 from test_train import HP, separable
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from robustlab import data as D
-from robustlab.errors import CheckpointError, DataError
+from robustlab.data import sources as D
+from robustlab.core.errors import CheckpointError, DataError
 
 CLASSES = list(D.CIFAR10_CLASSES)
 
@@ -200,7 +200,7 @@ def test_gzip_that_ends_early(tmp_path):
 
 
 def test_bad_split_name(tmp_path):
-    from robustlab.errors import ParameterError
+    from robustlab.core.errors import ParameterError
 
     with pytest.raises(ParameterError, match="split='val'"):
         D.load_cifar10(tmp_path, "val")
@@ -262,10 +262,10 @@ def test_imagenet_errors(tmp_path):
 def test_pretrained_from_a_local_state_dict(tmp_path):
     torch = pytest.importorskip("torch")
     tvm = pytest.importorskip("torchvision.models")
-    from robustlab.models import imagenet as mi
+    from robustlab.paper_b import classifiers as mi
 
     if not hasattr(mi, "pretrained"):
-        pytest.skip("robustlab.models.pretrained not written yet")
+        pytest.skip("robustlab.paper_a.nets.pretrained not written yet")
     ref = tvm.squeezenet1_1(weights=None)
     path = tmp_path / "sq.pth"
     torch.save(ref.state_dict(), path)

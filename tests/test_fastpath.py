@@ -11,12 +11,14 @@ import pytest
 from conftest import count_calls
 import torch
 
-from robustlab import budget, grid
-from robustlab import train as T
-from robustlab.errors import DeadlineReached, ParameterError
-from robustlab.models.cifar import build
-from robustlab.params import resolve
-from robustlab.results import ResultStore, load_result
+from robustlab.core import budget
+
+from robustlab.paper_a import grid
+from robustlab.paper_a import training as T
+from robustlab.core.errors import DeadlineReached, ParameterError
+from robustlab.paper_a.nets import build
+from robustlab.core.params import resolve
+from robustlab.core.results import ResultStore, load_result
 
 from test_train import HP, _net, _same, separable
 

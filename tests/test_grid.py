@@ -6,10 +6,10 @@ import pytest
 from conftest import count_calls
 import torch
 
-from robustlab import grid
-from robustlab.errors import ParameterError
-from robustlab.params import resolve
-from robustlab.results import ResultStore
+from robustlab.paper_a import grid
+from robustlab.core.errors import ParameterError
+from robustlab.core.params import resolve
+from robustlab.core.results import ResultStore
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -121,8 +121,8 @@ def test_plots_and_table():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from robustlab import plots
-    from robustlab.plots import grids as pg
+    from robustlab.book import plots
+    from robustlab.book.plots import grids as pg
 
     sig = [0.0, 0.1, 1.0]
     m = np.array([[0.8, 0.7, 0.2], [0.79, 0.75, 0.3], [0.4, 0.45, 0.5]])
@@ -130,7 +130,7 @@ def test_plots_and_table():
     fig = pg.plot_accuracy_curves(mats, sig, "noise")
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 3 + 1  # 3 σ_eval + chance line
     np.testing.assert_allclose(fig.axes[0].lines[1].get_ydata(), 100 * m[:, 1])
-    f2 = plots.accuracy_curves_figure(mats, sig, "inception", "noise")
+    f2 = pg.accuracy_curves_figure(mats, sig, "inception", "noise")
     assert f2.axes[0].get_title().startswith("inception")
     df = pg.matrix_table(m, sig, "noise")
     assert df.shape == (3, 3) and df.loc["0.1", "1"] == 30.0
@@ -157,7 +157,7 @@ def test_claims_verdicts_follow_numbers():
 @pytest.mark.notebook
 def test_paper_a_notebooks_run_and_record(run_notebook):
     """Notebooks 02-04 run under papermill (profile tiny) and record what the summary needs."""
-    from robustlab.claims import VERDICTS
+    from robustlab.book.checklist import VERDICTS
 
     r2 = run_notebook("02_architectures")
     assert r2["conv_weights"] == {"resnet": 69_632, "inception": 192_512, "resnext": 70_144}

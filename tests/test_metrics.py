@@ -1,11 +1,11 @@
-"""robustlab.metrics: the Pixel-index (paper B eq. 7) and wrong-rate helpers."""
+"""robustlab.paper_b.pixel_index: the Pixel-index (paper B eq. 7) and wrong-rate helpers."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from robustlab.errors import ParameterError
-from robustlab.metrics import accuracy, pixel_index, spread, wrong_rate
+from robustlab.core.errors import ParameterError
+from robustlab.paper_b.pixel_index import accuracy, pixel_index, spread, wrong_rate
 
 
 def test_paper_worked_example():

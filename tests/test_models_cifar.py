@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from robustlab.errors import ParameterError
-from robustlab.models import cifar
+from robustlab.core.errors import ParameterError
+from robustlab.paper_a import nets as cifar
 
 
 def test_paper_conv_weight_counts():

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from robustlab import pack as P
-from robustlab import results as R
-from robustlab.errors import CheckpointError
+from robustlab.core import pack as P
+from robustlab.core import results as R
+from robustlab.core.errors import CheckpointError
 
 
 def _sha(b: bytes) -> str:

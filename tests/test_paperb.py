@@ -1,4 +1,4 @@
-"""robustlab.paperb: seeded, cached pixel-change runs; Pi tables; claims; the paper-B notebooks (tiny)."""
+"""robustlab.paper_b.experiments: seeded, cached pixel-change runs; Pi tables; claims; the paper-B notebooks (tiny)."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-import robustlab.paperb as pb
-from robustlab.params import resolve
+import robustlab.paper_b.experiments as pb
+from robustlab.core.params import resolve
 
 
 class Counting(nn.Module):
@@ -44,7 +44,7 @@ def test_changed_predictions_seeded_and_batch_size_independent():
     assert np.array_equal(a, b)
     assert a.shape == (10,)
     # a different seed draws different changes (compare the changed images, not the predictions)
-    from robustlab.pixels import change_pixels
+    from robustlab.paper_b.pixels import change_pixels
     g1, g2 = pb._seed(7, 0), pb._seed(8, 0)
     assert not np.array_equal(change_pixels(x, 20, None, None, g1), change_pixels(x, 20, None, None, g2))
 

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from robustlab import params
-from robustlab.errors import ParameterError
+from robustlab.core import params
+from robustlab.core.errors import ParameterError
 
 
 def _err(overrides, notebook="03_noise_training") -> str:
@@ -62,7 +62,7 @@ def test_sigma_negative_or_not_finite(value, words):
 
 
 def test_sigma_negative_in_corruptions_too():
-    corruptions = pytest.importorskip("robustlab.corruptions")
+    corruptions = pytest.importorskip("robustlab.paper_a.corruptions")
     with pytest.raises(ParameterError, match=r"sigma=-1.*>= 0"):
         corruptions.gaussian_noise(torch.zeros(1, 3, 4, 4), -1.0)
     with pytest.raises(ParameterError, match="sigma=nan"):
@@ -125,7 +125,7 @@ def test_load_from_a_notebook_namespace():
     ({"pixel_counts": [2000], "cifar_models_pixels": True}, "pixel_counts", "32x32 CIFAR image"),
 ])
 def test_pixel_count_and_window_cross_checks(overrides, name, fragment):
-    from robustlab.params import ParameterError, resolve
+    from robustlab.core.params import ParameterError, resolve
 
     with pytest.raises(ParameterError) as e:
         resolve("x", {"profile": "quick", **overrides})
@@ -133,7 +133,7 @@ def test_pixel_count_and_window_cross_checks(overrides, name, fragment):
 
 
 def test_cross_checks_accept_the_shipped_profiles():
-    from robustlab.params import PROFILES, resolve
+    from robustlab.core.params import PROFILES, resolve
 
     for p in PROFILES:
         assert resolve("x", {"profile": p})["profile"] == p

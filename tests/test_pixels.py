@@ -1,4 +1,4 @@
-"""Property tests of robustlab.pixels.change_pixels (NHWC uint8, seeded, windowed)."""
+"""Property tests of robustlab.paper_b.pixels.change_pixels (NHWC uint8, seeded, windowed)."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,8 +6,8 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from robustlab.errors import ParameterError
-from robustlab.pixels import change_pixels, window_bounds
+from robustlab.core.errors import ParameterError
+from robustlab.paper_b.pixels import change_pixels, window_bounds
 
 
 @st.composite

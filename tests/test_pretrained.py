@@ -1,12 +1,12 @@
-"""robustlab.models.imagenet.pretrained: the paper's five architectures and the real MobileNetV2."""
+"""robustlab.paper_b.classifiers.pretrained: the paper's five architectures and the real MobileNetV2."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
-from robustlab.errors import CheckpointError, DataError, ParameterError
-from robustlab.models.imagenet import IMAGENET_ARCHS, Normalize, pretrained, to_unit
+from robustlab.core.errors import CheckpointError, DataError, ParameterError
+from robustlab.paper_b.classifiers import IMAGENET_ARCHS, Normalize, pretrained, to_unit
 
 PAPER_FIVE = ["resnet101", "densenet121", "vgg16", "alexnet", "squeezenet1_1"]
 
@@ -78,7 +78,7 @@ def test_local_state_dict_roundtrip(tmp_path):
 
 
 def test_real_mobilenet_classifies_samples(shared_data, cache_dir):
-    from robustlab.data import load_imagenet
+    from robustlab.data.sources import load_imagenet
 
     m = pretrained("mobilenet_v2", weights=shared_data / "imagenet" / "mobilenet_v2-imagenet-dequantized.pth")
     s = load_imagenet("sample", shared_data, cache_dir=cache_dir, progress=False)

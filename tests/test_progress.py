@@ -1,5 +1,5 @@
 """The book runner's TQDM_DISABLE reaches robustlab's progress bars (tqdm.notebook ignores it)."""
-from robustlab.progress import disabled_by_env, tqdm
+from robustlab.core.progress import disabled_by_env, tqdm
 
 
 def test_tqdm_disable_env(monkeypatch):

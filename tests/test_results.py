@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from robustlab import results as R
-from robustlab.errors import CheckpointError
+from robustlab.core import results as R
+from robustlab.core.errors import CheckpointError
 
 CFG = {"kind": "model", "arch": "resnet", "sigma": 0.1, "epochs": 2, "seed": 0}
 

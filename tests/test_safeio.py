@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from robustlab import results as R
-from robustlab import safeio
-from robustlab.errors import CheckpointError
+from robustlab.core import results as R
+from robustlab.core import safeio
+from robustlab.core.errors import CheckpointError
 
 
 def _rt(x):

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from robustlab.models.cifar import build, stack_inputs, stack_models, unstack_into
+from robustlab.paper_a.nets import build, stack_inputs, stack_models, unstack_into
 
 
 def _sgd(model, lr):

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from robustlab.errors import ParameterError
-from robustlab.models.cifar import build
-from robustlab.results import load_result
-from robustlab.train import evaluate, lr_factor, train
+from robustlab.core.errors import ParameterError
+from robustlab.paper_a.nets import build
+from robustlab.core.results import load_result
+from robustlab.paper_a.training import evaluate, lr_factor, train
 
 HP = dict(kind="noise", sigma=0.05, batch_size=32, lr=0.05, momentum=0.9, weight_decay=5e-4,
           lr_schedule="onecycle", seed=3, device="cpu", progress=False)
@@ -129,7 +129,7 @@ SCRIPT = textwrap.dedent("""
     torch.set_num_threads(1)
     sys.path.insert(0, {tests!r})
     from test_train import separable, _net, HP
-    from robustlab.train import train
+    from robustlab.paper_a.training import train
     x, y = separable(128)
     net = _net()
     kill_at = int(os.environ.get("KILL_AT", "0"))
@@ -191,8 +191,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.mark.parametrize("sigma", [0.1, 0.7, 5.0])
 def test_training_blur_equals_gaussian_blur(sigma):
     """Training builds each σ's blur kernel once; the values are gaussian_blur's, bit for bit."""
-    from robustlab.corruptions import gaussian_blur
-    from robustlab.train import _Blur
+    from robustlab.paper_a.corruptions import gaussian_blur
+    from robustlab.paper_a.training import _Blur
 
     x = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
     assert torch.equal(_Blur(sigma, (16, 16), torch.device("cpu"))(x), gaussian_blur(x, sigma))

@@ -1,4 +1,4 @@
-"""robustlab.widgets (interactive figures) and the data page's callbacks in robustlab.plots.images."""
+"""robustlab.book.widgets (interactive figures) and the data page's callbacks in robustlab.book.plots.images."""
 from __future__ import annotations
 
 import base64
@@ -10,9 +10,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from robustlab import widgets as W  # noqa: E402
-from robustlab.errors import ParameterError  # noqa: E402
-from robustlab.plots import images as pim  # noqa: E402
+from robustlab.book import widgets as W  # noqa: E402
+from robustlab.core.errors import ParameterError  # noqa: E402
+from robustlab.book.plots import images as pim  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -6,22 +6,22 @@ Prints figures for the current device, never pass/fail, and writes them all to a
 * paper-A training throughput per architecture at paper width (1.0), for
   - **baseline**: fp32, NCHW, one model at a time, a CPU ``DataLoader`` (corruption on the CPU)
     feeding the device;
-  - **single** eager / compiled: :func:`robustlab.train.train` (uint8 data on the device,
+  - **single** eager / compiled: :func:`robustlab.paper_a.training.train` (uint8 data on the device,
     normalise/corrupt/shuffle there; on CUDA bf16 autocast with the first convolution in fp32,
     channels_last, fused SGD, no host-device synchronisation per batch);
-  - **wide** eager / compiled: :func:`robustlab.train.train_many`, the 7 σ levels of one
+  - **wide** eager / compiled: :func:`robustlab.paper_a.training.train_many`, the 7 σ levels of one
     architecture as one wide network (grouped convolutions), in model-images/s;
   compiled variants (``torch.compile``) only on CUDA ("n/a" elsewhere). For each: images/s,
   achieved TFLOP/s, % of the device's dense bf16 peak (:data:`PEAK_BF16_TFLOPS`) and the ratio
   to the baseline;
-* evaluation model-images/s (:func:`robustlab.train.predict_many`: 7 models on the same corrupted
+* evaluation model-images/s (:func:`robustlab.paper_a.training.predict_many`: 7 models on the same corrupted
   batches; wide on CUDA);
 * the projected wall time of the paper-A campaign: 30 distinct models (per architecture σ = 0,
   6 noise σ, 3 blur σ — blur σ < 0.125 px is the identity, those models equal σ = 0) × 90 epochs ×
   50,000 images on the fastest measured path, plus the evaluation of every model on 7 σ levels ×
   10,000 test images and the minimal-change attack on 128 images × 200 steps per model; with
   ``--full`` also the measured grid;
-* attack images/s (:func:`robustlab.attacks.minimal_change`) and paper-B images/s (forward passes
+* attack images/s (:func:`robustlab.attacks.methods.minimal_change`) and paper-B images/s (forward passes
   of an ImageNet classifier on 224×224 images, and FGSM).
 
 FLOPs are counted with :class:`torch.utils.flop_counter.FlopCounterMode` on one forward pass of the
@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .device import describe_device, resolve_device
+from robustlab.core.device import describe_device, resolve_device
 
 PAPER_EPOCHS = 90
 PAPER_TRAIN = 50_000
@@ -96,9 +96,9 @@ def _fake_cifar(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def bench_single(arch: str, width: float, dev: torch.device, n: int, batch_size: int,
                  compile: bool = False) -> float:
-    """Training images/s of :func:`robustlab.train.train` (second epoch; the first warms up)."""
-    from .models import build
-    from .train import train
+    """Training images/s of :func:`robustlab.paper_a.training.train` (second epoch; the first warms up)."""
+    from robustlab.paper_a.nets import build
+    from robustlab.paper_a.training import train
 
     x, y = _fake_cifar(n)
     torch.manual_seed(0)
@@ -110,9 +110,9 @@ def bench_single(arch: str, width: float, dev: torch.device, n: int, batch_size:
 
 def bench_wide(arch: str, width: float, dev: torch.device, n: int, batch_size: int,
                sigmas=SIGMAS, compile: bool = False) -> float:
-    """Model-images/s of :func:`robustlab.train.train_many` (one wide net) for ``sigmas``."""
-    from .models import build
-    from .train import train_many
+    """Model-images/s of :func:`robustlab.paper_a.training.train_many` (one wide net) for ``sigmas``."""
+    from robustlab.paper_a.nets import build
+    from robustlab.paper_a.training import train_many
 
     x, y = _fake_cifar(n)
     torch.manual_seed(0)
@@ -127,7 +127,7 @@ def bench_baseline(arch: str, width: float, dev: torch.device, n: int, batch_siz
     """Plain loop: fp32, NCHW, one model, a CPU DataLoader (noise added on the CPU) feeding ``dev``."""
     from torch.utils.data import DataLoader, TensorDataset
 
-    from .models import build
+    from robustlab.paper_a.nets import build
 
     x, y = _fake_cifar(n)
     ds = TensorDataset(torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(y))
@@ -159,10 +159,10 @@ def bench_baseline(arch: str, width: float, dev: torch.device, n: int, batch_siz
 
 
 def bench_eval(arch: str, width: float, dev: torch.device, n: int, n_models: int = len(SIGMAS)) -> float:
-    """Evaluation model-images/s of :func:`robustlab.train.predict_many`: ``n_models`` nets on the
+    """Evaluation model-images/s of :func:`robustlab.paper_a.training.predict_many`: ``n_models`` nets on the
     same noisy batches (σ = 0.1), as one wide net on CUDA, one after another on CPU."""
-    from .models import build
-    from .train import predict_many
+    from robustlab.paper_a.nets import build
+    from robustlab.paper_a.training import predict_many
 
     x, _ = _fake_cifar(n)
     models = [build(arch, width=width) for _ in range(n_models)]
@@ -176,9 +176,9 @@ def bench_eval(arch: str, width: float, dev: torch.device, n: int, n_models: int
 
 
 def bench_attack(width: float, dev: torch.device, n: int, steps: int) -> float:
-    """Images/s of :func:`robustlab.attacks.minimal_change` (L∞) on a paper-A net (random weights)."""
-    from .attacks import minimal_change
-    from .models import build
+    """Images/s of :func:`robustlab.attacks.methods.minimal_change` (L∞) on a paper-A net (random weights)."""
+    from robustlab.attacks.methods import minimal_change
+    from robustlab.paper_a.nets import build
 
     torch.manual_seed(0)
     model = build("resnet", width=width).to(dev).eval()
@@ -194,8 +194,8 @@ def bench_attack(width: float, dev: torch.device, n: int, steps: int) -> float:
 
 def bench_paperb(dev: torch.device, n: int, batch_size: int, name: str = "mobilenet_v2") -> tuple[float, float]:
     """(forward images/s, FGSM images/s) of an ImageNet classifier (random weights) on 224×224 inputs."""
-    from .attacks import fgsm
-    from .models import pretrained
+    from robustlab.attacks.methods import fgsm
+    from robustlab.paper_b.classifiers import pretrained
 
     model = pretrained(name, weights=None).to(dev).eval()
     if dev.type == "cuda":
@@ -236,7 +236,7 @@ def _num(v: float | None, w: int, fmt: str) -> str:
 def bench_arch(arch: str, width: float, dev: torch.device, n: int, bs: int, workers: int,
                baseline: bool, compile: bool, peak: float | None) -> dict:
     """Every training path of one architecture, the evaluation rate, and their figures."""
-    from .models import build
+    from robustlab.paper_a.nets import build
 
     cuda = dev.type == "cuda"
     f = forward_flops(build(arch, width=width))
@@ -336,7 +336,8 @@ def main(argv: list[str] | None = None) -> dict:
           f"+ attacks {ATTACK_IMAGES} images x {ATTACK_STEPS} steps), at width {width:g}: "
           f"{_fmt_time(out['projected_campaign_s'])}")
     if args.full:
-        from . import grid, params
+        from robustlab.paper_a import grid
+        from robustlab.core import params
 
         cfg = params.resolve("bench", {"profile": "paper", "device": str(dev)})
         t0 = time.perf_counter()
@@ -344,7 +345,7 @@ def main(argv: list[str] | None = None) -> dict:
         out["measured_grid_s"] = time.perf_counter() - t0
         print(f"measured paper grid: {_fmt_time(out['measured_grid_s'])}")
     if args.json:
-        from .results import atomic_write_text
+        from robustlab.core.results import atomic_write_text
 
         atomic_write_text(Path(args.json), json.dumps(out, indent=1, default=str))
         print(f"figures written to {args.json}")

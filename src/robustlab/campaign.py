@@ -14,7 +14,7 @@ results are all stored, and an estimate of its FLOPs. Units are declared as data
 from a profile; they call the same library functions the notebooks call, so every result lands in
 the same results store under the same keys, and the book then only reads them.
 
-``--until SECONDS`` sets a wall-clock deadline (:mod:`robustlab.budget`): training checkpoints at it
+``--until SECONDS`` sets a wall-clock deadline (:mod:`robustlab.core.budget`): training checkpoints at it
 in the middle of an epoch, evaluations and pixel runs stop between stored pieces, and the process
 exits 0 printing what is left; the next call resumes. Every call makes progress (the deadline is
 checked only after the first step). One line per finished unit gives its wall time, model-images/s
@@ -36,8 +36,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import budget
-from .errors import ComputeRefused, DeadlineReached, ParameterError, RobustlabError
+from robustlab.core import budget
+from robustlab.core.errors import ComputeRefused, DeadlineReached, ParameterError, RobustlabError
 
 __all__ = ["Unit", "units", "select_units", "unit_for", "describe_result", "status", "run", "read_log",
            "main", "PARTS"]
@@ -70,7 +70,7 @@ def cifar_forward_flops(arch: str, width: float) -> float:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from .models.cifar import build
+    from robustlab.paper_a.nets import build
 
     with torch.device("meta"):
         m = build(arch, width=width).eval()
@@ -107,7 +107,8 @@ def _sig(s: float) -> str:
 
 
 def _paper_a(cfg) -> list[Unit]:
-    from . import delta, grid
+    from robustlab.paper_a import delta
+    from robustlab.paper_a import grid
 
     out: list[Unit] = []
     fwd = {a: cifar_forward_flops(a, float(cfg.width)) for a in cfg.archs}
@@ -155,7 +156,7 @@ def _paper_a(cfg) -> list[Unit]:
             for s in ([0.0] if kind == "clean" else grid.distinct_sigmas(cfg, kind)):
                 k = "noise" if kind == "clean" else kind
                 name = f"a-attack-{arch}-clean" if kind == "clean" else f"a-attack-{arch}-{kind}-{_sig(s)}"
-                grads = n_att * (steps + 8)  # see robustlab.attacks.minimal_change: steps + 8 gradients
+                grads = n_att * (steps + 8)  # see robustlab.attacks.methods.minimal_change: steps + 8 gradients
                 dep = f"a-train-{arch}-{kind}"
                 out.append(Unit(
                     name, "paper-a",
@@ -171,7 +172,7 @@ def _paper_a(cfg) -> list[Unit]:
 # paper B
 # --------------------------------------------------------------------------------------
 def _paper_b(cfg) -> list[Unit]:
-    from . import paperb
+    from robustlab.paper_b import experiments as paperb
 
     f = imagenet_forward_flops(cfg.model_name)
     n = int(cfg.n_images)
@@ -228,7 +229,7 @@ def _paper_b(cfg) -> list[Unit]:
 # units, names of results, status
 # --------------------------------------------------------------------------------------
 def _store(cfg):
-    from .results import ResultStore
+    from robustlab.core.results import ResultStore
 
     return ResultStore.for_cfg(cfg)
 
@@ -331,7 +332,7 @@ def read_log(results: Path) -> dict:
 
 
 def _write_log(results: Path, log: dict) -> None:
-    from .results import atomic_write_text
+    from robustlab.core.results import atomic_write_text
 
     atomic_write_text(Path(results) / LOG, json.dumps(log, indent=1, sort_keys=True, default=str))
 
@@ -346,8 +347,8 @@ def _machine() -> dict:
 
     import torch
 
-    from .device import describe_device, resolve_device
-    from .provenance import _git_commit
+    from robustlab.core.device import describe_device, resolve_device
+    from robustlab.book.provenance import _git_commit
 
     dev = resolve_device("auto")
     return {"device": describe_device(dev), "torch": str(torch.__version__), "cuda": torch.version.cuda,
@@ -465,8 +466,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.add_argument(f"--{name}", default=None)
     args = ap.parse_args(argv)
     try:
-        from .book import parse_param
-        from .params import resolve
+        from robustlab.book.runner import parse_param
+        from robustlab.core.params import resolve
 
         params = dict(parse_param(p) for p in args.param)
         for k in ("device", "data_dir", "results_dir", "cache_dir"):
@@ -477,7 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ParameterError("give the profile with --profile, not --param profile=...")
         cfg = resolve("campaign", {**params, "profile": args.profile})
         if args.unpack:
-            from .pack import unpack
+            from robustlab.core.pack import unpack
 
             rep = unpack([Path(f) for f in args.unpack], cfg.results)
             print(f"unpacked into {cfg.results}: " + json.dumps({k: (len(v) if isinstance(v, list) else v)
@@ -498,13 +499,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                   + (f"{len(left)} left: {', '.join(left)}" if left else "nothing left")
                   + (f" (resume: the same command)" if rep["partial"] else ""))
         if args.pack:
-            from .pack import pack
+            from robustlab.core.pack import pack
 
             man = pack(cfg.results, Path(args.pack), only_new=not args.pack_all)
             print(f"packed into {args.pack}: {len(man.get('members', []))} files in {len(man.get('parts', []))} "
                   f"part(s)" + (f"; {len(man['left'])} left for the next --pack" if man.get("left") else ""))
         if args.publish:
-            from .publish import publish
+            from robustlab.core.publish import publish
 
             dest = publish(cfg)
             print(f"published the records to {dest}")

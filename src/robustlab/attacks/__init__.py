@@ -1,0 +1,1 @@
+"""Adversarial attacks: FGSM / BIM and the minimal change (DeepFool start + FMN steps)."""

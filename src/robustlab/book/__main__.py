@@ -1,0 +1,5 @@
+import sys
+
+from robustlab.book.runner import main
+
+sys.exit(main())

@@ -1,0 +1,176 @@
+"""Image figures of the data page (paper A §2.1, Figs. 1 and 3).
+
+All functions take 8-bit RGB images ``uint8 (N, H, W, 3)`` (values 0-255), corrupt them on
+paper A's [-1, 1] scale with :func:`robustlab.paper_a.corruptions.corrupt` and return a matplotlib
+``Figure``. Noisy images are *shown* clipped to [-1, 1] (the model sees the unclipped values);
+the captions say so. Noise is drawn with a seeded generator, so a figure is reproducible.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from robustlab.core.errors import ParameterError
+
+__all__ = ["FIG1_CLASSES", "pick_examples", "show_examples", "corruption_grid", "corruption_explorer",
+           "class_counts_figure", "mean_abs_change"]
+
+#: Paper A, Fig. 1: five examples, "plane, car, frog, horse and plane".
+FIG1_CLASSES = ("airplane", "automobile", "frog", "horse", "airplane")
+
+
+def _check_images(images) -> np.ndarray:
+    a = np.asarray(images)
+    if a.ndim != 4 or a.shape[-1] != 3 or a.dtype != np.uint8:
+        raise ParameterError(f"images has shape {a.shape} and dtype {a.dtype}; expected uint8 (N, H, W, 3), 0-255")
+    if len(a) == 0:
+        raise ParameterError("images is empty; need at least one image")
+    return a
+
+
+def pick_examples(labels: np.ndarray, classes: Sequence[str], wanted: Sequence[str] = FIG1_CLASSES,
+                  seed: int = 0) -> np.ndarray:
+    """Indices of one image per entry of ``wanted`` (a class name may repeat: distinct images).
+
+    The images of each class are drawn in a seeded random order, so the same seed gives the same
+    examples. Raises ParameterError for a class that is not in ``classes``.
+    """
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    taken: dict[int, list[int]] = {}
+    out = []
+    for name in wanted:
+        if name not in classes:
+            raise ParameterError(f"class {name!r} is not one of {list(classes)}")
+        ci = list(classes).index(name)
+        if ci not in taken:
+            taken[ci] = list(rng.permutation(np.flatnonzero(labels == ci)))
+        if not taken[ci]:
+            raise ParameterError(f"not enough images of class {name!r} for {list(wanted)}")
+        out.append(int(taken[ci].pop(0)))
+    return np.asarray(out, dtype=np.int64)
+
+
+def show_examples(images, titles: Sequence[str] | None = None, suptitle: str | None = None):
+    """One row of images (Fig. 1 of paper A), titled with their class names."""
+    import matplotlib.pyplot as plt
+
+    a = _check_images(images)
+    n = len(a)
+    fig, axes = plt.subplots(1, n, figsize=(1.6 * n, 1.9), squeeze=False)
+    for i, ax in enumerate(axes[0]):
+        ax.imshow(a[i], interpolation="nearest")
+        ax.set_xticks([]), ax.set_yticks([])
+        if titles is not None:
+            ax.set_title(str(titles[i]), fontsize=9)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _corrupted(a: np.ndarray, kind: str, sigma: float, seed: int) -> np.ndarray:
+    """Corrupt uint8 images on the [-1, 1] scale; return float HWC in [0, 1] for display."""
+    import torch
+
+    from robustlab.paper_a.corruptions import corrupt
+    from robustlab.data.sources import to_tensor_pm1
+
+    x = to_tensor_pm1(a)
+    g = torch.Generator().manual_seed(int(seed))
+    y = corrupt(x, kind, float(sigma), generator=g)
+    return ((y.clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).numpy()
+
+
+def mean_abs_change(images, sigmas: Sequence[float], kind: str = "noise", seed: int = 0) -> list[float]:
+    """Mean absolute change per pixel and channel, on the [-1, 1] scale (unclipped), for each σ."""
+    import torch
+
+    from robustlab.paper_a.corruptions import corrupt
+    from robustlab.data.sources import to_tensor_pm1
+
+    x = to_tensor_pm1(_check_images(images))
+    out = []
+    for s in sigmas:
+        g = torch.Generator().manual_seed(int(seed))
+        out.append(float((corrupt(x, kind, float(s), generator=g) - x).abs().mean()))
+    return out
+
+
+def corruption_grid(images, sigmas: Sequence[float], kind: str = "noise", seed: int = 0,
+                    titles: Sequence[str] | None = None):
+    """Rows = images, columns = σ levels (paper A Fig. 3, generalised to every level used).
+
+    ``kind`` is "noise" (σ on the [-1, 1] scale) or "blur" (σ in pixels).
+    """
+    import matplotlib.pyplot as plt
+
+    from robustlab.paper_a.corruptions import check_kind, check_sigma
+
+    a = _check_images(images)
+    check_kind(kind)
+    sigmas = [check_sigma(s) for s in sigmas]
+    if not sigmas:
+        raise ParameterError("sigmas is empty; need at least one σ level")
+    cols = [_corrupted(a, kind, s, seed) for s in sigmas]
+    fig, axes = plt.subplots(len(a), len(sigmas), figsize=(1.15 * len(sigmas) + 0.6, 1.2 * len(a) + 0.5),
+                             squeeze=False)
+    unit = "" if kind == "noise" else " px"
+    for j, s in enumerate(sigmas):
+        for i in range(len(a)):
+            ax = axes[i][j]
+            ax.imshow(cols[j][i], interpolation="nearest")
+            ax.set_xticks([]), ax.set_yticks([])
+            if i == 0:
+                ax.set_title(f"σ = {s:g}{unit}", fontsize=9)
+            if j == 0 and titles is not None:
+                ax.set_ylabel(str(titles[i]), fontsize=9)
+    what = "additive Gaussian noise (σ on the [-1, 1] scale, shown clipped)" if kind == "noise" \
+        else "Gaussian blur (σ in pixels)"
+    fig.suptitle(f"{what}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def corruption_explorer(images, sigma: float = 0.0, kind: str = "noise", seed: int = 0,
+                        titles: Sequence[str] | None = None):
+    """Widget callback: originals (top row) and the same images at level ``sigma`` (bottom row)."""
+    import matplotlib.pyplot as plt
+
+    from robustlab.paper_a.corruptions import check_kind, check_sigma
+
+    a = _check_images(images)
+    check_kind(kind)
+    sigma = check_sigma(sigma)
+    y = _corrupted(a, kind, sigma, seed)
+    fig, axes = plt.subplots(2, len(a), figsize=(1.6 * len(a), 3.6), squeeze=False)
+    for i in range(len(a)):
+        axes[0][i].imshow(a[i], interpolation="nearest")
+        axes[1][i].imshow(y[i], interpolation="nearest")
+        if titles is not None:
+            axes[0][i].set_title(str(titles[i]), fontsize=9)
+        for r in (0, 1):
+            axes[r][i].set_xticks([]), axes[r][i].set_yticks([])
+    axes[0][0].set_ylabel("original", fontsize=9)
+    unit = "" if kind == "noise" else " px"
+    axes[1][0].set_ylabel(f"{kind}, σ={sigma:g}{unit}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def class_counts_figure(counts: dict[str, Sequence[int]], classes: Sequence[str]):
+    """Grouped bar chart of images per class, one group per split (``{"train": [...], "test": [...]}``)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 2.8))
+    width = 0.8 / max(1, len(counts))
+    x = np.arange(len(classes))
+    for k, (split, c) in enumerate(counts.items()):
+        ax.bar(x + k * width, c, width, label=split)
+    ax.set_xticks(x + width * (len(counts) - 1) / 2)
+    ax.set_xticklabels(classes, rotation=30, fontsize=8)
+    ax.set_ylabel("images per class")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,161 @@
+"""Provenance and recorded values of a notebook run.
+
+``record(cfg, key, value)`` stores a number (or a small list/dict) that a notebook computed in
+``<results>/records/<notebook>.json`` (written atomically), so tests can assert on the values a
+run produced (pyhf-style) and the summary page can collect them. ``show(cfg)`` renders the
+provenance table that ends every page: profile, device, seed, data source with its checksum,
+versions, git commit, parameters and wall time.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from robustlab.core.results import _canonical, atomic_write_text
+
+
+def records_path(cfg) -> Path:
+    return cfg.results / "records" / f"{cfg.notebook or 'session'}.json"
+
+
+def read_records(cfg_or_path) -> dict[str, Any]:
+    """All values recorded by one notebook (a Config or a path to its records JSON)."""
+    p = Path(cfg_or_path) if isinstance(cfg_or_path, (str, Path)) else records_path(cfg_or_path)
+    return json.loads(p.read_text()) if p.exists() else {}
+
+
+def record(cfg, key: str, value: Any) -> Any:
+    """Store ``value`` under ``key`` for this notebook and return it unchanged."""
+    p = records_path(cfg)
+    data = read_records(p)
+    data[key] = _canonical(value)
+    atomic_write_text(p, json.dumps(data, indent=1, sort_keys=True))
+    return value
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, timeout=5, cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "") if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+_MD5_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def data_fingerprint(path: str | Path) -> str:
+    """``<path> (md5 …)`` for a file; for a folder just its path and file count."""
+    from robustlab.data.sources import file_md5
+
+    p = Path(path)
+    if p.is_file():
+        st = p.stat()
+        k = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+        if k not in _MD5_CACHE:
+            _MD5_CACHE[k] = file_md5(p)
+        return f"{p} (md5 {_MD5_CACHE[k]})"
+    if p.is_dir():
+        return f"{p} (folder, {sum(1 for q in p.rglob('*') if q.is_file())} files)"
+    return str(p)
+
+
+#: Campaign units whose results each chapter shows (globs; see robustlab.campaign).
+CHAPTER_UNITS = {
+    "03_noise_training": ("a-train-*-clean", "a-train-*-noise", "a-eval-*-noise"),
+    "04_blur_training": ("a-train-*-clean", "a-train-*-blur", "a-eval-*-blur"),
+    "05_adversarial_delta": ("a-attack-*",),
+    "06_pixel_count": ("b-select", "b-exp1"),
+    "07_pixel_magnitude": ("b-exp1", "b-exp2"),
+    "08_pixel_area": ("b-exp2", "b-exp3"),
+    "09_fgsm_and_pixels": ("b-exp4",),
+    "10_augmentation": ("b-aug", "b-aug-lr"),
+    "11_pixel_index": ("b-exp1", "b-cifar"),
+}
+
+
+def computed_by(cfg) -> list[dict[str, Any]]:
+    """Where and when this page's results were computed, from the campaign logs of the results
+    folder and of ``published/<profile>/`` (not the machine rendering the page): one entry per
+    (device, torch, CUDA) with its units and the date of the last one. Empty when no campaign
+    computed them (the notebook computed them itself, on the rendering machine)."""
+    import fnmatch
+
+    from robustlab.campaign import read_log
+    from robustlab.core.paths import published_root
+
+    pats = CHAPTER_UNITS.get(cfg.notebook or "", ())
+    if not pats:
+        return []
+    units: dict[str, dict] = {}
+    for root in (published_root(cfg.profile), cfg.results):
+        try:
+            log = read_log(Path(root))
+        except Exception:  # noqa: BLE001 - a damaged log only loses this line of provenance
+            continue
+        for name, u in log.get("units", {}).items():
+            if u.get("status") == "done" and any(fnmatch.fnmatchcase(name, p) for p in pats):
+                units[name] = u
+    groups: dict[tuple, dict[str, Any]] = {}
+    for name, u in sorted(units.items()):
+        g = groups.setdefault((u.get("device"), u.get("torch"), u.get("cuda")), {
+            "device": u.get("device"), "torch": u.get("torch"), "cuda": u.get("cuda"), "units": [], "finished": ""})
+        g["units"].append(name)
+        g["finished"] = max(g["finished"], str(u.get("finished", "")))
+    return list(groups.values())
+
+
+def info(cfg, data_sources: list[str | Path] | None = None) -> dict[str, Any]:
+    """Everything needed to repeat the run, as a dict."""
+    import numpy as np
+    import torch
+    import torchvision
+
+    from robustlab import __version__
+    from robustlab.core.device import describe_device
+
+    dev = cfg.torch_device
+    params = {k: v for k, v in cfg.items() if not k.startswith("_")}
+    return {
+        "notebook": cfg.notebook,
+        "profile": cfg.profile,
+        "seed": cfg.seed,
+        "device": describe_device(dev),
+        "computed_by": computed_by(cfg),
+        "data": [data_fingerprint(s) for s in (data_sources or [])],
+        "versions": {"python": sys.version.split()[0], "torch": torch.__version__,
+                     "torchvision": torchvision.__version__, "numpy": np.__version__,
+                     "robustlab": __version__, "git": _git_commit(), "platform": platform.platform()},
+        "parameters": params,
+        "wall_time_s": round(time.time() - cfg.get("_started", time.time()), 1),
+    }
+
+
+def show(cfg, data_sources: list[str | Path] | None = None) -> dict[str, Any]:
+    """Display the provenance table (Markdown in Jupyter, text elsewhere) and record it."""
+    meta = info(cfg, data_sources)
+    record(cfg, "provenance", meta)
+    comp = meta["computed_by"]
+    where = "<br>".join(f"{g['device']} (torch {g['torch']}, CUDA {g['cuda'] or '—'}), finished {g['finished'][:10]}: "
+                        f"{len(g['units'])} campaign unit(s)" for g in comp) or f"this run, on {meta['device']}"
+    rows = [("profile", meta["profile"]), ("seed", meta["seed"]), ("results computed on", where),
+            ("data", "<br>".join(meta["data"]) or "—"), ("wall time", f"{meta['wall_time_s']} s"),
+            ("versions", ", ".join(f"{k} {v}" for k, v in meta["versions"].items())),
+            ("parameters", ", ".join(f"{k}={v}" for k, v in meta["parameters"].items()
+                                     if k not in ("notebook",)))]
+    text = "**Provenance of this page**\n\n| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
+    try:
+        from IPython.display import Markdown, display
+
+        display(Markdown(text))
+    except ImportError:  # pragma: no cover
+        print(text)
+    return meta

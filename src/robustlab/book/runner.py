@@ -1,0 +1,359 @@
+"""Run the notebooks with papermill and build the Jupyter Book: ``python -m robustlab.book.runner``.
+
+::
+
+    python -m robustlab.book.runner                         # quick profile, every notebook, then the site
+    python -m robustlab.book.runner --profile tiny --only 01_data,12_summary
+    python -m robustlab.book.runner --param epochs=5 --param sigmas=[0,0.1]
+    python -m robustlab.book.runner --build-only            # rebuild the site from the executed copies
+    python -m robustlab.book.runner --no-build              # execute only
+
+What it does, in order:
+
+1. Validates the profile and every ``--param`` with :func:`robustlab.core.params.resolve` *before*
+   anything runs: an unknown name or a bad value stops here with the parameter, the value and
+   what is allowed.
+2. Executes each selected ``notebooks/NN_name.ipynb`` in reading order (:data:`CHAPTERS`) with
+   papermill (kernel ``python3``, working directory = the repository root, ``-p profile <p>`` plus
+   the parameters) into ``book/executed/NN_name.ipynb``, printing each notebook's wall time. The
+   copy is written under a temporary name and renamed only when the whole notebook succeeded.
+3. A failing notebook stops the run. The message names the notebook, the failing cell (index in
+   the source notebook and its first line) and the error; the failed copy is moved to
+   ``_build/failed/`` (never published) and the chapter's page becomes a placeholder saying the
+   last run failed. Nothing is built. A notebook's records (``<results>/records/<name>.json``)
+   are deleted before it runs and again if it fails, so the summary page never shows values
+   of an earlier or a failed run.
+4. Every chapter without an executed notebook gets a placeholder page ("not yet written" / "not
+   yet executed"), so ``_toc.yml`` can list all twelve chapters and the book never fakes a page.
+5. Builds the site strictly: ``jupyter-book build . --all -W -n --keep-going`` (warnings are
+   errors; notebooks are *not* re-executed, ``execute_notebooks: off``) → ``_build/html/index.html``.
+
+Exit status: 0 on success, 1 when a notebook or the build failed, 2 for bad arguments/parameters.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import yaml
+
+from robustlab.core.errors import ParameterError, RobustlabError
+from robustlab.core.results import atomic_write_text
+
+__all__ = ["CHAPTERS", "NotebookFailed", "parse_param", "select_chapters", "execute_notebook",
+           "write_placeholder", "profiles_table", "run_book", "build_site", "main"]
+
+#: Every chapter in reading order: name → (title, what it reproduces).
+CHAPTERS: dict[str, tuple[str, str]] = {
+    "01_data": ("The data set", "paper A §2.1, Figs. 1 and 3"),
+    "02_architectures": ("Three architectures", "paper A §2.2, Fig. 2"),
+    "03_noise_training": ("Training on noisy images", "paper A §3, Fig. 4"),
+    "04_blur_training": ("Training on blurred images", "paper A §3, Fig. 6"),
+    "05_adversarial_delta": ("The minimal adversarial change", "paper A §3, Figs. 5 and 7"),
+    "06_pixel_count": ("How many changed pixels it takes", "paper B §6.1.1, Table 6, Fig. 8"),
+    "07_pixel_magnitude": ("How large the changes must be", "paper B §6.1.2, Table 7, Fig. 9"),
+    "08_pixel_area": ("Where the changed pixels lie", "paper B §6.1.3, Table 8, Fig. 10"),
+    "09_fgsm_and_pixels": ("Few-pixel changes on FGSM examples", "paper B §6.1.4, Table 9"),
+    "10_augmentation": ("Few-pixel augmentation", "paper B §6.2, Tables 10 and 11"),
+    "11_pixel_index": ("The Pixel-index", "paper B §5, Tables 4 and 5"),
+    "12_summary": ("Summary: every claim, reproduced or not", "both papers"),
+}
+
+EXECUTED = Path("book") / "executed"
+FAILED = Path("_build") / "failed"
+
+
+class NotebookFailed(RobustlabError):
+    """A notebook raised during execution; names the notebook, the cell and the error."""
+
+    def __init__(self, notebook: str, cell_index: int | None, first_line: str, error: str, copy: Path | None):
+        self.notebook, self.cell_index, self.first_line, self.error, self.copy = (
+            notebook, cell_index, first_line, error, copy)
+        where = f"cell {cell_index} ({first_line!r})" if cell_index is not None else "before the first cell"
+        msg = f"notebook {notebook} failed in {where}: {error}"
+        if copy is not None:
+            msg += f"\n  the failed executed copy (not published) is {copy}"
+        super().__init__(msg)
+
+
+# --------------------------------------------------------------------------------------
+# arguments
+# --------------------------------------------------------------------------------------
+def parse_param(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` → (key, value); the value is read as YAML (``5`` → int, ``[0, 0.1]`` → list)."""
+    if "=" not in text:
+        raise ParameterError(f"--param {text!r}: expected KEY=VALUE, e.g. --param epochs=5")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ParameterError(f"--param {text!r}: the parameter name is empty")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return key, value
+
+
+def select_chapters(only: str | Sequence[str] | None, notebooks_dir: Path) -> list[str]:
+    """Chapters to execute, in reading order: every chapter whose notebook exists, or ``only``.
+
+    An ``only`` name that is not a chapter, or whose notebook does not exist, is a ParameterError.
+    """
+    existing = [n for n in CHAPTERS if (notebooks_dir / f"{n}.ipynb").exists()]
+    if only is None or only == "" or only == []:
+        return existing
+    names = [s.strip() for s in (only.split(",") if isinstance(only, str) else only) if s.strip()]
+    for n in names:
+        if n not in CHAPTERS:
+            raise ParameterError(f"--only {n!r}: not a chapter; chapters are {list(CHAPTERS)}")
+        if n not in existing:
+            raise ParameterError(f"--only {n!r}: {notebooks_dir / (n + '.ipynb')} is not written yet; "
+                                 f"notebooks present: {existing}")
+    return [n for n in CHAPTERS if n in names]
+
+
+# --------------------------------------------------------------------------------------
+# pages
+# --------------------------------------------------------------------------------------
+def _clear_page(out_dir: Path, name: str) -> None:
+    for suffix in (".ipynb", ".md"):
+        p = out_dir / f"{name}{suffix}"
+        if p.exists():
+            p.unlink()
+
+
+def write_placeholder(out_dir: Path, name: str, reason: str) -> Path:
+    """Write ``<out_dir>/<name>.md``: the chapter's title and why it has no executed page."""
+    title, what = CHAPTERS.get(name, (name, ""))
+    num = name.split("_", 1)[0]
+    _clear_page(out_dir, name)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    p = out_dir / f"{name}.md"
+    text = (f"# {num}. {title}\n\n"
+            f"*Reproduces {what}.*\n\n" if what else f"# {num}. {title}\n\n")
+    text += f"```{{note}}\n{reason}\n```\n"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def _failure_details(exc: Exception, executed: Path) -> tuple[int | None, str, str]:
+    """(source-notebook cell index, first source line, 'Ename: value') of a papermill failure."""
+    ename = getattr(exc, "ename", type(exc).__name__)
+    evalue = getattr(exc, "evalue", str(exc))
+    idx = getattr(exc, "cell_index", None)
+    first = (getattr(exc, "source", "") or "").strip().splitlines()
+    first_line = first[0] if first else ""
+    if idx is not None and executed.exists():
+        try:
+            import nbformat
+
+            nb = nbformat.read(executed, as_version=4)
+            injected = [i for i, c in enumerate(nb.cells) if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+            if injected and injected[0] < idx:
+                idx -= 1  # papermill inserted a cell before it; report the source notebook's index
+        except Exception:  # noqa: BLE001 - the index of the executed copy is still useful
+            pass
+    return idx, first_line, f"{ename}: {evalue}"
+
+
+def execute_notebook(name: str, parameters: Mapping[str, Any], notebooks_dir: Path, out_dir: Path,
+                     cwd: Path, failed_dir: Path, kernel_name: str = "python3") -> float:
+    """Execute one notebook into ``out_dir/<name>.ipynb``; return its wall time in seconds.
+
+    Written to a temporary name and renamed on success. On failure the temporary copy moves to
+    ``failed_dir``, the chapter gets a "last run failed" placeholder, and NotebookFailed is raised.
+    """
+    import papermill as pm
+
+    src = notebooks_dir / f"{name}.ipynb"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / f".{name}.running.ipynb"
+    t0 = time.time()
+    # tqdm bars would be frozen at 0 % in the static pages (their widget state is not rendered):
+    # the kernels inherit TQDM_DISABLE=1; this runner prints each notebook's progress instead.
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    # figures must reach the page: a non-interactive MPLBACKEND (e.g. Agg, set for headless tests)
+    # inherited by the kernel would silently drop every figure, so the kernels get the inline backend
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    try:
+        pm.execute_notebook(str(src), str(tmp), parameters=dict(parameters), kernel_name=kernel_name,
+                            cwd=str(cwd), progress_bar=False, log_output=False)
+    except BaseException as e:
+        idx, first_line, error = _failure_details(e, tmp)
+        copy = None
+        if tmp.exists():
+            failed_dir.mkdir(parents=True, exist_ok=True)
+            copy = failed_dir / f"{name}.ipynb"
+            os.replace(tmp, copy)
+        where = f"cell {idx} ({first_line!r})" if idx is not None else "(no cell)"
+        write_placeholder(out_dir, name, f"The last run of `notebooks/{name}.ipynb` failed in {where}: "
+                                         f"{(error.splitlines()[0] if error else '').rstrip('.')}. "
+                                         f"No result of that run is shown.")
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        raise NotebookFailed(name, idx, first_line, error, copy) from None
+    _clear_page(out_dir, name)
+    os.replace(tmp, out_dir / f"{name}.ipynb")
+    (failed_dir / f"{name}.ipynb").unlink(missing_ok=True)  # an earlier failure is now stale
+    return time.time() - t0
+
+
+PROFILE_ROWS = [  # (label, parameter(s)) shown in the intro's profile table
+    ("CIFAR-10 net width (1 = the paper's 256 channels)", "width"),
+    ("training epochs", "epochs"),
+    ("training / test images", ("train_subset", "test_subset")),
+    ("σ levels (noise and blur)", "sigmas"),
+    ("images attacked per model", "n_attack_images"),
+    ("paper-B model", "model_name"),
+    ("ImageNet images", "n_images"),
+    ("random draws per setting", "n_repeats"),
+    ("changed-pixel counts", "pixel_counts"),
+    ("device", "device"),
+]
+
+
+def profiles_table() -> str:
+    """Markdown table of the shipped profiles' main sizes, read from their YAML files."""
+    from robustlab.core.params import PROFILES, profile_values
+
+    vals = {p: profile_values(p) for p in PROFILES}
+
+    def fmt(v):
+        if v is None:
+            return "all"
+        if isinstance(v, list):
+            return ", ".join(f"{x:g}" if isinstance(x, float) else str(x) for x in v)
+        return f"{v:g}" if isinstance(v, float) else (f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v))
+
+    lines = ["| | " + " | ".join(f"`{p}`" for p in PROFILES) + " |", "|---" * (len(PROFILES) + 1) + "|"]
+    for label, keys in PROFILE_ROWS:
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        if not all(k in vals[p] for p in PROFILES for k in keys):
+            continue
+        lines.append(f"| {label} | " + " | ".join(" / ".join(fmt(vals[p][k]) for k in keys) for p in PROFILES) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def build_site(root: Path, strict: bool = True) -> int:
+    """``jupyter-book build <root> --all -W -n --keep-going``; returns its exit status."""
+    exe = Path(sys.executable).parent / "jupyter-book"
+    cmd = [str(exe) if exe.exists() else (shutil.which("jupyter-book") or "jupyter-book"), "build", str(root), "--all"]
+    if strict:
+        cmd += ["-W", "-n", "--keep-going"]
+    print("$ " + " ".join(cmd), flush=True)
+    return subprocess.run(cmd, cwd=str(root)).returncode
+
+
+def run_book(profile: str = "quick", only: str | Sequence[str] | None = None, params: Mapping[str, Any] | None = None,
+             build: bool = True, execute: bool = True, root: str | os.PathLike = ".",
+             notebooks_dir: str | os.PathLike | None = None, out_dir: str | os.PathLike | None = None,
+             kernel_name: str = "python3") -> dict[str, float]:
+    """Run the book (see the module docstring). Returns {notebook: wall time in s}.
+
+    Raises ParameterError (bad parameters, before anything runs), NotebookFailed (a notebook
+    failed; nothing is built) or RobustlabError (the site build failed).
+    """
+    from robustlab.core.params import resolve
+
+    root = Path(root).resolve()
+    nb_dir = Path(notebooks_dir) if notebooks_dir else root / "notebooks"
+    out = Path(out_dir) if out_dir else root / EXECUTED
+    params = dict(params or {})
+    if "profile" in params:
+        raise ParameterError("give the profile with --profile, not --param profile=...")
+    cfg = resolve("", {**params, "profile": profile})  # validates names, types and ranges: nothing has run yet
+    chosen = select_chapters(only, nb_dir) if execute else []
+    results = cfg.results if cfg.results.is_absolute() else root / cfg.results
+    timings: dict[str, float] = {}
+    waiting: dict[str, str] = {}
+    for i, name in enumerate(chosen, 1):
+        print(f"[{i}/{len(chosen)}] {name} (profile {profile}) ...", flush=True)
+        records = results / "records" / f"{name}.json"
+        records.unlink(missing_ok=True)  # values recorded by an earlier run must not survive this one
+        try:
+            dt = execute_notebook(name, {"profile": profile, **params}, nb_dir, out, root, root / FAILED, kernel_name)
+        except NotebookFailed as e:
+            records.unlink(missing_ok=True)  # a failed run's partial records are not results
+            if not e.error.startswith("ComputeRefused"):
+                raise
+            # results this machine may not compute (the paper profile without a GPU, or
+            # ROBUSTLAB_NO_COMPUTE=1) and that are not published: the page says which unit is missing
+            msg = e.error.split(": ", 1)[-1]
+            write_placeholder(out, name, f"Not computed yet at the `{profile}` profile. {msg}")
+            waiting[name] = msg
+            print(f"[{i}/{len(chosen)}] {name}: results missing, page left as a placeholder: {msg}", flush=True)
+            continue
+        except BaseException:
+            records.unlink(missing_ok=True)  # a failed run's partial records are not results
+            raise
+        timings[name] = round(dt, 1)
+        print(f"[{i}/{len(chosen)}] {name} done in {dt:.1f} s", flush=True)
+    for name in CHAPTERS:
+        if (out / f"{name}.ipynb").exists():
+            continue
+        if not (nb_dir / f"{name}.ipynb").exists():
+            write_placeholder(out, name, f"Not yet written: `notebooks/{name}.ipynb` does not exist yet, "
+                                         f"so this chapter shows no results.")
+        elif not (out / f"{name}.md").exists() or "Not yet" in (out / f"{name}.md").read_text():
+            write_placeholder(out, name, f"Not yet executed: run `python -m robustlab.book.runner --only {name}` "
+                                         f"to execute `notebooks/{name}.ipynb` and show it here.")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "profiles_table.md", profiles_table())  # included by book/intro.md
+    if timings:
+        tf = out / "timings.json"
+        old = json.loads(tf.read_text()) if tf.exists() else {}
+        old.update({n: {"seconds": s, "profile": profile, "params": params} for n, s in timings.items()})
+        atomic_write_text(tf, json.dumps(old, indent=1, default=str))
+        print("wall time per notebook: " + ", ".join(f"{n} {s:.1f} s" for n, s in timings.items()), flush=True)
+    if waiting:
+        print(f"{len(waiting)} chapter(s) wait for campaign results: {', '.join(waiting)} "
+              f"(see `python -m robustlab.campaign --profile {profile} --dry-run`)", flush=True)
+    if build:
+        t0 = time.time()
+        rc = build_site(root)
+        if rc != 0:
+            raise RobustlabError(f"jupyter-book build failed (exit {rc}); see the warnings above "
+                                 f"(strict build: every warning is an error)")
+        print(f"site built in {time.time() - t0:.1f} s: {root / '_build' / 'html' / 'index.html'}", flush=True)
+    return timings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m robustlab.book.runner", description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", default="quick", help="tiny | quick (default) | paper")
+    ap.add_argument("--only", default=None, help="comma-separated chapters, e.g. 01_data,03_noise_training")
+    ap.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                    help="a notebook parameter (YAML value), repeatable: --param epochs=5")
+    ap.add_argument("--no-build", action="store_true", help="execute the notebooks, do not build the site")
+    ap.add_argument("--build-only", action="store_true", help="build the site from the executed copies")
+    ap.add_argument("--root", default=".", help="repository root (default: the current folder)")
+    args = ap.parse_args(argv)
+    if args.no_build and args.build_only:
+        print("error: --no-build and --build-only exclude each other", file=sys.stderr)
+        return 2
+    try:
+        params = dict(parse_param(p) for p in args.param)
+        run_book(profile=args.profile, only=args.only, params=params, build=not args.no_build,
+                 execute=not args.build_only, root=args.root)
+    except ParameterError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except NotebookFailed as e:
+        print(f"error: {e}\nStopped; the site was not built.", file=sys.stderr)
+        return 1
+    except RobustlabError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

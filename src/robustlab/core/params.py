@@ -1,0 +1,318 @@
+"""Notebook parameters: one flat namespace, profiles, and validation before any compute.
+
+Every notebook has a cell tagged ``parameters`` in which ``profile`` names a profile
+(``quick``, ``paper`` or ``tiny``) and every other parameter is ``None`` ("take the profile's
+value"). The next cell calls :func:`load`, which
+
+1. rejects names that are not parameters (a typo passed with ``papermill -p`` is an error,
+   not a silent no-op),
+2. fills each ``None`` from ``profiles/<profile>.yaml`` (shipped inside the package),
+3. checks every value's type and range and raises :class:`ParameterError` naming the
+   parameter, the bad value and what is allowed,
+
+so the CLI, papermill and JupyterLab all get the same checks before anything is computed.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+import types
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import yaml
+
+from robustlab.core.errors import ParameterError
+
+PROFILES = ("tiny", "quick", "paper")
+ARCHS = ("resnet", "inception", "resnext")
+PRETRAINED = ("mobilenet_v2", "resnet101", "densenet121", "vgg16", "alexnet", "squeezenet1_1")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter: its type, a range/choice check, and a one-line description (with units)."""
+
+    kind: str  # "int", "float", "str", "bool", "path", "list[int]", "list[float]", "list[str]"
+    doc: str
+    check: Callable[[Any], str | None] | None = None  # returns a complaint, or None when fine
+    optional: bool = False  # None is a valid resolved value
+
+
+def _range(lo: float | None = None, hi: float | None = None, lo_open: bool = False, hi_open: bool = False):
+    def check(v: Any) -> str | None:
+        vals = v if isinstance(v, (list, tuple)) else [v]
+        for x in vals:
+            if isinstance(x, float) and not math.isfinite(x):
+                return f"must be finite, got {x!r}"
+            if lo is not None and (x < lo or (lo_open and x == lo)):
+                return f"must be {'>' if lo_open else '>='} {lo}, got {x!r}"
+            if hi is not None and (x > hi or (hi_open and x == hi)):
+                return f"must be {'<' if hi_open else '<='} {hi}, got {x!r}"
+        return None
+    return check
+
+
+def _choices(options: Iterable[str]):
+    options = tuple(options)
+
+    def check(v: Any) -> str | None:
+        vals = v if isinstance(v, (list, tuple)) else [v]
+        bad = [x for x in vals if x not in options]
+        return f"must be one of {list(options)}, got {bad[0]!r}" if bad else None
+    return check
+
+
+def _nonempty(inner=None):
+    def check(v: Any) -> str | None:
+        if len(v) == 0:
+            return "must not be empty"
+        return inner(v) if inner else None
+    return check
+
+
+def _device_check(v: Any) -> str | None:
+    from robustlab.core.device import resolve_device
+
+    try:
+        resolve_device(v)
+    except ParameterError as e:
+        return str(e)
+    return None
+
+
+SPEC: dict[str, Param] = {
+    # --- common -------------------------------------------------------------------------
+    "profile": Param("str", "profile name: tiny (tests), quick (2 CPU cores, minutes), paper (GPU)", _choices(PROFILES)),
+    "seed": Param("int", "master random seed (training, sampling, noise)", _range(0)),
+    "device": Param("str", "'auto' (cuda if present, else cpu), 'cpu' or 'cuda'", _device_check),
+    "data_dir": Param("path", "data folder (else $ROBUSTLAB_DATA, else ./data)", optional=True),
+    "results_dir": Param("path", "results folder (else $ROBUSTLAB_RESULTS, else ./results); a profile subfolder is used", optional=True),
+    "cache_dir": Param("path", "decoded-image cache (else $ROBUSTLAB_CACHE, else ./data/cache)", optional=True),
+    "num_threads": Param("int", "CPU threads for torch (0 = torch's default)", _range(0)),
+    # --- paper A: training grid -------------------------------------------------------
+    "archs": Param("list[str]", "paper-A architectures to run", _nonempty(_choices(ARCHS))),
+    "sigmas": Param("list[float]", "σ levels for training and evaluation (noise: on [-1, 1] scale; blur: pixels)", _nonempty(_range(0))),
+    "width": Param("float", "channel multiplier of the paper-A nets (1.0 = the paper's 256 channels)", _range(0, 4, lo_open=True)),
+    "epochs": Param("int", "training epochs per model (paper: 90)", _range(1)),
+    "batch_size": Param("int", "training batch size (images)", _range(1)),
+    "lr": Param("float", "peak SGD learning rate", _range(0, lo_open=True)),
+    "momentum": Param("float", "SGD momentum", _range(0, 1, hi_open=True)),
+    "weight_decay": Param("float", "SGD weight decay (L2)", _range(0)),
+    "lr_schedule": Param("str", "learning-rate schedule", _choices(("onecycle", "cosine", "step", "constant"))),
+    "train_subset": Param("int", "training images used (class-balanced; None = all 50,000)", _range(10), optional=True),
+    "test_subset": Param("int", "test images used for the accuracy grids (class-balanced; None = all 10,000)", _range(10), optional=True),
+    "augment": Param("bool", "random crop + flip during training (not in the paper; off by default)"),
+    "stack_models": Param("str", "train the σ levels of one architecture at once as one vectorised model: 'auto' (on for cuda, on CPU what measured faster), 'on', 'off'", _choices(("auto", "on", "off"))),
+    "compile": Param("bool", "torch.compile the training step on cuda (ignored on CPU; off by default)"),
+    # --- paper A: minimal adversarial change -------------------------------------------
+    "n_attack_images": Param("int", "test images attacked per model (paper: 128)", _range(1)),
+    "attack_norm": Param("str", "norm of the minimal-change attack", _choices(("linf", "l2"))),
+    "attack_steps": Param("int", "gradient steps of the minimal-change attack", _range(1)),
+    # --- paper B ---------------------------------------------------------------------
+    "model_name": Param("str", "ImageNet classifier for paper B", _choices(PRETRAINED)),
+    "weights": Param("str", "'DEFAULT' (torchvision download) or a path to a state_dict file; None = the shared MobileNetV2", optional=True),
+    "n_images": Param("int", "correctly classified ImageNet images used (paper: 10,000)", _range(1)),
+    "n_repeats": Param("int", "independent random draws per setting (spread reported)", _range(1)),
+    "pixel_counts": Param("list[int]", "numbers of changed pixels (exp. 1, 3, 4)", _nonempty(_range(1))),
+    "magnitudes": Param("list[int]", "max change per channel, 8-bit units (exp. 2)", _nonempty(_range(0, 255))),
+    "areas": Param("list[int]", "side of the centred window the pixels are drawn in (exp. 3), pixels", _nonempty(_range(1))),
+    "grid_pixel_counts": Param("list[int]", "pixel counts of the exp. 2 (magnitude) and exp. 3 (area) grids (paper: all of pixel_counts)", _nonempty(_range(1))),
+    "fgsm_eps": Param("float", "FGSM step, 8-bit units (exp. 4 and augmentation)", _range(0, 255, lo_open=True)),
+    "aug_pixel_counts": Param("list[int]", "pixel counts k of the few-pixel augmentation models", _nonempty(_range(1))),
+    "aug_train_images": Param("int", "training images for the augmentation fine-tuning (paper: 1,000)", _range(1)),
+    "aug_test_images": Param("int", "held-out images for the augmentation test (paper: 1,000)", _range(1)),
+    "aug_epochs": Param("int", "fine-tuning epochs (the paper's '20 iterations')", _range(1)),
+    "aug_lr": Param("float", "fine-tuning learning rate (paper: 0.001)", _range(0, lo_open=True)),
+    "eval_batch_size": Param("int", "batch size of forward passes (images)", _range(1)),
+    "cifar_models_pixels": Param("bool", "also run experiments 1-3 and Pi on paper A's CIFAR-10 models"),
+}
+
+
+def _coerce(name: str, p: Param, v: Any) -> Any:
+    """Coerce YAML/papermill values to the declared type, or raise ParameterError."""
+    def bad(msg: str) -> ParameterError:
+        return ParameterError(f"parameter {name}={v!r}: {msg} ({p.doc})")
+
+    if v is None:
+        if p.optional:
+            return None
+        raise bad("is required")
+    kind = p.kind
+    if kind == "path":
+        if not isinstance(v, (str, os.PathLike)):
+            raise bad("must be a path string")
+        return str(v)
+    if kind.startswith("list["):
+        inner = kind[5:-1]
+        if isinstance(v, (str, bytes)) or not isinstance(v, Iterable):
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                v = [v]
+            else:
+                raise bad(f"must be a list of {inner}")
+        return [_coerce_scalar(name, p, inner, x, bad) for x in v]
+    return _coerce_scalar(name, p, kind, v, bad)
+
+
+def _coerce_scalar(name, p, kind, v, bad):
+    if kind == "int":
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not float(v).is_integer()):
+            raise bad("must be an integer")
+        return int(v)
+    if kind == "float":
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise bad("must be a number")
+        return float(v)
+    if kind == "bool":
+        if not isinstance(v, bool):
+            raise bad("must be True or False")
+        return v
+    if kind == "str":
+        if not isinstance(v, str):
+            raise bad("must be a string")
+        return v
+    raise AssertionError(kind)
+
+
+def profile_values(profile: str) -> dict[str, Any]:
+    """The raw values of a shipped profile (``robustlab/profiles/<profile>.yaml``)."""
+    if profile not in PROFILES:
+        raise ParameterError(f"parameter profile={profile!r}: must be one of {list(PROFILES)}")
+    text = resources.files("robustlab.core").joinpath("profiles", f"{profile}.yaml").read_text()
+    values = yaml.safe_load(text) or {}
+    unknown = sorted(set(values) - set(SPEC))
+    if unknown:
+        raise ParameterError(f"profile {profile!r} sets unknown parameters {unknown}")
+    return values
+
+
+class Config(dict):
+    """Resolved, validated parameters of one notebook run; keys also readable as attributes."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def results(self) -> Path:
+        from robustlab.core.paths import results_root
+
+        return results_root(self.get("results_dir"), self["profile"])
+
+    @property
+    def torch_device(self):
+        from robustlab.core.device import resolve_device
+
+        return resolve_device(self["device"])
+
+
+_IGNORED = {"In", "Out", "get_ipython", "exit", "quit", "open", "display"}
+
+
+def _user_names(namespace: Mapping[str, Any]) -> dict[str, Any]:
+    """Names a user or papermill assigned in a notebook namespace (not modules, functions, dunders)."""
+    out = {}
+    for k, v in namespace.items():
+        if k.startswith("_") or k in _IGNORED:
+            continue
+        if isinstance(v, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)):
+            continue
+        if callable(v) and not isinstance(v, (list, tuple, dict, str)):
+            continue
+        if isinstance(v, Config):
+            continue
+        out[k] = v
+    return out
+
+
+def resolve(notebook: str = "", overrides: Mapping[str, Any] | None = None, profile: str | None = None) -> Config:
+    """Validate ``overrides`` against :data:`SPEC`, fill the rest from the profile, check ranges.
+
+    ``overrides`` may hold ``None`` for "profile value". Unknown names raise ParameterError.
+    """
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(SPEC))
+    if unknown:
+        close = {u: [k for k in SPEC if k[:3] == u[:3]] for u in unknown}
+        hint = "; ".join(f"{u!r} (did you mean {c}?)" if c else repr(u) for u, c in close.items())
+        raise ParameterError(f"unknown parameter(s) {hint}{' in ' + notebook if notebook else ''}. "
+                             f"Known parameters: {sorted(SPEC)}")
+    profile = overrides.pop("profile", None) or profile or "quick"
+    if not isinstance(profile, str) or profile not in PROFILES:
+        raise ParameterError(f"parameter profile={profile!r}: must be one of {list(PROFILES)}")
+    values = profile_values(profile)
+    values["profile"] = profile
+    for k, v in overrides.items():
+        if v is not None:
+            values[k] = v
+    cfg = Config()
+    for name, p in SPEC.items():
+        v = _coerce(name, p, values.get(name))
+        if v is not None and p.check is not None:
+            complaint = p.check(v)
+            if complaint:
+                raise ParameterError(f"parameter {name}={v!r} {complaint} ({p.doc})")
+        cfg[name] = v
+    _cross_check(cfg)
+    cfg["notebook"] = notebook
+    cfg["_started"] = time.time()
+    if cfg["num_threads"]:
+        import torch
+
+        torch.set_num_threads(cfg["num_threads"])
+    return cfg
+
+
+#: Paper B's image side after Resize(256)/CenterCrop(224), pixels.
+IMAGENET_SIZE = 224
+CIFAR_SIZE = 32
+
+
+def _cross_check(cfg: Mapping[str, Any]) -> None:
+    """Checks that involve several parameters (pixel counts against windows, windows against images)."""
+    def bad(name: str, value: Any, msg: str) -> ParameterError:
+        return ParameterError(f"parameter {name}={value!r}: {msg} ({SPEC[name].doc})")
+
+    for a in cfg["areas"]:
+        if a > IMAGENET_SIZE:
+            raise bad("areas", cfg["areas"], f"window {a} is larger than the {IMAGENET_SIZE}x{IMAGENET_SIZE} image; "
+                      f"allowed: 1..{IMAGENET_SIZE}")
+    whole = IMAGENET_SIZE * IMAGENET_SIZE
+    for name in ("pixel_counts", "aug_pixel_counts"):
+        if max(cfg[name]) > whole:
+            raise bad(name, cfg[name], f"{max(cfg[name])} pixels exceed the {whole} pixels of a "
+                      f"{IMAGENET_SIZE}x{IMAGENET_SIZE} image")
+    smallest = min(cfg["areas"])
+    n = max(cfg["grid_pixel_counts"])
+    if n > smallest * smallest:
+        raise bad("grid_pixel_counts", cfg["grid_pixel_counts"],
+                  f"{n} distinct pixels do not fit in the smallest window areas={smallest} "
+                  f"({smallest * smallest} pixels); use at most {smallest * smallest} or larger areas")
+    if cfg.get("cifar_models_pixels"):
+        # paper A's 32x32 images: areas scale by 32/224 (see robustlab.paper_b.experiments.cifar_scale)
+        small = max(1, round(smallest * CIFAR_SIZE / IMAGENET_SIZE))
+        if n > small * small:
+            raise bad("areas", cfg["areas"],
+                      f"on 32x32 CIFAR images the window {smallest} scales to {small} ({small * small} pixels), "
+                      f"fewer than the {n} pixels to change; use larger areas or set cifar_models_pixels=False")
+        if max(cfg["pixel_counts"]) > CIFAR_SIZE * CIFAR_SIZE:
+            raise bad("pixel_counts", cfg["pixel_counts"], f"more than the {CIFAR_SIZE * CIFAR_SIZE} pixels of a "
+                      f"32x32 CIFAR image; lower it or set cifar_models_pixels=False")
+
+
+def load(notebook: str, namespace: Mapping[str, Any]) -> Config:
+    """Resolve the parameters a notebook's namespace holds (see module docstring)."""
+    return resolve(notebook, _user_names(namespace))
+
+
+def parameters_cell(profile: str = "quick", names: Iterable[str] | None = None) -> str:
+    """Source of a notebook ``parameters`` cell: ``profile`` set, every other name ``None``."""
+    names = list(names) if names is not None else [n for n in SPEC if n != "profile"]
+    lines = [f'profile = "{profile}"  # {SPEC["profile"].doc}']
+    lines += [f"{n} = None  # {SPEC[n].doc}" for n in names if n != "profile"]
+    return "\n".join(lines)

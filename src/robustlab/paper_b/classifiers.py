@@ -1,0 +1,145 @@
+"""Paper B's ImageNet classifiers: torchvision models by name, with their weights.
+
+:func:`pretrained` returns a classifier in eval mode that takes **float NCHW RGB images on
+[0, 1]** (``uint8 / 255``) when ``normalize=True`` (the default): the ImageNet mean/std
+normalisation is the model's first layer, so attacks work with ``bounds=(0, 1)`` and
+8-bit changes map to steps of 1/255. With ``normalize=False`` the bare torchvision net is
+returned (it expects normalised inputs).
+
+Weights:
+
+* ``"DEFAULT"`` or a torchvision enum name (e.g. ``"IMAGENET1K_V1"``): torchvision's
+  ``weights=`` enum, downloaded on first use (needs internet; offline this is a
+  :class:`~robustlab.core.errors.DataError` that says to pass a local state_dict path instead).
+* a path to a local ``state_dict`` file (e.g. the shared
+  ``imagenet/mobilenet_v2-imagenet-dequantized.pth``).
+* ``None``: random initialisation (tests).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from robustlab.data.sources import IMAGENET_MEAN, IMAGENET_STD
+from robustlab.core.errors import CheckpointError, DataError, ParameterError
+
+__all__ = ["IMAGENET_ARCHS", "Normalize", "pretrained", "to_unit", "SHARED_MOBILENET", "shared_mobilenet_path"]
+
+#: architectures :func:`pretrained` knows (the paper's five and the one we have weights for).
+IMAGENET_ARCHS = ("mobilenet_v2", "resnet101", "densenet121", "vgg16", "alexnet", "squeezenet1_1")
+
+#: file name of the real ImageNet-pretrained MobileNetV2 in the shared data folder.
+SHARED_MOBILENET = "imagenet/mobilenet_v2-imagenet-dequantized.pth"
+
+
+class Normalize(nn.Module):
+    """``(x - mean) / std`` per channel, on float NCHW input in [0, 1]."""
+
+    def __init__(self, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+def to_unit(images_uint8: Any, device: torch.device | str | None = None) -> torch.Tensor:
+    """uint8 NHWC (numpy or tensor, 0-255) → float32 NCHW on [0, 1] (the input of :func:`pretrained`)."""
+    x = torch.as_tensor(images_uint8, device=device)
+    if x.dtype != torch.uint8 or x.ndim != 4 or x.shape[-1] != 3:
+        raise ParameterError(f"images: expected uint8 (N, H, W, 3), got {tuple(x.shape)} {x.dtype}")
+    return x.permute(0, 3, 1, 2).float().div_(255.0).contiguous()
+
+
+def shared_mobilenet_path(data_dir: str | os.PathLike | None = None) -> Path:
+    """The shared ImageNet-pretrained MobileNetV2 state_dict under the data folder."""
+    from robustlab.core.paths import data_root
+
+    return data_root(data_dir) / SHARED_MOBILENET
+
+
+def _load_state_dict(path: Path, net: nn.Module, name: str) -> None:
+    if not path.is_file():
+        raise DataError(f"weights={str(path)!r}: no such file. Pass a path to a {name} state_dict, "
+                        f"'DEFAULT' (download, needs internet) or None (random weights).")
+    try:
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable file
+        raise CheckpointError(f"weights file {path} cannot be read as a state_dict ({type(e).__name__}: {e}); "
+                              f"it is damaged or not a torch file.") from None
+    if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
+        sd = sd["state_dict"]
+    if not isinstance(sd, dict):
+        raise CheckpointError(f"weights file {path} holds a {type(sd).__name__}, not a state_dict.")
+    try:
+        net.load_state_dict(sd)
+    except RuntimeError as e:
+        msg = str(e).splitlines()
+        raise CheckpointError(f"weights file {path} does not fit torchvision's {name}: "
+                              f"{' '.join(m.strip() for m in msg[:4])[:400]}") from None
+
+
+def _enum_weights(name: str, weights: str):
+    from torchvision.models import get_model_weights
+
+    enum = get_model_weights(name)
+    if weights == "DEFAULT":
+        return enum.DEFAULT
+    try:
+        return enum[weights]
+    except KeyError:
+        raise ParameterError(f"weights={weights!r} for {name}: not a file and not one of "
+                             f"{['DEFAULT'] + [w.name for w in enum]}") from None
+
+
+def pretrained(name: str, weights: str | os.PathLike | None = "DEFAULT", *, normalize: bool = True) -> nn.Module:
+    """A torchvision ImageNet classifier in eval mode.
+
+    Args:
+        name: one of :data:`IMAGENET_ARCHS`.
+        weights: ``"DEFAULT"`` / a torchvision weights enum name (download, needs internet),
+            a path to a local state_dict file, or ``None`` for random weights.
+        normalize: prepend :class:`Normalize` (ImageNet mean/std), so the model takes
+            float NCHW RGB on [0, 1]; else the bare net (expects normalised input).
+
+    Returns:
+        ``nn.Sequential(Normalize, net)`` (or ``net``) in eval mode, 1,000 logits per image.
+
+    Raises:
+        ParameterError: unknown ``name`` or weights enum name.
+        DataError: download impossible (offline) or file missing.
+        CheckpointError: the file is damaged or does not fit the architecture.
+    """
+    import torchvision.models as tvm
+
+    if name not in IMAGENET_ARCHS:
+        raise ParameterError(f"name={name!r}: must be one of {list(IMAGENET_ARCHS)}")
+    builder = getattr(tvm, name)
+    from torchvision.models import WeightsEnum
+
+    if isinstance(weights, WeightsEnum):
+        weights = weights.name
+    is_enum = isinstance(weights, str) and (weights == "DEFAULT" or (weights.isupper() and os.sep not in weights
+                                                                     and not Path(weights).suffix))
+    if weights is None:
+        net = builder(weights=None)
+    elif is_enum:
+        enum = _enum_weights(name, str(weights))
+        try:
+            net = builder(weights=enum)
+        except Exception as e:  # noqa: BLE001 - offline: URLError, OSError, ...
+            raise DataError(
+                f"cannot download the torchvision weights {enum} for {name} ({type(e).__name__}: {e}). "
+                f"There is probably no internet here: pass weights=<path to a local {name} state_dict> "
+                f"(e.g. the shared {SHARED_MOBILENET} for mobilenet_v2), or weights=None for random "
+                f"weights.") from None
+    else:
+        net = builder(weights=None)
+        _load_state_dict(Path(weights), net, name)
+    model = nn.Sequential(Normalize(), net) if normalize else net
+    return model.eval()
