@@ -2,11 +2,9 @@
 the error messages, and the real shared CIFAR-10 tar."""
 from __future__ import annotations
 
-import io
 import pickle
 import tarfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np

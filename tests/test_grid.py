@@ -121,7 +121,6 @@ def test_plots_and_table():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from robustlab.book import plots
     from robustlab.book.plots import grids as pg
 
     sig = [0.0, 0.1, 1.0]

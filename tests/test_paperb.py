@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-import robustlab.paper_b.experiments as pb
+import robustlab.paper_b as pb
+import robustlab.paper_b.experiments as pbx
 from robustlab.core.params import resolve
 
 
@@ -39,13 +40,13 @@ def _data(n=10, size=16):
 def test_changed_predictions_seeded_and_batch_size_independent():
     m = Counting().eval()
     x = _data()
-    a = pb.changed_predictions(m, x, 20, None, None, seed=7, batch_size=3)
-    b = pb.changed_predictions(m, x, 20, None, None, seed=7, batch_size=10)
+    a = pbx.changed_predictions(m, x, 20, None, None, seed=7, batch_size=3)
+    b = pbx.changed_predictions(m, x, 20, None, None, seed=7, batch_size=10)
     assert np.array_equal(a, b)
     assert a.shape == (10,)
     # a different seed draws different changes (compare the changed images, not the predictions)
     from robustlab.paper_b.pixels import change_pixels
-    g1, g2 = pb._seed(7, 0), pb._seed(8, 0)
+    g1, g2 = pbx.derive_seed(7, 0), pbx.derive_seed(8, 0)
     assert not np.array_equal(change_pixels(x, 20, None, None, g1), change_pixels(x, 20, None, None, g2))
 
 
@@ -71,7 +72,7 @@ def test_rows_and_pixel_index(cfg):
     m = Counting().eval()
     x = _data(12)
     y = pb.predict(m, x, 4).numpy()
-    t = pb._rows(cfg, m, x, y, {"d": 2}, [{"n_pixels": p} for p in (1, 64, 256)], progress=False)
+    t = pbx.pixel_rows(cfg, m, x, y, {"d": 2}, [{"n_pixels": p} for p in (1, 64, 256)], progress=False)
     assert list(t["n_pixels"]) == [1, 64, 256] and (t["images"] == 12).all()
     assert np.allclose(t["accuracy"], 1 - t["wrong_rate"])
     c = pb.pixel_index_curve(t, image_size=16)

@@ -5,7 +5,6 @@ import multiprocessing as mp
 import os
 import time
 import warnings
-from pathlib import Path
 
 import pytest
 import torch

@@ -172,7 +172,7 @@ def _paper_a(cfg) -> list[Unit]:
 # paper B
 # --------------------------------------------------------------------------------------
 def _paper_b(cfg) -> list[Unit]:
-    from robustlab.paper_b import experiments as paperb
+    from robustlab import paper_b as paperb
 
     f = imagenet_forward_flops(cfg.model_name)
     n = int(cfg.n_images)

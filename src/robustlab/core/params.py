@@ -294,7 +294,7 @@ def _cross_check(cfg: Mapping[str, Any]) -> None:
                   f"{n} distinct pixels do not fit in the smallest window areas={smallest} "
                   f"({smallest * smallest} pixels); use at most {smallest * smallest} or larger areas")
     if cfg.get("cifar_models_pixels"):
-        # paper A's 32x32 images: areas scale by 32/224 (see robustlab.paper_b.experiments.cifar_scale)
+        # paper A's 32x32 images: areas scale by 32/224 (see robustlab.paper_b.cifar.cifar_scale)
         small = max(1, round(smallest * CIFAR_SIZE / IMAGENET_SIZE))
         if n > small * small:
             raise bad("areas", cfg["areas"],

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import time
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Iterable
 
 import numpy as np
 import torch
@@ -46,7 +46,7 @@ from robustlab.data.sources import balanced_indices, load_cifar10
 from robustlab.core.errors import ParameterError
 from robustlab.paper_a.nets import ARCHS, build
 from robustlab.core.results import ResultStore
-from robustlab.paper_a.training import evaluate, evaluate_many, train, train_many
+from robustlab.paper_a.training import evaluate_many, train, train_many
 
 __all__ = ["EVAL_BATCH", "CPU_STACK_PAYS", "use_stacking", "level", "is_duplicate", "distinct_sigmas",
            "model_config", "eval_config", "get_model", "model_record", "has_model", "train_models",

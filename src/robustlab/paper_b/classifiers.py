@@ -18,14 +18,15 @@ Weights:
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from robustlab.data.sources import IMAGENET_MEAN, IMAGENET_STD
 from robustlab.core.errors import CheckpointError, DataError, ParameterError
+from robustlab.data.sources import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = ["IMAGENET_ARCHS", "Normalize", "pretrained", "to_unit", "SHARED_MOBILENET", "shared_mobilenet_path"]
 
@@ -143,3 +144,128 @@ def pretrained(name: str, weights: str | os.PathLike | None = "DEFAULT", *, norm
         _load_state_dict(Path(weights), net, name)
     model = nn.Sequential(Normalize(), net) if normalize else net
     return model.eval()
+
+
+# --------------------------------------------------------------------------------------
+# the model of a run, its identity in cache keys, and forward passes on 8-bit images
+# --------------------------------------------------------------------------------------
+def weights_arg(cfg) -> str | None:
+    if cfg.weights is not None:
+        return cfg.weights
+    if cfg.model_name != "mobilenet_v2":
+        return "DEFAULT"
+    from robustlab.paper_b.classifiers import shared_mobilenet_path
+
+    return str(shared_mobilenet_path(cfg.data_dir))
+
+
+_SHA_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    st = path.stat()
+    k = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if k not in _SHA_CACHE:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        _SHA_CACHE[k] = h.hexdigest()[:16]
+    return _SHA_CACHE[k]
+
+
+def model_key(cfg) -> dict[str, Any]:
+    """Identity of the model used, for cache keys: its name and its weights — a torchvision enum by
+    name, or a weights file by its name and SHA-256 (never its path, so results computed on another
+    machine, with the file elsewhere, are found)."""
+    w = weights_arg(cfg)
+    key: dict[str, Any] = {"model": cfg.model_name, "weights": w}
+    if w is not None and Path(w).is_file():
+        key["weights"] = Path(w).name
+        key["weights_sha256"] = _file_sha256(Path(w))
+    return key
+
+
+class LazyModel:
+    """A model that is built only when something must be computed with it (``.get()``), so pages
+    rendered from stored or published results never load fine-tuned or paper-A weights."""
+
+    def __init__(self, make):
+        self._make, self._m = make, None
+
+    def get(self) -> nn.Module:
+        if self._m is None:
+            self._m = self._make()
+        return self._m
+
+
+def resolve_model(model):
+    return model.get() if isinstance(model, LazyModel) else model
+
+
+def load_model(cfg) -> nn.Module:
+    """``cfg.model_name`` with its weights on ``cfg.torch_device`` (channels_last, eval mode)."""
+    from robustlab.paper_b.classifiers import pretrained
+
+    m = pretrained(cfg.model_name, weights_arg(cfg))
+    return m.to(cfg.torch_device, memory_format=torch.channels_last).eval()
+
+
+def class_names(cfg) -> list[str]:
+    """The 1,000 ImageNet class names (wnids.txt beside the data; falls back to the wnids)."""
+    from robustlab.data.sources import find_imagenet, read_wnids
+
+    _, wn = find_imagenet("sample", cfg.data_dir)
+    if wn is None:
+        raise DataError("no wnids.txt found beside the ImageNet data: class names unknown")
+    return read_wnids(wn)[1]
+
+
+def to_input(images_uint8: Any, device) -> torch.Tensor:
+    """uint8 NHWC → the classifiers' float NCHW [0, 1] input on ``device``, channels_last."""
+    return to_unit(images_uint8, device).contiguous(memory_format=torch.channels_last)
+
+
+def predict(model: nn.Module, images_uint8: Any, batch_size: int = 64, device=None,
+            return_conf: bool = False):
+    """Top-1 classes (int64 CPU tensor) of uint8 NHWC images; batched, ``torch.inference_mode``."""
+    model = resolve_model(model)
+    device = device or next(model.parameters()).device
+    preds, confs = [], []
+    with torch.inference_mode():
+        for i in range(0, len(images_uint8), batch_size):
+            logits = model(to_input(images_uint8[i:i + batch_size], device))
+            if return_conf:
+                p = logits.float().softmax(1)
+                c, k = p.max(1)
+                preds.append(k.cpu()), confs.append(c.cpu())
+            else:
+                preds.append(logits.argmax(1).cpu())
+    pred = torch.cat(preds) if preds else torch.zeros(0, dtype=torch.int64)
+    return (pred, torch.cat(confs)) if return_conf else pred
+
+
+def describe(device) -> str:
+    from robustlab.core.device import describe_device
+
+    return describe_device(torch.device(device))
+
+
+def throughput(model: nn.Module, batch_size: int = 16, device=None, backward: bool = False) -> float:
+    """Images/s of one forward (or forward+backward to the input) pass on random 224×224 input."""
+    model = resolve_model(model)
+    device = device or next(model.parameters()).device
+    x = torch.rand(batch_size, 3, 224, 224, device=device).contiguous(memory_format=torch.channels_last)
+    if backward:
+        x.requires_grad_(True)
+        model(x[:2]).sum().backward()
+        t = time.perf_counter()
+        torch.autograd.grad(model(x).sum(), x)
+    else:
+        with torch.inference_mode():
+            model(x[:2])
+            t = time.perf_counter()
+            model(x)
+    return batch_size / (time.perf_counter() - t)

@@ -18,6 +18,7 @@ import math
 from typing import Any, Sequence
 
 import numpy as np
+import pandas as pd
 
 from robustlab.core.errors import ParameterError
 
@@ -106,3 +107,31 @@ def wrong_rate(wrong_per_repeat: Sequence[Any], total: int | None = None) -> dic
     out = spread(rates)
     out.update(wrong=float(np.mean(counts)), total=int(total))
     return out
+
+
+# --------------------------------------------------------------------------------------
+# Pi of experiment tables (Table 5)
+# --------------------------------------------------------------------------------------
+def pixel_index_curve(table: pd.DataFrame, image_size: int = 224) -> pd.DataFrame:
+    """Pi per row of an experiment-1/3 table (value range 255; area from the table)."""
+    out = table.copy()
+    out["Pi"] = [pixel_index(r.wrong_mean, r.images, r.n_pixels, image_size,
+                             255 if r.magnitude == "any" else min(255, 2 * int(r.magnitude)),
+                             None if int(r.area) >= image_size else int(r.area)) for r in table.itertuples()]
+    lo = out["wrong_rate_min"] * out["images"]
+    hi = out["wrong_rate_max"] * out["images"]
+    out["Pi_min"] = out["Pi"] * np.where(out["wrong_mean"] > 0, lo / out["wrong_mean"].where(out["wrong_mean"] > 0, 1), 0)
+    out["Pi_max"] = out["Pi"] * np.where(out["wrong_mean"] > 0, hi / out["wrong_mean"].where(out["wrong_mean"] > 0, 1), 0)
+    return out
+
+
+def pixel_index_table(cfg, exp1: pd.DataFrame, model_label: str | None = None, n_pixels: int = 64,
+                      image_size: int = 224) -> pd.DataFrame:
+    """Table 5: Pi of the model at the paper's setting (``n_pixels`` = 64, any value, whole image;
+    the largest pixel count run if 64 was not)."""
+    curve = pixel_index_curve(exp1, image_size)
+    p = n_pixels if n_pixels in set(curve["n_pixels"]) else int(curve["n_pixels"].max())
+    r = curve[curve["n_pixels"] == p].iloc[0]
+    return pd.DataFrame([{"model": model_label or cfg.model_name, "images": int(r.images), "n_pixels": p,
+                          "value_range": 255, "area": f"{image_size}x{image_size}", "wrong_mean": r.wrong_mean,
+                          "wrong_rate": r.wrong_rate, "Pi": r.Pi, "Pi_min": r.Pi_min, "Pi_max": r.Pi_max}])

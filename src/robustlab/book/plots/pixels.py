@@ -191,7 +191,7 @@ def pixel_change_figure(model, image_uint8, label: int, n_pixels: int = 16, magn
     """
     import torch
 
-    from robustlab.paper_b.experiments import predict
+    from robustlab.paper_b.classifiers import predict
     from robustlab.paper_b.pixels import change_pixels
 
     img = np.asarray(image_uint8, dtype=np.uint8)[None]

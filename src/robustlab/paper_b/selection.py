@@ -1,0 +1,161 @@
+"""Paper B's images: the correctly classified ImageNet images an experiment uses (§6), found in a
+seeded order over the ``sample``, ``val`` and ``train`` splits and read lazily."""
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Sequence
+
+import numpy as np
+from torch import nn
+
+from robustlab.core.errors import DataError, EmptySelectionError
+from robustlab.paper_b.classifiers import (
+    describe,
+    load_model,
+    model_key,
+    predict,
+    resolve_model,
+    throughput,
+)
+
+__all__ = ["SELECTION_SPLITS", "IMAGE_SIZE", "LazyImages", "select_correct", "stored_selection", "selected_images",
+           "load_split", "split_per_class"]
+
+#: where correctly classified images are drawn from, in this order.
+SELECTION_SPLITS = ("sample", "val", "train")
+#: side of the classifiers' input after Resize(256) + CenterCrop(224), pixels.
+IMAGE_SIZE = 224
+
+
+class LazyImages:
+    """uint8 NHWC images whose pixels are read only when indexed (``shape`` is known up front)."""
+
+    def __init__(self, load, shape: tuple[int, ...], load_one=None):
+        self._load, self._load_one, self.shape, self._arr = load, load_one, tuple(shape), None
+
+    def _all(self) -> np.ndarray:
+        if self._arr is None:
+            self._arr = self._load()
+        return self._arr
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, k):
+        if self._arr is None and self._load_one is not None and isinstance(k, (int, np.integer)):
+            return self._load_one(int(k))
+        return self._all()[k]
+
+    def __array__(self, dtype=None, copy=None):
+        a = self._all()
+        return a if dtype is None else a.astype(dtype)
+
+
+def split_per_class(split: str, needed: int) -> int | None:
+    """Images per class to decode from a split: the whole split when many are needed."""
+    if split == "sample":
+        return None  # one per class already
+    return None if needed > 400 else max(2, math.ceil(needed / 10 * 1.6) + 2)
+
+
+def load_split(cfg, split: str, per_class: int | None):
+    from robustlab.data.sources import load_imagenet
+
+    return load_imagenet(split, cfg.data_dir, per_class=per_class, cache_dir=cfg.cache_dir, progress=False)
+
+
+def select_correct(cfg, n: int | None = None, splits: Sequence[str] = SELECTION_SPLITS, model: nn.Module | None = None,
+                   exclude: dict | None = None) -> dict[str, Any]:
+    """The first ``n`` images (default ``cfg.n_images``) the model classifies correctly.
+
+    The candidates of each split in ``splits`` are visited in a seeded random order (split by
+    split) and evaluated in batches until ``n`` are found; splits are decoded only as far as
+    needed. Cached. Returns ``{"items": [(split, per_class, index)], "labels", "checked",
+    "correct_rate"}``; :func:`selected_images` turns it into the images.
+    """
+    from robustlab.core.results import ResultStore
+
+    n = int(n or cfg.n_images)
+    key = _selection_key(cfg, n, splits)
+
+    def compute():
+        nonlocal model
+        model = resolve_model(model) or load_model(cfg)
+        items, labels, checked, right = [], [], 0, 0
+        seen: set[tuple[str, str]] = set()
+        for split in splits:
+            first = split_per_class(split, n - len(items))
+            # a per-class subset first; the whole split only if that was not enough
+            for per_class in ([first, None] if first is not None else [None]):
+                if len(items) >= n:
+                    break
+                try:
+                    s = load_split(cfg, split, per_class)
+                except DataError:
+                    break
+                names = s.names or [str(i) for i in range(len(s))]
+                order = np.random.default_rng([cfg.seed, len(split)]).permutation(len(s))
+                order = np.asarray([i for i in order if (split, names[i]) not in seen], dtype=np.int64)
+                bs = cfg.eval_batch_size
+                for i in range(0, len(order), bs):
+                    idx = np.sort(order[i:i + bs])
+                    seen.update((split, names[j]) for j in idx)
+                    pred = predict(model, s.images[idx], bs).numpy()
+                    ok = pred == s.labels[idx]
+                    checked += len(idx)
+                    right += int(ok.sum())
+                    for j in idx[ok]:
+                        if len(items) < n:
+                            items.append((split, per_class, int(j)))
+                            labels.append(int(s.labels[j]))
+                    if len(items) >= n:
+                        break
+            if len(items) >= n:
+                break
+        if len(items) < n:
+            raise EmptySelectionError(
+                f"n_images={n}: only {len(items)} of {checked} images in splits {list(splits)} are classified "
+                f"correctly by {cfg.model_name}; lower n_images or add data")
+        return {"items": items, "labels": np.asarray(labels, dtype=np.int64), "checked": checked,
+                "correct_rate": right / max(checked, 1), "device": describe(cfg.torch_device),
+                "forward_img_s": throughput(model, batch_size=min(int(cfg.eval_batch_size), 64)),
+                "date": time.strftime("%Y-%m-%d")}
+
+    return ResultStore.for_cfg(cfg).get_or_compute("paperb-selection", key, compute)
+
+
+def _selection_key(cfg, n: int, splits: Sequence[str] = SELECTION_SPLITS) -> dict[str, Any]:
+    return {"what": "paperb-selection", **model_key(cfg), "n": int(n), "splits": list(splits), "seed": cfg.seed}
+
+
+def stored_selection(cfg) -> dict[str, Any] | None:
+    """The stored selection of ``cfg.n_images`` images (None if not computed yet; computes nothing)."""
+    from robustlab.core.results import ResultStore
+
+    return ResultStore.for_cfg(cfg).get("paperb-selection", _selection_key(cfg, cfg.n_images))
+
+
+def selected_images(cfg, selection: dict[str, Any]) -> tuple[LazyImages, np.ndarray]:
+    """(uint8 NHWC images (N, 224, 224, 3), labels) of a selection from :func:`select_correct`.
+
+    The images are a :class:`LazyImages`: nothing is decoded until pixels are needed (a page whose
+    results are all stored reads none), and one indexed image decodes only its own split."""
+    items = [tuple(it) for it in selection["items"]]
+
+    def load() -> np.ndarray:
+        groups: dict[tuple, list[int]] = {}
+        for k, (split, pc, i) in enumerate(items):
+            groups.setdefault((split, pc), []).append(k)
+        out = np.empty((len(items), IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
+        for (split, pc), ks in groups.items():
+            s = load_split(cfg, split, pc)
+            idx = np.asarray([items[k][2] for k in ks])
+            out[np.asarray(ks)] = s.images[idx]
+        return out
+
+    def load_one(k: int) -> np.ndarray:
+        split, pc, i = items[k]
+        return np.asarray(load_split(cfg, split, pc).images[i])
+
+    return LazyImages(load, (len(items), IMAGE_SIZE, IMAGE_SIZE, 3), load_one), np.asarray(selection["labels"])
