@@ -202,7 +202,7 @@ def test_pack_unpack_publish_then_book_renders_without_computing(uninterrupted, 
     book_root = tmp_path / "bookroot"
     shutil_copy_book(book_root)
     empty = tmp_path / "render"
-    r = subprocess.run([sys.executable, "-m", "robustlab.book.runner", "--profile", "tiny", "--no-build",
+    r = subprocess.run([sys.executable, "-m", "robustlab.book", "--profile", "tiny", "--no-build",
                         "--root", str(book_root), "--param", f"results_dir={empty}"],
                        env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]

@@ -1,19 +1,19 @@
-"""Run the notebooks with papermill and build the Jupyter Book: ``python -m robustlab.book.runner``.
+"""Run the notebooks with papermill and build the Jupyter Book: ``python -m robustlab.book``.
 
 ::
 
-    python -m robustlab.book.runner                         # quick profile, every notebook, then the site
-    python -m robustlab.book.runner --profile tiny --only 01_data,12_summary
-    python -m robustlab.book.runner --param epochs=5 --param sigmas=[0,0.1]
-    python -m robustlab.book.runner --build-only            # rebuild the site from the executed copies
-    python -m robustlab.book.runner --no-build              # execute only
+    python -m robustlab.book                         # quick profile, every notebook, then the site
+    python -m robustlab.book --profile tiny --only 01_data,12_summary
+    python -m robustlab.book --param epochs=5 --param sigmas=[0,0.1]
+    python -m robustlab.book --build-only            # rebuild the site from the executed copies
+    python -m robustlab.book --no-build              # execute only
 
 What it does, in order:
 
 1. Validates the profile and every ``--param`` with :func:`robustlab.core.params.resolve` *before*
    anything runs: an unknown name or a bad value stops here with the parameter, the value and
    what is allowed.
-2. Executes each selected ``notebooks/NN_name.ipynb`` in reading order (:data:`CHAPTERS`) with
+2. Executes each selected ``notebooks/NN_name.ipynb`` in reading order (:func:`chapters`, from ``_toc.yml``) with
    papermill (kernel ``python3``, working directory = the repository root, ``-p profile <p>`` plus
    the parameters) into ``book/executed/NN_name.ipynb``, printing each notebook's wall time. The
    copy is written under a temporary name and renamed only when the whole notebook succeeded.
@@ -47,24 +47,43 @@ import yaml
 from robustlab.core.errors import ParameterError, RobustlabError
 from robustlab.core.results import atomic_write_text
 
-__all__ = ["CHAPTERS", "NotebookFailed", "parse_param", "select_chapters", "execute_notebook",
+__all__ = ["chapters", "NotebookFailed", "parse_param", "select_chapters", "execute_notebook",
            "write_placeholder", "profiles_table", "run_book", "build_site", "main"]
 
-#: Every chapter in reading order: name → (title, what it reproduces).
-CHAPTERS: dict[str, tuple[str, str]] = {
-    "01_data": ("The data set", "paper A §2.1, Figs. 1 and 3"),
-    "02_architectures": ("Three architectures", "paper A §2.2, Fig. 2"),
-    "03_noise_training": ("Training on noisy images", "paper A §3, Fig. 4"),
-    "04_blur_training": ("Training on blurred images", "paper A §3, Fig. 6"),
-    "05_adversarial_delta": ("The minimal adversarial change", "paper A §3, Figs. 5 and 7"),
-    "06_pixel_count": ("How many changed pixels it takes", "paper B §6.1.1, Table 6, Fig. 8"),
-    "07_pixel_magnitude": ("How large the changes must be", "paper B §6.1.2, Table 7, Fig. 9"),
-    "08_pixel_area": ("Where the changed pixels lie", "paper B §6.1.3, Table 8, Fig. 10"),
-    "09_fgsm_and_pixels": ("Few-pixel changes on FGSM examples", "paper B §6.1.4, Table 9"),
-    "10_augmentation": ("Few-pixel augmentation", "paper B §6.2, Tables 10 and 11"),
-    "11_pixel_index": ("The Pixel-index", "paper B §5, Tables 4 and 5"),
-    "12_summary": ("Summary: every claim, reproduced or not", "both papers"),
-}
+#: The repository this package was installed from (editable install): its _toc.yml is the default.
+REPO = Path(__file__).resolve().parents[3]
+
+
+def chapters(root: str | os.PathLike | None = None) -> dict[str, tuple[str, str]]:
+    """Every chapter in reading order, ``{name: (title, what it reproduces)}``.
+
+    The order is ``_toc.yml``'s (the only place it is written; ``root``'s, else the repository's):
+    its ``book/executed/<name>`` entries. Title and "what it reproduces" come from the first cell of
+    ``notebooks/<name>.ipynb`` (``# NN. Title`` and its first ``**bold**`` phrase), so each is
+    written once, in the chapter itself."""
+    import re
+
+    root = Path(root) if root is not None else REPO
+    toc_path = root / "_toc.yml" if (root / "_toc.yml").exists() else REPO / "_toc.yml"
+    toc = yaml.safe_load(toc_path.read_text())
+    names = [Path(c["file"]).name for part in toc.get("parts", []) for c in part.get("chapters", [])
+             if str(c.get("file", "")).startswith(EXECUTED.as_posix() + "/")]
+    out: dict[str, tuple[str, str]] = {}
+    for name in names:
+        title, what = name, ""
+        for nb_dir in (root / "notebooks", REPO / "notebooks"):
+            nb = nb_dir / f"{name}.ipynb"
+            if nb.exists():
+                cells = json.loads(nb.read_text(encoding="utf-8")).get("cells", [])
+                first = "".join(cells[0]["source"]) if cells else ""
+                m = re.match(r"#\s*\d+\.\s*(.+)", first)
+                title = m.group(1).strip() if m else title
+                w = re.search(r"\*\*(.+?)\*\*", first)
+                what = w.group(1).strip().rstrip(".") if w else ""
+                break
+        out[name] = (title, what)
+    return out
+
 
 EXECUTED = Path("book") / "executed"
 FAILED = Path("_build") / "failed"
@@ -106,17 +125,18 @@ def select_chapters(only: str | Sequence[str] | None, notebooks_dir: Path) -> li
 
     An ``only`` name that is not a chapter, or whose notebook does not exist, is a ParameterError.
     """
-    existing = [n for n in CHAPTERS if (notebooks_dir / f"{n}.ipynb").exists()]
+    order = list(chapters(Path(notebooks_dir).parent))
+    existing = [n for n in order if (notebooks_dir / f"{n}.ipynb").exists()]
     if only is None or only == "" or only == []:
         return existing
     names = [s.strip() for s in (only.split(",") if isinstance(only, str) else only) if s.strip()]
     for n in names:
-        if n not in CHAPTERS:
-            raise ParameterError(f"--only {n!r}: not a chapter; chapters are {list(CHAPTERS)}")
+        if n not in order:
+            raise ParameterError(f"--only {n!r}: not a chapter; chapters are {order}")
         if n not in existing:
             raise ParameterError(f"--only {n!r}: {notebooks_dir / (n + '.ipynb')} is not written yet; "
                                  f"notebooks present: {existing}")
-    return [n for n in CHAPTERS if n in names]
+    return [n for n in order if n in names]
 
 
 # --------------------------------------------------------------------------------------
@@ -129,9 +149,9 @@ def _clear_page(out_dir: Path, name: str) -> None:
             p.unlink()
 
 
-def write_placeholder(out_dir: Path, name: str, reason: str) -> Path:
+def write_placeholder(out_dir: Path, name: str, reason: str, root: Path | None = None) -> Path:
     """Write ``<out_dir>/<name>.md``: the chapter's title and why it has no executed page."""
-    title, what = CHAPTERS.get(name, (name, ""))
+    title, what = chapters(root).get(name, (name, ""))
     num = name.split("_", 1)[0]
     _clear_page(out_dir, name)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -295,14 +315,14 @@ def run_book(profile: str = "quick", only: str | Sequence[str] | None = None, pa
             raise
         timings[name] = round(dt, 1)
         print(f"[{i}/{len(chosen)}] {name} done in {dt:.1f} s", flush=True)
-    for name in CHAPTERS:
+    for name in chapters(root):
         if (out / f"{name}.ipynb").exists():
             continue
         if not (nb_dir / f"{name}.ipynb").exists():
             write_placeholder(out, name, f"Not yet written: `notebooks/{name}.ipynb` does not exist yet, "
                                          f"so this chapter shows no results.")
         elif not (out / f"{name}.md").exists() or "Not yet" in (out / f"{name}.md").read_text():
-            write_placeholder(out, name, f"Not yet executed: run `python -m robustlab.book.runner --only {name}` "
+            write_placeholder(out, name, f"Not yet executed: run `python -m robustlab.book --only {name}` "
                                          f"to execute `notebooks/{name}.ipynb` and show it here.")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "profiles_table.md", profiles_table())  # included by book/intro.md
@@ -326,7 +346,7 @@ def run_book(profile: str = "quick", only: str | Sequence[str] | None = None, pa
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m robustlab.book.runner", description=__doc__.split("\n\n")[0],
+    ap = argparse.ArgumentParser(prog="python -m robustlab.book", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="quick", help="tiny | quick (default) | paper")
     ap.add_argument("--only", default=None, help="comma-separated chapters, e.g. 01_data,03_noise_training")

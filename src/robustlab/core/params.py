@@ -14,7 +14,6 @@ so the CLI, papermill and JupyterLab all get the same checks before anything is 
 """
 from __future__ import annotations
 
-import math
 import os
 import time
 import types
@@ -25,11 +24,14 @@ from typing import Any, Callable, Iterable, Mapping
 
 import yaml
 
+from robustlab.core.checks import number_complaint
 from robustlab.core.errors import ParameterError
+from robustlab.paper_a.grid import STACK_MODES
+from robustlab.paper_a.nets import ARCHS
+from robustlab.paper_a.training import SCHEDULES
+from robustlab.paper_b.classifiers import IMAGENET_ARCHS
 
 PROFILES = ("tiny", "quick", "paper")
-ARCHS = ("resnet", "inception", "resnext")
-PRETRAINED = ("mobilenet_v2", "resnet101", "densenet121", "vgg16", "alexnet", "squeezenet1_1")
 
 
 @dataclass(frozen=True)
@@ -44,14 +46,10 @@ class Param:
 
 def _range(lo: float | None = None, hi: float | None = None, lo_open: bool = False, hi_open: bool = False):
     def check(v: Any) -> str | None:
-        vals = v if isinstance(v, (list, tuple)) else [v]
-        for x in vals:
-            if isinstance(x, float) and not math.isfinite(x):
-                return f"must be finite, got {x!r}"
-            if lo is not None and (x < lo or (lo_open and x == lo)):
-                return f"must be {'>' if lo_open else '>='} {lo}, got {x!r}"
-            if hi is not None and (x > hi or (hi_open and x == hi)):
-                return f"must be {'<' if hi_open else '<='} {hi}, got {x!r}"
+        for x in (v if isinstance(v, (list, tuple)) else [v]):
+            complaint = number_complaint(x, lo, hi, lo_open=lo_open, hi_open=hi_open)
+            if complaint:
+                return f"{complaint}, got {x!r}"
         return None
     return check
 
@@ -102,18 +100,18 @@ SPEC: dict[str, Param] = {
     "lr": Param("float", "peak SGD learning rate", _range(0, lo_open=True)),
     "momentum": Param("float", "SGD momentum", _range(0, 1, hi_open=True)),
     "weight_decay": Param("float", "SGD weight decay (L2)", _range(0)),
-    "lr_schedule": Param("str", "learning-rate schedule", _choices(("onecycle", "cosine", "step", "constant"))),
+    "lr_schedule": Param("str", "learning-rate schedule", _choices(SCHEDULES)),
     "train_subset": Param("int", "training images used (class-balanced; None = all 50,000)", _range(10), optional=True),
     "test_subset": Param("int", "test images used for the accuracy grids (class-balanced; None = all 10,000)", _range(10), optional=True),
     "augment": Param("bool", "random crop + flip during training (not in the paper; off by default)"),
-    "stack_models": Param("str", "train the σ levels of one architecture at once as one vectorised model: 'auto' (on for cuda, on CPU what measured faster), 'on', 'off'", _choices(("auto", "on", "off"))),
+    "stack_models": Param("str", "train the σ levels of one architecture at once as one vectorised model: 'auto' (on for cuda, on CPU what measured faster), 'on', 'off'", _choices(STACK_MODES)),
     "compile": Param("bool", "torch.compile the training step on cuda (ignored on CPU; off by default)"),
     # --- paper A: minimal adversarial change -------------------------------------------
     "n_attack_images": Param("int", "test images attacked per model (paper: 128)", _range(1)),
     "attack_norm": Param("str", "norm of the minimal-change attack", _choices(("linf", "l2"))),
     "attack_steps": Param("int", "gradient steps of the minimal-change attack", _range(1)),
     # --- paper B ---------------------------------------------------------------------
-    "model_name": Param("str", "ImageNet classifier for paper B", _choices(PRETRAINED)),
+    "model_name": Param("str", "ImageNet classifier for paper B", _choices(IMAGENET_ARCHS)),
     "weights": Param("str", "'DEFAULT' (torchvision download) or a path to a state_dict file; None = the shared MobileNetV2", optional=True),
     "n_images": Param("int", "correctly classified ImageNet images used (paper: 10,000)", _range(1)),
     "n_repeats": Param("int", "independent random draws per setting (spread reported)", _range(1)),

@@ -1,7 +1,7 @@
 """Paper A's two corruptions: additive Gaussian noise and Gaussian blur.
 
 Both work on batches of float images, shape ``(N, C, H, W)``, normalised to **[-1, 1]**
-(the paper's scale, see :func:`robustlab.data.sources.to_tensor_pm1`), on any device.
+(the paper's scale, see :func:`robustlab.data.scale.to_tensor_pm1`), on any device.
 
 * :func:`gaussian_noise` adds N(0, σ²) independently to every pixel and channel, with no
   clipping or rounding afterwards (paper A, Sec. 3: "small changes are kept in the image").
@@ -17,11 +17,11 @@ Both work on batches of float images, shape ``(N, C, H, W)``, normalised to **[-
 """
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import torch
 
+from robustlab.core.checks import check_choice, check_float
 from robustlab.core.errors import ParameterError
 
 __all__ = ["KINDS", "check_sigma", "check_kind", "gaussian_noise", "gaussian_blur",
@@ -32,24 +32,14 @@ KINDS = ("noise", "blur")
 
 
 def check_sigma(sigma: float, name: str = "sigma") -> float:
-    """Return ``float(sigma)`` or raise :class:`ParameterError` if it is negative or not finite."""
-    try:
-        s = float(sigma)
-    except (TypeError, ValueError):
-        raise ParameterError(
-            f"{name}={sigma!r} is not a number; use a finite float >= 0") from None
-    if not math.isfinite(s) or s < 0:
-        raise ParameterError(
-            f"{name}={sigma!r} is out of range; allowed: a finite float >= 0 "
-            "(0 means no corruption)")
-    return s
+    """Return ``float(sigma)`` or raise :class:`ParameterError` if it is negative or not finite
+    (0 means no corruption)."""
+    return check_float(name, sigma, 0.0)
 
 
 def check_kind(kind: str, name: str = "kind") -> str:
     """Return ``kind`` if it is one of :data:`KINDS`, else raise :class:`ParameterError`."""
-    if kind not in KINDS:
-        raise ParameterError(f"{name}={kind!r} is unknown; choose one of {list(KINDS)}")
-    return kind
+    return check_choice(name, kind, KINDS)
 
 
 def _check_images(x: torch.Tensor) -> None:
@@ -57,7 +47,7 @@ def _check_images(x: torch.Tensor) -> None:
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
         raise ParameterError(
             f"x has shape/type {shape}; expected a float tensor (N, C, H, W) in [-1, 1] "
-            "(see robustlab.data.sources.to_tensor_pm1)")
+            "(see robustlab.data.scale.to_tensor_pm1)")
 
 
 def gaussian_noise(x: torch.Tensor, sigma: float,

@@ -41,14 +41,15 @@ import numpy as np
 import torch
 
 from robustlab.core import budget
+from robustlab.core.checks import check_choice
 from robustlab.paper_a.corruptions import check_kind, check_sigma
-from robustlab.data.sources import balanced_indices, load_cifar10
-from robustlab.core.errors import ParameterError
+from robustlab.data.cifar10 import load_cifar10
+from robustlab.data.common import balanced_indices
 from robustlab.paper_a.nets import ARCHS, build
 from robustlab.core.results import ResultStore
 from robustlab.paper_a.training import evaluate_many, train, train_many
 
-__all__ = ["EVAL_BATCH", "CPU_STACK_PAYS", "use_stacking", "level", "is_duplicate", "distinct_sigmas",
+__all__ = ["EVAL_BATCH", "CPU_STACK_PAYS", "STACK_MODES", "use_stacking", "level", "is_duplicate", "distinct_sigmas",
            "model_config", "eval_config", "get_model", "model_record", "has_model", "train_models",
            "accuracy_matrix", "n_test", "tolerance", "fig4_claims", "fig6_claims", "timings",
            "describe_run", "run_grid", "train_data", "test_data", "distinct_view"]
@@ -62,9 +63,7 @@ CKPT_KIND, STACK_CKPT_KIND = "cifar_model_ckpt", "cifar_stack_ckpt"
 
 
 def _check_arch(arch: str) -> str:
-    if arch not in ARCHS:
-        raise ParameterError(f"arch={arch!r} is unknown; choose one of {list(ARCHS)}")
-    return arch
+    return check_choice("arch", arch, ARCHS)
 
 
 def level(kind: str, sigma: float) -> tuple[str, float]:
@@ -255,13 +254,13 @@ def model_record(cfg, arch: str, kind: str, sigma: float) -> dict:
 #: two were within the noise (resnet 1394–1433 vs 1335–1376, resnext 1019–1108 vs 1241–1386). So the
 #: CPU keeps the simpler per-model path. CUDA: stacking is on by design (one small net cannot fill a GPU).
 CPU_STACK_PAYS = False
+#: values of the parameter ``stack_models``
+STACK_MODES = ("auto", "on", "off")
 
 
 def use_stacking(cfg) -> bool:
     """Resolve ``cfg.stack_models`` ('auto' | 'on' | 'off') for ``cfg.torch_device``."""
-    mode = cfg.get("stack_models", "auto") or "auto"
-    if mode not in ("auto", "on", "off"):
-        raise ParameterError(f"stack_models={mode!r} must be one of ['auto', 'on', 'off']")
+    mode = check_choice("stack_models", cfg.get("stack_models", "auto") or "auto", STACK_MODES)
     if mode != "auto":
         return mode == "on"
     return torch.device(cfg.torch_device).type == "cuda" or CPU_STACK_PAYS

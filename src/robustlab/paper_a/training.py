@@ -60,8 +60,9 @@ import torch
 from torch import nn
 
 from robustlab.core import budget
+from robustlab.core.checks import check_float, check_int
 from robustlab.paper_a.corruptions import check_kind, check_sigma, corrupt, gaussian_kernel1d
-from robustlab.data.sources import uint8_to_pm1
+from robustlab.data.scale import uint8_to_pm1
 from robustlab.core.device import resolve_device
 from robustlab.core.errors import CheckpointError, DeadlineReached, ParameterError
 from robustlab.core.results import load_result, save_result
@@ -94,23 +95,6 @@ def lr_factor(schedule: str, step: int, total: int) -> float:
     if schedule == "constant":
         return 1.0
     raise ParameterError(f"lr_schedule={schedule!r} is unknown; choose one of {list(SCHEDULES)}")
-
-
-def _check_int(name: str, v: Any, lo: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-        raise ParameterError(f"{name}={v!r} must be an integer >= {lo}")
-    return int(v)
-
-
-def _check_float(name: str, v: Any, lo: float, hi: float = math.inf, lo_open: bool = False) -> float:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise ParameterError(f"{name}={v!r} must be a number") from None
-    if not math.isfinite(f) or f < lo or f > hi or (lo_open and f == lo):
-        raise ParameterError(f"{name}={v!r} must be a finite number in "
-                             f"{'(' if lo_open else '['}{lo}, {hi}{']' if hi < math.inf else ')'}")
-    return f
 
 
 def _check_data(images: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -296,16 +280,16 @@ def _setup(models: list[nn.Module], images_uint8: Any, labels: Any, kind: str, s
            checkpoint_every_s: Any) -> tuple[_Setup, np.ndarray, np.ndarray]:
     kind = check_kind(kind)
     sigmas = [check_sigma(s) for s in sigmas]
-    epochs = _check_int("epochs", epochs, 1)
-    batch_size = _check_int("batch_size", batch_size, 1)
+    epochs = check_int("epochs", epochs, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
     lr_factor(lr_schedule, 0, 1)  # validates the name
-    every = None if checkpoint_every_s is None else _check_float("checkpoint_every_s", checkpoint_every_s, 0.0)
+    every = None if checkpoint_every_s is None else check_float("checkpoint_every_s", checkpoint_every_s, 0.0)
     images, labels = _check_data(images_uint8, labels)
     n = len(labels)
     st = _Setup(kind=kind, sigmas=sigmas, epochs=epochs, batch_size=batch_size,
-                lr=_check_float("lr", lr, 0.0, lo_open=True), momentum=_check_float("momentum", momentum, 0.0, 1.0),
-                weight_decay=_check_float("weight_decay", weight_decay, 0.0), lr_schedule=lr_schedule,
-                seed=_check_int("seed", seed, 0), augment=bool(augment), every_s=every,
+                lr=check_float("lr", lr, 0.0, lo_open=True), momentum=check_float("momentum", momentum, 0.0, 1.0),
+                weight_decay=check_float("weight_decay", weight_decay, 0.0), lr_schedule=lr_schedule,
+                seed=check_int("seed", seed, 0), augment=bool(augment), every_s=every,
                 dev=resolve_device(device), n=n, steps=max(1, n // batch_size))
     return st, images, labels
 
@@ -654,7 +638,7 @@ def predict(model: nn.Module, images_uint8: np.ndarray, *, kind: str = "noise", 
     """
     kind = check_kind(kind)
     sigma = check_sigma(sigma)
-    batch_size = _check_int("batch_size", batch_size, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
     images = np.asarray(images_uint8)
     if images.dtype != np.uint8 or images.ndim != 4:
         raise ParameterError(f"images: got dtype {images.dtype} shape {images.shape}; expected uint8 (N, H, W, 3)")
@@ -705,7 +689,7 @@ def predict_many(models: Sequence[nn.Module], images_uint8: np.ndarray, *, kind:
     """
     kind = check_kind(kind)
     sigmas = [check_sigma(s, "sigmas") for s in sigmas]
-    batch_size = _check_int("batch_size", batch_size, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
     models = list(models)
     if not models or not sigmas:
         raise ParameterError(f"predict_many: need at least one model and one σ (got {len(models)} models, "

@@ -20,18 +20,10 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from robustlab.core.checks import check_float
 from robustlab.core.errors import ParameterError
 
 __all__ = ["pixel_index", "accuracy", "wrong_rate", "spread"]
-
-
-def _num(name: str, v: Any, lo: float, lo_open: bool = False, hi: float | None = None) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
-        raise ParameterError(f"{name}={v!r}: must be a finite number")
-    if v < lo or (lo_open and v == lo) or (hi is not None and v > hi):
-        rng = f"{'>' if lo_open else '>='} {lo}" + (f" and <= {hi}" if hi is not None else "")
-        raise ParameterError(f"{name}={v!r}: must be {rng}")
-    return float(v)
 
 
 def pixel_index(wrong: float, total: int, n_pixels: int, image_size: int | tuple[int, int] = 224,
@@ -50,13 +42,13 @@ def pixel_index(wrong: float, total: int, n_pixels: int, image_size: int | tuple
             the result to 2 decimals, as the paper's worked example does.
     """
     h, w_ = (image_size, image_size) if not isinstance(image_size, (tuple, list)) else image_size
-    _num("image_size", h, 1), _num("image_size", w_, 1)
+    check_float("image_size", h, 1), check_float("image_size", w_, 1)
     hw = float(h) * float(w_)
-    total = _num("total", total, 0, lo_open=True)
-    wrong = _num("wrong", wrong, 0, hi=total)
-    n_pixels = _num("n_pixels", n_pixels, 0, lo_open=True, hi=hw)
-    value_range = _num("value_range", value_range, 0, lo_open=True, hi=255)
-    side = min(h, w_) if area is None else _num("area", area, 0, lo_open=True, hi=min(h, w_))
+    total = check_float("total", total, 0, lo_open=True)
+    wrong = check_float("wrong", wrong, 0, hi=total)
+    n_pixels = check_float("n_pixels", n_pixels, 0, lo_open=True, hi=hw)
+    value_range = check_float("value_range", value_range, 0, lo_open=True, hi=255)
+    side = min(h, w_) if area is None else check_float("area", area, 0, lo_open=True, hi=min(h, w_))
     w = wrong / total
     p = n_pixels / hw
     r = value_range / 255.0
