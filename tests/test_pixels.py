@@ -107,3 +107,27 @@ def test_wrong_layout_is_an_error():
         change_pixels(torch.zeros(1, 3, 8, 8, dtype=torch.uint8), 1)
     with pytest.raises(ParameterError, match="uint8"):
         change_pixels(torch.zeros(1, 8, 8, 3), 1)
+
+
+def test_pixel_change_example_then_figure():
+    """paper_b computes the changed image and the predictions; the plot only draws them."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import torch
+
+    from robustlab.book.plots.pixels import pixel_change_figure
+    from robustlab.paper_b.pixels import pixel_change_example
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 16 * 16, 5)).eval()
+    img = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    ex = pixel_change_example(model, img, n_pixels=7, magnitude=None, seed=3)
+    assert ex["images"].shape == (2, 16, 16, 3) and (ex["images"][0] == img).all()
+    assert int((ex["images"][1] != img).any(-1).sum()) <= 7 and ex["positions"].shape == (7, 2)
+    assert len(ex["pred"]) == 2 and all(0 <= c <= 1 for c in ex["conf"])
+    fig = pixel_change_figure(ex, label=ex["pred"][0], class_names=[f"c{i}" for i in range(5)])
+    assert len(fig.axes) == 2 and "7 pixels changed" in fig.axes[1].get_title()
+    plt.close(fig)

@@ -11,6 +11,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from robustlab.book import widgets as W  # noqa: E402
+from robustlab.paper_a import corruptions as C  # noqa: E402
 from robustlab.core.errors import ParameterError  # noqa: E402
 from robustlab.book.plots import images as pim  # noqa: E402
 
@@ -114,16 +115,20 @@ def _shown(fig, row, col, ncols):
     return np.asarray(fig.axes[row * ncols + col].images[0].get_array(), dtype=float)
 
 
+def _explore(a, sigma, kind, seed=0):
+    return pim.corruption_explorer(a, C.display_corrupted(a, kind, sigma, seed=seed), sigma, kind)
+
+
 def test_corruption_explorer_rows():
     a = _images()
-    fig = pim.corruption_explorer(a, 0.0, "noise")
+    fig = _explore(a, 0.0, "noise")
     assert len(fig.axes) == 2 * len(a)
     top, bottom = _shown(fig, 0, 0, 3), _shown(fig, 1, 0, 3)
     np.testing.assert_allclose(top / 255.0, bottom, atol=1e-6)  # σ = 0: unchanged
     plt.close(fig)
-    fig = pim.corruption_explorer(a, 0.5, "noise", seed=1)
+    fig = _explore(a, 0.5, "noise", seed=1)
     assert np.abs(_shown(fig, 0, 0, 3) / 255.0 - _shown(fig, 1, 0, 3)).mean() > 0.05
-    again = pim.corruption_explorer(a, 0.5, "noise", seed=1)
+    again = _explore(a, 0.5, "noise", seed=1)
     np.testing.assert_array_equal(_shown(fig, 1, 2, 3), _shown(again, 1, 2, 3))  # seeded
     plt.close("all")
 
@@ -131,19 +136,22 @@ def test_corruption_explorer_rows():
 def test_callbacks_reject_bad_input():
     a = _images()
     with pytest.raises(ParameterError, match="kind"):
-        pim.corruption_explorer(a, 0.1, "jpeg")
+        C.display_corrupted(a, "jpeg", 0.1)
     with pytest.raises(ParameterError, match="sigma"):
-        pim.corruption_explorer(a, -0.1, "noise")
+        C.display_corrupted(a, "noise", -0.1)
     with pytest.raises(ParameterError, match="sigma"):
-        pim.corruption_grid(a, [0.0, float("nan")], "blur")
+        C.mean_abs_change(a, [0.0, float("nan")], "blur")
     with pytest.raises(ParameterError, match="uint8"):
         pim.show_examples(a.astype(np.float32))
+    with pytest.raises(ParameterError, match="panels"):
+        pim.corruption_grid([], [0.5], "blur")
     plt.close("all")
 
 
 def test_corruption_grid_layout():
     a = _images(2)
-    fig = pim.corruption_grid(a, [0.0, 0.5, 1.0], "blur", titles=["x", "y"])
+    sig = [0.0, 0.5, 1.0]
+    fig = pim.corruption_grid([C.display_corrupted(a, "blur", s) for s in sig], sig, "blur", titles=["x", "y"])
     assert len(fig.axes) == 2 * 3
     assert [ax.get_title() for ax in fig.axes[:3]] == ["σ = 0 px", "σ = 0.5 px", "σ = 1 px"]
     plt.close(fig)
@@ -152,11 +160,11 @@ def test_corruption_grid_layout():
 def test_mean_abs_change_matches_gaussian_theory():
     a = _images(4)
     sig = [0.0, 0.05, 0.5]
-    noise = pim.mean_abs_change(a, sig, "noise")
+    noise = C.mean_abs_change(a, sig, "noise")
     assert noise[0] == 0.0
     for s, m in zip(sig[1:], noise[1:]):
         assert m == pytest.approx(s * np.sqrt(2 / np.pi), rel=0.03)
-    blur = pim.mean_abs_change(a, [0.0, 0.1, 1.0], "blur")
+    blur = C.mean_abs_change(a, [0.0, 0.1, 1.0], "blur")
     assert blur[0] == 0.0 and blur[1] == 0.0 and blur[2] > 0.1  # radius int(4σ+0.5) = 0 for σ = 0.1
 
 

@@ -79,7 +79,7 @@ def chapters(root: str | os.PathLike | None = None) -> dict[str, tuple[str, str]
                 m = re.match(r"#\s*\d+\.\s*(.+)", first)
                 title = m.group(1).strip() if m else title
                 w = re.search(r"\*\*(.+?)\*\*", first)
-                what = w.group(1).strip().rstrip(".") if w else ""
+                what = re.sub(r"^Reproduces\s+", "", w.group(1).strip().rstrip(".")) if w else ""
                 break
         out[name] = (title, what)
     return out

@@ -117,3 +117,35 @@ def corrupt(x: torch.Tensor, kind: str, sigma: float,
     if kind == "noise":
         return gaussian_noise(x, sigma, generator=generator)
     return gaussian_blur(x, sigma)
+
+
+def display_corrupted(images_uint8, kind: str, sigma: float, seed: int = 0):
+    """uint8 images (N, H, W, 3) corrupted at (kind, σ) on the [-1, 1] scale with a generator seeded by
+    ``seed``, returned for display: float (N, H, W, 3) in [0, 1] (noise clipped to the valid range)."""
+    import numpy as np
+
+    from robustlab.data.scale import to_tensor_pm1
+
+    a = np.asarray(images_uint8)
+    if a.dtype != np.uint8 or a.ndim != 4 or a.shape[-1] != 3:
+        raise ParameterError(f"images: got dtype {a.dtype} shape {a.shape}; expected uint8 (N, H, W, 3)")
+    g = torch.Generator().manual_seed(int(seed))
+    y = corrupt(to_tensor_pm1(a), check_kind(kind), check_sigma(sigma), generator=g)
+    return ((y.clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).numpy()
+
+
+def mean_abs_change(images_uint8, sigmas, kind: str = "noise", seed: int = 0) -> list[float]:
+    """Mean absolute change per pixel and channel on the [-1, 1] scale (unclipped), for each σ."""
+    import numpy as np
+
+    from robustlab.data.scale import to_tensor_pm1
+
+    a = np.asarray(images_uint8)
+    if a.dtype != np.uint8 or a.ndim != 4 or a.shape[-1] != 3:
+        raise ParameterError(f"images: got dtype {a.dtype} shape {a.shape}; expected uint8 (N, H, W, 3)")
+    x = to_tensor_pm1(a)
+    out = []
+    for s in sigmas:
+        g = torch.Generator().manual_seed(int(seed))
+        out.append(float((corrupt(x, check_kind(kind), check_sigma(s), generator=g) - x).abs().mean()))
+    return out

@@ -1,7 +1,7 @@
 """Random few-pixel changes (paper B, experiments 1–3 and the augmentation of §4/§6.2).
 
 Images are **8-bit RGB in NHWC layout** (``uint8``, shape ``(N, H, W, 3)``, values 0-255) — the
-layout of :class:`robustlab.data.sources.ImageSet` — and are changed *before* any normalisation.
+layout of :class:`robustlab.data.common.ImageSet` — and are changed *before* any normalisation.
 
 :func:`change_pixels` picks ``n_pixels`` distinct positions per image, uniformly inside the
 centred ``area × area`` window, independently for every image, and changes all three channels
@@ -24,7 +24,7 @@ import torch
 
 from robustlab.core.errors import ParameterError
 
-__all__ = ["change_pixels", "window_bounds", "make_generator"]
+__all__ = ["pixel_change_example", "change_pixels", "window_bounds", "make_generator"]
 
 
 def make_generator(seed: int | torch.Generator | None) -> torch.Generator:
@@ -117,3 +117,23 @@ def change_pixels(images_uint8: Any, n_pixels: int, magnitude: int | None = None
         out[bi, r_d, c_d] = (orig + delta.to(dev)).clamp_(0, 255).to(torch.uint8)
     res = out.numpy() if is_numpy else out
     return (res, torch.stack([r, c], dim=-1)) if return_positions else res
+
+
+def pixel_change_example(model, image_uint8, n_pixels: int = 16, magnitude: int | None = None, seed: int = 0,
+                         area: int | None = None) -> dict:
+    """One image before and after ``n_pixels`` random changes, with the model's top-1 class and
+    confidence on both: ``{"images": uint8 (2, H, W, 3), "pred": [int, int], "conf": [float, float],
+    "positions": int (n, 2) (row, column), "n_pixels", "magnitude" (None = any value), "seed"}``.
+    ``model`` takes float NCHW on [0, 1]; ``magnitude`` None or ≥ 255 means any value."""
+    import numpy as np
+
+    from robustlab.paper_b.classifiers import predict
+
+    img = np.asarray(image_uint8, dtype=np.uint8)[None]
+    mag = None if magnitude is None or int(magnitude) >= 255 else int(magnitude)
+    changed, pos = change_pixels(torch.from_numpy(img), int(n_pixels), mag, area, int(seed), return_positions=True)
+    both = np.concatenate([img, changed.numpy()])
+    dev = next(model.parameters()).device
+    pred, conf = predict(model, both, 2, dev, return_conf=True)
+    return {"images": both, "pred": pred.tolist(), "conf": conf.tolist(), "positions": pos[0].numpy(),
+            "n_pixels": int(n_pixels), "magnitude": mag, "seed": int(seed)}

@@ -14,7 +14,7 @@ import numpy as np
 from robustlab.core.errors import ParameterError
 
 __all__ = ["FIG1_CLASSES", "pick_examples", "show_examples", "corruption_grid", "corruption_explorer",
-           "class_counts_figure", "mean_abs_change"]
+           "class_counts_figure"]
 
 #: Paper A, Fig. 1: five examples, "plane, car, frog, horse and plane".
 FIG1_CLASSES = ("airplane", "automobile", "frog", "horse", "airplane")
@@ -70,57 +70,25 @@ def show_examples(images, titles: Sequence[str] | None = None, suptitle: str | N
     return fig
 
 
-def _corrupted(a: np.ndarray, kind: str, sigma: float, seed: int) -> np.ndarray:
-    """Corrupt uint8 images on the [-1, 1] scale; return float HWC in [0, 1] for display."""
-    import torch
-
-    from robustlab.paper_a.corruptions import corrupt
-    from robustlab.data.sources import to_tensor_pm1
-
-    x = to_tensor_pm1(a)
-    g = torch.Generator().manual_seed(int(seed))
-    y = corrupt(x, kind, float(sigma), generator=g)
-    return ((y.clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).numpy()
-
-
-def mean_abs_change(images, sigmas: Sequence[float], kind: str = "noise", seed: int = 0) -> list[float]:
-    """Mean absolute change per pixel and channel, on the [-1, 1] scale (unclipped), for each σ."""
-    import torch
-
-    from robustlab.paper_a.corruptions import corrupt
-    from robustlab.data.sources import to_tensor_pm1
-
-    x = to_tensor_pm1(_check_images(images))
-    out = []
-    for s in sigmas:
-        g = torch.Generator().manual_seed(int(seed))
-        out.append(float((corrupt(x, kind, float(s), generator=g) - x).abs().mean()))
-    return out
-
-
-def corruption_grid(images, sigmas: Sequence[float], kind: str = "noise", seed: int = 0,
+def corruption_grid(panels: Sequence[np.ndarray], sigmas: Sequence[float], kind: str = "noise",
                     titles: Sequence[str] | None = None):
     """Rows = images, columns = σ levels (paper A Fig. 3, generalised to every level used).
 
-    ``kind`` is "noise" (σ on the [-1, 1] scale) or "blur" (σ in pixels).
+    ``panels[j]``: the images at ``sigmas[j]``, float (N, H, W, 3) in [0, 1]
+    (:func:`robustlab.paper_a.corruptions.display_corrupted`). ``kind`` labels the figure: "noise"
+    (σ on the [-1, 1] scale) or "blur" (σ in pixels).
     """
     import matplotlib.pyplot as plt
 
-    from robustlab.paper_a.corruptions import check_kind, check_sigma
-
-    a = _check_images(images)
-    check_kind(kind)
-    sigmas = [check_sigma(s) for s in sigmas]
-    if not sigmas:
-        raise ParameterError("sigmas is empty; need at least one σ level")
-    cols = [_corrupted(a, kind, s, seed) for s in sigmas]
-    fig, axes = plt.subplots(len(a), len(sigmas), figsize=(1.15 * len(sigmas) + 0.6, 1.2 * len(a) + 0.5),
-                             squeeze=False)
+    if len(panels) == 0 or len(panels) != len(sigmas):
+        raise ParameterError(f"corruption_grid: {len(panels)} panels for {len(sigmas)} σ levels; need one per σ (≥ 1)")
+    n = len(panels[0])
+    fig, axes = plt.subplots(n, len(sigmas), figsize=(1.15 * len(sigmas) + 0.6, 1.2 * n + 0.5), squeeze=False)
     unit = "" if kind == "noise" else " px"
     for j, s in enumerate(sigmas):
-        for i in range(len(a)):
+        for i in range(n):
             ax = axes[i][j]
-            ax.imshow(cols[j][i], interpolation="nearest")
+            ax.imshow(panels[j][i], interpolation="nearest")
             ax.set_xticks([]), ax.set_yticks([])
             if i == 0:
                 ax.set_title(f"σ = {s:g}{unit}", fontsize=9)
@@ -133,21 +101,19 @@ def corruption_grid(images, sigmas: Sequence[float], kind: str = "noise", seed: 
     return fig
 
 
-def corruption_explorer(images, sigma: float = 0.0, kind: str = "noise", seed: int = 0,
+def corruption_explorer(originals, corrupted: np.ndarray, sigma: float, kind: str = "noise",
                         titles: Sequence[str] | None = None):
-    """Widget callback: originals (top row) and the same images at level ``sigma`` (bottom row)."""
+    """Originals (top row, uint8 (N, H, W, 3)) and the same images at level ``sigma`` (bottom row,
+    float (N, H, W, 3) in [0, 1], :func:`robustlab.paper_a.corruptions.display_corrupted`)."""
     import matplotlib.pyplot as plt
 
-    from robustlab.paper_a.corruptions import check_kind, check_sigma
-
-    a = _check_images(images)
-    check_kind(kind)
-    sigma = check_sigma(sigma)
-    y = _corrupted(a, kind, sigma, seed)
+    a = _check_images(originals)
+    if len(corrupted) != len(a):
+        raise ParameterError(f"corruption_explorer: {len(corrupted)} corrupted images for {len(a)} originals")
     fig, axes = plt.subplots(2, len(a), figsize=(1.6 * len(a), 3.6), squeeze=False)
     for i in range(len(a)):
         axes[0][i].imshow(a[i], interpolation="nearest")
-        axes[1][i].imshow(y[i], interpolation="nearest")
+        axes[1][i].imshow(corrupted[i], interpolation="nearest")
         if titles is not None:
             axes[0][i].set_title(str(titles[i]), fontsize=9)
         for r in (0, 1):

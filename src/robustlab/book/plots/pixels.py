@@ -177,39 +177,21 @@ def pixel_table(table: pd.DataFrame, index: str = "n_pixels", columns: str | Non
     return out.set_index(index)
 
 
-def pixel_change_figure(model, image_uint8, label: int, n_pixels: int = 16, magnitude: int | None = None,
-                        seed: int = 0, class_names: Sequence[str] | None = None, area: int | None = None):
-    """Widget callback: original vs changed image with the model's top-1 class and confidence.
-
-    Args:
-        model: classifier taking float NCHW on [0, 1] (:func:`robustlab.paper_b.classifiers.pretrained`).
-        image_uint8: one image ``(H, W, 3)`` uint8 (0-255).
-        label: its true class index.
-        n_pixels, magnitude, area, seed: see :func:`robustlab.paper_b.pixels.change_pixels`
-            (magnitude None or ≥ 255 = any value).
-        class_names: names for the class indices (e.g. from wnids.txt); indices shown if None.
-    """
-    import torch
-
-    from robustlab.paper_b.classifiers import predict
-    from robustlab.paper_b.pixels import change_pixels
-
-    img = np.asarray(image_uint8, dtype=np.uint8)[None]
-    mag = None if magnitude is None or int(magnitude) >= 255 else int(magnitude)
-    changed, pos = change_pixels(torch.from_numpy(img), int(n_pixels), mag, area, int(seed), return_positions=True)
-    both = np.concatenate([img, changed.numpy()])
-    dev = next(model.parameters()).device
-    pred, conf = predict(model, both, 2, dev, return_conf=True)
+def pixel_change_figure(example: Mapping[str, Any], label: int, class_names: Sequence[str] | None = None):
+    """Original vs changed image with the model's top-1 class and confidence, from
+    :func:`robustlab.paper_b.pixels.pixel_change_example`; ``label`` is the true class index and
+    ``class_names`` names the indices (indices are shown when None)."""
     name = (lambda k: class_names[k]) if class_names is not None else (lambda k: f"class {k}")
     fig, axes = plt.subplots(1, 2, figsize=(8, 4.4), constrained_layout=True)
+    mag = example["magnitude"]
     what = "any value" if mag is None else f"±{mag}"
-    for ax, im, p, c, t in zip(axes, both, pred.tolist(), conf.tolist(),
-                               ("original", f"{n_pixels} pixels changed ({what}, seed {seed})")):
+    for ax, im, p, c, t in zip(axes, example["images"], example["pred"], example["conf"],
+                               ("original", f"{example['n_pixels']} pixels changed ({what}, seed {example['seed']})")):
         ax.imshow(im)
         ok = p == int(label)
         ax.set_title(f"{t}\n→ {name(p)} ({100 * c:.1f} %)", color="tab:green" if ok else "tab:red", fontsize=9)
         ax.set_xticks([]), ax.set_yticks([])
-    p = pos[0].numpy()
-    axes[1].scatter(p[:, 1], p[:, 0], s=60, facecolors="none", edgecolors="yellow", linewidths=0.8)
+    pos = np.asarray(example["positions"])
+    axes[1].scatter(pos[:, 1], pos[:, 0], s=60, facecolors="none", edgecolors="yellow", linewidths=0.8)
     fig.suptitle(f"true class: {name(int(label))} (circles: changed pixels)", fontsize=10)
     return fig
