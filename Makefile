@@ -19,11 +19,12 @@ endif
 export MPLBACKEND ?= Agg
 export PYTHONUNBUFFERED := 1
 
-.PHONY: book test venv lab site clean-book help
+.PHONY: book test lint venv lab site clean-book help
 
 help:
 	@echo "make book   - venv, run every notebook ($(PROFILE) profile) with papermill, build _build/html/index.html"
 	@echo "make test   - venv, run the test suite"
+	@echo "make lint   - venv, ruff check src tests benchmarks"
 	@echo "make lab    - venv, open the notebooks in JupyterLab"
 	@echo "make site   - rebuild the site from the executed notebooks (no execution)"
 	@echo "variables: PROFILE=tiny|quick|paper ONLY=01_data,12_summary PARAMS='epochs=5 seed=1' ROBUSTLAB_DATA=..."
@@ -45,6 +46,9 @@ site: $(STAMP)
 # pytest exits 5 when it collected no tests; that is not a failure of the suite.
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

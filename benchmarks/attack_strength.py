@@ -3,13 +3,13 @@
 One trained CIFAR-10 model and the same 128 class-balanced CIFAR-10 test images for every attack.
 Prints, per attack: images attacked, success rate, median change (the norm it minimises; failures
 count as infinite), median mean |δ| per pixel (8-bit units), gradient evaluations per image
-(counted by a hook on the input tensor, see tests/_attack_refs.py) and wall time.
+(counted by a hook on the input tensor, see benchmarks/references.py) and wall time.
 
 Usage:
     ROBUSTLAB_DATA=/work/shared/data ROBUSTLAB_CACHE=/tmp/rlcache \
         .venv/bin/python benchmarks/attack_strength.py [--model small_cnn|resnet] [--threads 1]
 
-``--model small_cnn`` (default) is the test suite's model (tests/_attack_refs.py); ``--model resnet``
+``--model small_cnn`` (default) is the test suite's model (benchmarks/references.py); ``--model resnet``
 uses paper A's ResNet (robustlab.paper_a.nets.build, width 1/16, trained with robustlab.paper_a.training.train for
 --epochs on --n-train images). foolbox 3.3.4 and torchattacks 3.5.1 must be installed
 (benchmark-only dependencies).
@@ -19,19 +19,17 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from _attack_refs import attack_set, cached_small_cnn, run_ours, run_reference  # noqa: E402
+from references import attack_set, cached_small_cnn, run_ours, run_reference  # benchmarks/references.py
 
 
 def _resnet(data, cache, n_train, epochs, seed=0):
-    from robustlab.data.sources import balanced_indices, load_cifar10
+    from robustlab.data import balanced_indices, load_cifar10
     from robustlab.paper_a.nets import build
     from robustlab.paper_a.training import train
 
@@ -53,7 +51,8 @@ def main(argv=None) -> None:
     ap.add_argument("--n-images", type=int, default=128)
     ap.add_argument("--n-train", type=int, default=4000)
     ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--steps", type=int, nargs="+", default=[20, 92], help="our steps to run (grad evals = steps + 8 with 10 classes)")
+    ap.add_argument("--steps", type=int, nargs="+", default=[20, 92],
+                    help="our steps to run (grad evals = steps + 8 with 10 classes)")
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -79,7 +78,8 @@ def main(argv=None) -> None:
     rows.append(("l2", run_reference("torchattacks_deepfool", model, x, y)))
     for s in a.steps:
         rows.append(("l2", run_ours(model, x, y, norm="l2", steps=s)))
-    hdr = f"{'attack':30s} {'norm':5s} {'n':>4s} {'success':>8s} {'median':>10s} {'med mean|d|':>12s} {'grads/img':>10s} {'time s':>7s}"
+    hdr = (f"{'attack':30s} {'norm':5s} {'n':>4s} {'success':>8s} {'median':>10s} {'med mean|d|':>12s} "
+           f"{'grads/img':>10s} {'time s':>7s}")
     print(hdr)
     print("-" * len(hdr))
     for norm, r in rows:

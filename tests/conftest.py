@@ -73,17 +73,3 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
-
-
-def count_calls(monkeypatch, module, *names: str) -> dict[str, int]:
-    """Wrap ``module.<name>`` for each name so that calls are counted; returns the live counts."""
-    calls = {n: 0 for n in names}
-    for n in names:
-        real = getattr(module, n)
-
-        def wrapper(*a, _real=real, _n=n, **k):
-            calls[_n] += 1
-            return _real(*a, **k)
-
-        monkeypatch.setattr(module, n, wrapper)
-    return calls

@@ -2,21 +2,17 @@
 
 Same model, same 128 class-balanced CIFAR-10 test images: our median change must be
 ≤ 1.05 × the reference's, at no more gradient evaluations than the reference used (counted
-by hooks on the input, see tests/_attack_refs.py). foolbox 3.3.4 and torchattacks 3.5.1 are test
+by hooks on the input, see benchmarks/references.py). foolbox 3.3.4 and torchattacks 3.5.1 are test
 dependencies only. Images a reference fails on count as an infinite change for it; we also
 compare on the images both succeeded on, and require our success rate to be at least theirs.
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _attack_refs import attack_set, cached_small_cnn, run_ours, run_reference  # noqa: E402
+from references import attack_set, cached_small_cnn, run_ours, run_reference  # benchmarks/ (pythonpath in pyproject)
 
 pytestmark = pytest.mark.slow
 OUR_STEPS = 20          # -> 20 - 1 + 9 = 28 gradient evaluations per image

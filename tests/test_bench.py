@@ -10,7 +10,6 @@ import torch
 from robustlab import bench
 from robustlab.paper_a.nets import build
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
@@ -49,4 +48,5 @@ def test_quick_bench_returns_sane_figures(capsys, tmp_path):
     assert camp["models"] == 30 and _pos(out["projected_campaign_s"])
     assert _pos(out["attack"]) and _pos(out["paperb_forward"]) and _pos(out["paperb_fgsm"])
     stored = json.loads(js.read_text())
-    assert stored["archs"]["resnet"]["paths"]["wide"]["images_per_s"] == pytest.approx(r["paths"]["wide"]["images_per_s"])
+    wide = r["paths"]["wide"]["images_per_s"]
+    assert stored["archs"]["resnet"]["paths"]["wide"]["images_per_s"] == pytest.approx(wide)

@@ -1,4 +1,4 @@
-"""The book: notebooks 01 and 12 under papermill (profile tiny), the runner, and the strict site build."""
+"""The book: the summary table logic, the runner and the strict site build (the notebooks: test_notebooks.py)."""
 from __future__ import annotations
 
 import json
@@ -7,63 +7,14 @@ import shutil
 from pathlib import Path
 
 import nbformat
-import numpy as np
 import pytest
 
 from robustlab.book import runner as book
-from robustlab.book.checklist import CHECKLIST, VERDICTS, norm_section, summary_rows
+from robustlab.book.checklist import CHECKLIST, claims_table, entry, record_claims, summary_rows
+from robustlab.core.claims import Claim, graded, verdict
 from robustlab.core.errors import ParameterError
-from robustlab.book.plots.images import FIG1_CLASSES
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-# --- notebooks under papermill ----------------------------------------------------------
-@pytest.mark.slow
-@pytest.mark.notebook
-def test_notebook_01_data_records(run_notebook):
-    rec = run_notebook("01_data")
-    assert rec["n_train"] == 50000 and rec["n_test"] == 10000
-    assert rec["train_per_class"] == [5000] * 10 and rec["test_per_class"] == [1000] * 10
-    assert rec["image_shape"] == [32, 32, 3]
-    assert rec["classes"][0] == "airplane" and rec["classes"][-1] == "truck"
-    assert rec["example_classes"] == list(FIG1_CLASSES)
-    assert len(set(rec["example_indices"])) == 5
-    sig = np.array(rec["sigmas"])
-    noise = np.array(rec["noise_mean_abs_change"])
-    assert noise[sig == 0].tolist() == [0.0] * int((sig == 0).sum())
-    pos = sig > 0
-    np.testing.assert_allclose(noise[pos], sig[pos] * np.sqrt(2 / np.pi), rtol=0.05)
-    blur = np.array(rec["blur_mean_abs_change"])
-    assert (blur[sig == 0] == 0).all() and (blur[sig >= 0.5] > 0).all()
-    assert rec["blur_identity_sigmas"] == [s for s in rec["sigmas"] if s < 0.125]
-    if rec["jpeg_recompressed"]:  # the shared tar: error ≈ 5.9 / 127.5 on [-1, 1]
-        assert rec["jpeg_mae_pm1"] == pytest.approx(0.046, abs=0.001)
-    (claim,) = rec["claims"]
-    assert claim["id"] == "A-data" and claim["verdict"] == ("partly" if rec["jpeg_recompressed"] else "yes")
-    prov = rec["provenance"]
-    assert prov["profile"] == "tiny" and prov["notebook"] == "01_data"
-    assert "md5" in prov["data"][0]
-
-
-@pytest.mark.slow
-@pytest.mark.notebook
-def test_notebook_12_summary_records(run_notebook, nb_results):
-    if not (nb_results / "tiny" / "records" / "01_data.json").exists():
-        run_notebook("01_data")  # at least one chapter's records (normally left by the test above)
-    rec = run_notebook("12_summary")
-    chapters = rec["chapters_with_records"]
-    assert "01_data" in chapters and "12_summary" not in chapters
-    rows = rec["summary"]
-    assert rec["n_claims"] == len(rows) >= len(CHECKLIST)
-    allowed = set(VERDICTS) | {"not run yet", "not recorded"}
-    assert {r["verdict"] for r in rows} <= allowed
-    data_row = next(r for r in rows if r["paper"] == "A" and norm_section(r["section"]) == norm_section("§2.1"))
-    assert data_row["verdict"] in ("yes", "partly") and data_row["notebook"] == "01_data"
-    for r in rows:  # never faked: a chapter that did not run cannot have a verdict
-        if r["notebook"] not in chapters:
-            assert r["verdict"] == "not run yet", r
-    assert sum(rec["verdict_counts"].values()) == len(rows)
 
 
 # --- the summary table logic --------------------------------------------------------------
@@ -83,6 +34,29 @@ def test_summary_rows_overlay_checklist():
     assert by_id["A-noise-diagonal"]["verdict"] == "not recorded"  # 03 ran but did not record it
     assert by_id["B-magnitude"]["verdict"] == "not run yet" and by_id["B-magnitude"]["ours"] == "—"
     assert rows[-1]["claim"] == "extra" and len(rows) == len(CHECKLIST) + 1
+
+
+def test_claim_records_take_their_text_from_the_checklist(tmp_path):
+    from robustlab.book.provenance import read_records
+    from robustlab.core.params import resolve
+
+    assert verdict([True, True]) == "yes" and verdict([True, False]) == "partly" and verdict([False]) == "no"
+    assert verdict([]) == "not testable here" and graded(False, True) == "partly"
+    assert graded(True, testable=False) == "not testable here"
+    with pytest.raises(ValueError):
+        Claim("A-data", "x", "maybe")
+    c = Claim("A-data", "50,000 / 10,000", "yes", "counted", value=50000)
+    assert c.record() == {"id": "A-data", "ours": "50,000 / 10,000", "verdict": "yes", "why": "counted",
+                          "value": 50000.0}
+    cfg = resolve("01_data", {"profile": "tiny", "results_dir": str(tmp_path)})
+    record_claims(cfg, [c])
+    (rec,) = read_records(cfg)["claims"]
+    assert rec["claim"] == entry("A-data")["claim"] and rec["paper"] == "A" and rec["ours"] == c.ours
+    row = summary_rows({"01_data": {"claims": [rec]}})[0]
+    assert row["claim"] == entry("A-data")["claim"] and row["verdict"] == "yes"
+    assert claims_table([c]).loc[0, "paper's value"] == entry("A-data")["paper_value"]
+    with pytest.raises(KeyError, match="no entry"):
+        claims_table([Claim("A-nonexistent", "x", "no")])
 
 
 # --- the runner -------------------------------------------------------------------------

@@ -12,14 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from robustlab.core import budget
-
 from robustlab import campaign
-
-from robustlab.paper_a import grid
+from robustlab.core import budget
 from robustlab.core.errors import ComputeRefused, ParameterError
 from robustlab.core.params import resolve
 from robustlab.core.results import ResultStore, load_result, read_header
+from robustlab.paper_a import grid
 
 REPO = Path(__file__).resolve().parents[1]
 #: payload fields that measure time or name the machine: they differ between runs by nature
@@ -81,7 +79,8 @@ def test_units_are_declared_in_priority_order(data_env):
     names = [u.name for u in campaign.units(cfg)]
     # paper A: σ = 0 models, then noise, then blur, then evaluation, then attacks; then paper B
     first = {p: min(i for i, n in enumerate(names) if n.startswith(p))
-             for p in ("a-train-resnet-clean", "a-train-resnet-noise", "a-train-resnet-blur", "a-eval-", "a-attack-", "b-")}
+             for p in ("a-train-resnet-clean", "a-train-resnet-noise", "a-train-resnet-blur", "a-eval-", "a-attack-",
+                       "b-")}
     assert list(first.values()) == sorted(first.values())
     # 30 distinct models: 3 × (clean + 6 noise + 3 blur); identity blurs (σ < 0.125 px) are no model of their own
     attacks = [n for n in names if n.startswith("a-attack-")]
@@ -110,7 +109,6 @@ def test_blur_duplicates_share_keys():
 
 def test_interrupted_campaign_equals_uninterrupted(uninterrupted, tmp_path):
     root = tmp_path / "r"
-    args = ["--profile", "tiny", "--results-dir", str(root)]
     # a deadline that has already passed: every call does one step and stops; twice inside one
     # training epoch (mid-epoch checkpoints), then with short deadlines until nothing is left
     pauses = 0
@@ -238,7 +236,7 @@ def test_campaign_needs_no_jupyter(data_env):
 
 
 def test_training_and_attacking_are_refused_under_no_compute(monkeypatch):
-    from robustlab.attacks.methods import minimal_change
+    from robustlab.attacks import minimal_change
     from robustlab.paper_a.nets import build
 
     monkeypatch.setenv(budget.NO_COMPUTE_ENV, "1")

@@ -8,8 +8,8 @@ import pytest
 import torch
 from scipy.ndimage import gaussian_filter
 
-from robustlab.paper_a import corruptions as C
 from robustlab.core.errors import ParameterError
+from robustlab.paper_a import corruptions as C
 
 
 def _images(n=3, c=3, h=32, w=32, seed=0):

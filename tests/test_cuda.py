@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import HP, separable
 from robustlab.paper_a import training as T
 from robustlab.paper_a.nets import build, stack_inputs, stack_models, unstack_state_dict
-
-from test_train import HP, separable
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

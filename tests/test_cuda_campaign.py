@@ -11,8 +11,8 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 
 def test_cuda_campaign_resumes_across_deadlines(shared_data, cache_dir, tmp_path, monkeypatch):
     from robustlab import campaign
-    from robustlab.paper_a import grid
     from robustlab.core.params import resolve
+    from robustlab.paper_a import grid
 
     monkeypatch.setenv("ROBUSTLAB_DATA", str(shared_data))
     monkeypatch.setenv("ROBUSTLAB_CACHE", str(cache_dir))
@@ -43,4 +43,5 @@ def test_cuda_campaign_resumes_across_deadlines(shared_data, cache_dir, tmp_path
             assert np.isfinite(a).all() and np.isfinite(b).all()
             assert np.abs(a - b).max() <= 0.1, (arch, kind, a, b)  # 50 test images: 5 images of slack
     log = campaign.read_log(cut / "tiny")
-    assert "CUDA" in log["units"]["a-train-resnet-noise"]["device"] or "H100" in log["units"]["a-train-resnet-noise"]["device"]
+    device = log["units"]["a-train-resnet-noise"]["device"]
+    assert "CUDA" in device or "H100" in device

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from robustlab.data import sources as D
+import robustlab.data as D
 from robustlab.core.errors import CheckpointError, DataError
 
 CLASSES = list(D.CIFAR10_CLASSES)

@@ -8,19 +8,16 @@ import time
 
 import numpy as np
 import pytest
-from conftest import count_calls
 import torch
 
+from helpers import HP, count_calls, same_state, separable, tiny_net
 from robustlab.core import budget
-
-from robustlab.paper_a import grid
-from robustlab.paper_a import training as T
 from robustlab.core.errors import DeadlineReached, ParameterError
-from robustlab.paper_a.nets import build
 from robustlab.core.params import resolve
 from robustlab.core.results import ResultStore, load_result
-
-from test_train import HP, _net, _same, separable
+from robustlab.paper_a import grid
+from robustlab.paper_a import training as T
+from robustlab.paper_a.nets import build
 
 HPM = {k: v for k, v in HP.items() if k != "sigma"}
 
@@ -62,14 +59,14 @@ def test_train_many_equals_separate_train_exactly_in_float64(arch, kind, sigmas,
             torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-11, msg=k)
         np.testing.assert_allclose(h["loss"], hr["loss"], rtol=1e-6)
         assert h["train_acc"] == hr["train_acc"]
-    assert not _same(models[0], _net64(0, arch))  # it trained
+    assert not same_state(models[0], _net64(0, arch))  # it trained
     assert not _close(models[1], models[2], atol=1e-4, rtol=0)  # each saw its own σ
 
 
 def test_train_many_float32_matches_separate_up_to_rounding():
     x, y = separable(96)
     sigmas = [0.0, 0.05, 0.5]
-    models = [_net(i) for i in range(3)]
+    models = [tiny_net(i) for i in range(3)]
     refs = [copy.deepcopy(m) for m in models]
     hp = {**HPM, "augment": True, "lr": 0.02}
     hs = T.train_many(models, x, y, sigmas=sigmas, epochs=2, **hp)
@@ -84,10 +81,10 @@ def test_train_many_float32_matches_separate_up_to_rounding():
 
 def test_train_many_one_model_is_train():
     x, y = separable(64)
-    a, b = _net(), _net()
+    a, b = tiny_net(), tiny_net()
     ha = T.train(a, x, y, epochs=1, **HP)
     hb = T.train_many([b], x, y, sigmas=[HP["sigma"]], epochs=1, **HPM)[0]
-    assert _same(a, b) and ha["loss"] == hb["loss"] and "stacked" not in hb
+    assert same_state(a, b) and ha["loss"] == hb["loss"] and "stacked" not in hb
 
 
 @pytest.fixture
@@ -114,14 +111,14 @@ def test_deadline_resume_mid_epoch_is_bit_identical(tmp_path, many, request):
     x, y = separable(96)
     sig = [0.0, 0.1, 0.5] if many else [0.7]
     hp = {**HPM, "kind": "noise" if many else "blur", "augment": True}
-    ref = [_net(i) for i in range(len(sig))]
+    ref = [tiny_net(i) for i in range(len(sig))]
     href = T.train_many(ref, x, y, sigmas=sig, epochs=2, **hp)
     ck = tmp_path / "ck.pt"
     request.getfixturevalue("past_deadline")
     out = {}
 
     def once():
-        out["models"] = [_net(i) for i in range(len(sig))]
+        out["models"] = [tiny_net(i) for i in range(len(sig))]
         return T.train_many(out["models"], x, y, sigmas=sig, epochs=2, checkpoint=ck, **hp)
 
     with pytest.raises(DeadlineReached, match="ck.pt"):
@@ -131,7 +128,7 @@ def test_deadline_resume_mid_epoch_is_bit_identical(tmp_path, many, request):
     hs, calls = _until_done(once)
     steps = len(y) // HP["batch_size"]
     assert calls == 2 * steps  # 1 + (2·steps - 1) more batches, + the call that closes the last epoch
-    assert all(_same(a, b) for a, b in zip(out["models"], ref))
+    assert all(same_state(a, b) for a, b in zip(out["models"], ref))
     assert [h["loss"] for h in hs] == [h["loss"] for h in href]
     assert [h["train_acc"] for h in hs] == [h["train_acc"] for h in href]
 
@@ -139,7 +136,7 @@ def test_deadline_resume_mid_epoch_is_bit_identical(tmp_path, many, request):
 def test_checkpoints_by_time_and_resume(tmp_path, monkeypatch):
     x, y = separable(96)
     sig = [0.0, 0.1, 0.5]
-    ref = [_net(i) for i in range(3)]
+    ref = [tiny_net(i) for i in range(3)]
     href = T.train_many(ref, x, y, sigmas=sig, epochs=3, **HPM)
     real = T._train_step
     calls = {"n": 0}
@@ -154,31 +151,31 @@ def test_checkpoints_by_time_and_resume(tmp_path, monkeypatch):
     monkeypatch.setattr(T, "_train_step", boom)
     ck = tmp_path / "stack.pt"
     with pytest.raises(KeyboardInterrupt):  # default: every 600 s, so nothing written yet
-        T.train_many([_net(i) for i in range(3)], x, y, sigmas=sig, epochs=3, checkpoint=ck, **HPM)
+        T.train_many([tiny_net(i) for i in range(3)], x, y, sigmas=sig, epochs=3, checkpoint=ck, **HPM)
     assert not ck.exists()
     calls["n"] = 0
     with pytest.raises(KeyboardInterrupt):  # every batch
-        T.train_many([_net(i) for i in range(3)], x, y, sigmas=sig, epochs=3, checkpoint=ck,
+        T.train_many([tiny_net(i) for i in range(3)], x, y, sigmas=sig, epochs=3, checkpoint=ck,
                      checkpoint_every_s=0, **HPM)
     monkeypatch.setattr(T, "_train_step", real)
     st = load_result(ck)
     assert (st["epoch"], st["batch"]) == (1, 1)
-    resumed = [_net(i) for i in range(3)]
+    resumed = [tiny_net(i) for i in range(3)]
     hs = T.train_many(resumed, x, y, sigmas=sig, epochs=3, checkpoint=ck, **HPM)
     assert all(h["resumed_from_epoch"] == 1 and h["resumed_from_batch"] == 1 for h in hs)
-    assert all(_same(a, b) for a, b in zip(resumed, ref))
+    assert all(same_state(a, b) for a, b in zip(resumed, ref))
     assert [h["loss"] for h in hs] == [h["loss"] for h in href]
     assert load_result(ck)["epoch"] == 3  # the finished run is checkpointed too
     # finished: reused without training; damaged: warned about and trained from scratch
-    again = [_net(i) for i in range(3)]
+    again = [tiny_net(i) for i in range(3)]
     assert T.train_many(again, x, y, sigmas=sig, epochs=3, checkpoint=ck, **HPM)[0]["resumed_from_epoch"] == 3
-    assert all(_same(a, b) for a, b in zip(again, ref))
+    assert all(same_state(a, b) for a, b in zip(again, ref))
     data = ck.read_bytes()
     ck.write_bytes(data[: len(data) // 2])
-    fresh = [_net(i) for i in range(3)]
+    fresh = [tiny_net(i) for i in range(3)]
     with pytest.warns(UserWarning, match="stack.pt"):
         hs = T.train_many(fresh, x, y, sigmas=sig, epochs=3, checkpoint=ck, **HPM)
-    assert hs[0]["resumed_from_epoch"] == 0 and all(_same(a, b) for a, b in zip(fresh, ref))
+    assert hs[0]["resumed_from_epoch"] == 0 and all(same_state(a, b) for a, b in zip(fresh, ref))
 
 
 def test_batch_loop_does_not_synchronise(monkeypatch):
@@ -195,7 +192,7 @@ def test_batch_loop_does_not_synchronise(monkeypatch):
     per_run = []
     for n in (64, 128):  # 2 and 4 batches per epoch
         x, y = separable(n)
-        models = [_net(i) for i in range(2)]
+        models = [tiny_net(i) for i in range(2)]
         counts["n"] = 0
         T.train_many(models, x, y, kind="blur", sigmas=[0.0, 0.7], epochs=2, augment=True,
                      **{k: v for k, v in HPM.items() if k != "kind"})
@@ -206,21 +203,21 @@ def test_batch_loop_does_not_synchronise(monkeypatch):
 def test_train_many_bad_input():
     x, y = separable(32)
     with pytest.raises(ParameterError, match="one σ per model"):
-        T.train_many([_net(), _net()], x, y, sigmas=[0.1], epochs=1, **HPM)
+        T.train_many([tiny_net(), tiny_net()], x, y, sigmas=[0.1], epochs=1, **HPM)
     with pytest.raises(ParameterError, match="one σ per model"):
         T.train_many([], x, y, sigmas=[], epochs=1, **HPM)
     with pytest.raises(ParameterError):
-        T.train_many([_net(), _net()], x, y, sigmas=[0.1, -1.0], epochs=1, **HPM)
+        T.train_many([tiny_net(), tiny_net()], x, y, sigmas=[0.1, -1.0], epochs=1, **HPM)
     with pytest.raises(ParameterError, match="architecture"):
-        T.train_many([_net(), build("inception", width=1 / 16)], x, y, sigmas=[0.1, 0.2], epochs=1, **HPM)
+        T.train_many([tiny_net(), build("inception", width=1 / 16)], x, y, sigmas=[0.1, 0.2], epochs=1, **HPM)
     with pytest.raises(ParameterError, match="uint8"):
-        T.train_many([_net(), _net()], x.astype(np.float32), y, sigmas=[0.1, 0.2], epochs=1, **HPM)
+        T.train_many([tiny_net(), tiny_net()], x.astype(np.float32), y, sigmas=[0.1, 0.2], epochs=1, **HPM)
 
 
 @pytest.mark.parametrize("kind", ["noise", "blur"])
 def test_evaluate_many_equals_evaluate(kind):
     x, y = separable(90)
-    models = [_net(i) for i in range(3)]
+    models = [tiny_net(i) for i in range(3)]
     sig = [0.0, 0.5, 1.0]
     acc = T.evaluate_many(models, x, y, kind=kind, sigmas=sig, seed=2, batch_size=40)
     ref = np.array([[T.evaluate(m, x, y, kind=kind, sigma=s, seed=2, batch_size=40) for m in models] for s in sig])

@@ -292,7 +292,8 @@ def test_crafted_tars_are_refused(tmp_path, case, match):
             _add(tf, "cifar_eval/1111111111111111.pt", good)
 
     if case == "bad_checksum":  # the tar member differs from what the manifest lists
-        files = _craft(tmp_path / "out", "records", lambda tf: _add(tf, GOOD, good[:-1] + bytes([good[-1] ^ 1])), listed)
+        flipped = good[:-1] + bytes([good[-1] ^ 1])
+        files = _craft(tmp_path / "out", "records", lambda tf: _add(tf, GOOD, flipped), listed)
     else:
         files = _craft(tmp_path / "out", "records", add, listed)
     dest = tmp_path / "dest"

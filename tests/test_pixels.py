@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from robustlab.core.errors import ParameterError
 from robustlab.paper_b.pixels import change_pixels, window_bounds

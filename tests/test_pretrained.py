@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from robustlab.core.errors import CheckpointError, DataError, ParameterError
-from robustlab.paper_b.classifiers import IMAGENET_ARCHS, Normalize, pretrained, to_unit
+from robustlab.data import to_unit
+from robustlab.paper_b.classifiers import IMAGENET_ARCHS, Normalize, pretrained
 
 PAPER_FIVE = ["resnet101", "densenet121", "vgg16", "alexnet", "squeezenet1_1"]
 
@@ -26,7 +27,8 @@ def test_paper_architectures_random_weights(name):
 def test_normalize_layer_matches_imagenet_stats():
     m = pretrained("squeezenet1_1", weights=None)
     x = torch.rand(1, 3, 8, 8)
-    ref = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
+    ref = (x - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
     assert torch.allclose(m[0](x), ref)
     bare = pretrained("squeezenet1_1", weights=None, normalize=False)
     assert not isinstance(bare, torch.nn.Sequential)
@@ -78,7 +80,7 @@ def test_local_state_dict_roundtrip(tmp_path):
 
 
 def test_real_mobilenet_classifies_samples(shared_data, cache_dir):
-    from robustlab.data.sources import load_imagenet
+    from robustlab.data import load_imagenet
 
     m = pretrained("mobilenet_v2", weights=shared_data / "imagenet" / "mobilenet_v2-imagenet-dequantized.pth")
     s = load_imagenet("sample", shared_data, cache_dir=cache_dir, progress=False)

@@ -12,40 +12,15 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import HP, same_state, separable, tiny_net
 from robustlab.core.errors import ParameterError
-from robustlab.paper_a.nets import build
 from robustlab.core.results import load_result
 from robustlab.paper_a.training import evaluate, lr_factor, train
-
-HP = dict(kind="noise", sigma=0.05, batch_size=32, lr=0.05, momentum=0.9, weight_decay=5e-4,
-          lr_schedule="onecycle", seed=3, device="cpu", progress=False)
-
-
-def separable(n=192, seed=0, size=16):
-    """4 classes, each a distinct colour in a distinct quadrant, plus pixel noise: uint8 NHWC."""
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % 4
-    x = rng.normal(128, 30, size=(n, size, size, 3))
-    h = size // 2
-    for c in range(4):
-        r, q = divmod(c, 2)
-        x[y == c, r * h:(r + 1) * h, q * h:(q + 1) * h, c % 3] += 90
-    return np.clip(x, 0, 255).astype(np.uint8), y.astype(np.int64)
-
-
-def _net(seed=0):
-    torch.manual_seed(seed)
-    return build("resnet", width=1 / 16)
-
-
-def _same(a: torch.nn.Module, b: torch.nn.Module) -> bool:
-    sa, sb = a.state_dict(), b.state_dict()
-    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
 def test_learns_separable_task():
     x, y = separable()
-    net = _net()
+    net = tiny_net()
     before = evaluate(net, x, y, kind="noise", sigma=0.0, seed=0, batch_size=64)
     h = train(net, x, y, epochs=4, **HP)
     assert h["loss"][-1] < h["loss"][0]
@@ -57,12 +32,12 @@ def test_learns_separable_task():
 
 def test_same_seed_identical_different_seed_not():
     x, y = separable(96)
-    a, b, c = _net(), _net(), _net()
+    a, b, c = tiny_net(), tiny_net(), tiny_net()
     ha = train(a, x, y, epochs=1, **HP)
     hb = train(b, x, y, epochs=1, **HP)
     train(c, x, y, epochs=1, **{**HP, "seed": 4})
-    assert _same(a, b) and ha["loss"] == hb["loss"]
-    assert not _same(a, c)
+    assert same_state(a, b) and ha["loss"] == hb["loss"]
+    assert not same_state(a, c)
     ea = evaluate(a, x, y, kind="noise", sigma=0.3, seed=1, batch_size=40)
     eb = evaluate(b, x, y, kind="noise", sigma=0.3, seed=1, batch_size=40)
     assert ea == eb
@@ -70,14 +45,14 @@ def test_same_seed_identical_different_seed_not():
 
 def test_resume_in_process_equals_uninterrupted(tmp_path):
     x, y = separable(96)
-    ref = _net()
+    ref = tiny_net()
     href = train(ref, x, y, epochs=3, **{**HP, "kind": "blur", "sigma": 0.7})
     ck = tmp_path / "ck.pt"
-    part = _net()
+    part = tiny_net()
     train(part, x, y, epochs=3, checkpoint=ck, **{**HP, "kind": "blur", "sigma": 0.7})
     assert load_result(ck)["epoch"] == 3  # the end of training is checkpointed
     ck2 = tmp_path / "ck2.pt"
-    first = _net()
+    first = tiny_net()
     hp1 = {**HP, "kind": "blur", "sigma": 0.7}
     # interrupt after epoch 1: raise inside the second epoch
     calls = {"n": 0}
@@ -94,43 +69,43 @@ def test_resume_in_process_equals_uninterrupted(tmp_path):
     handle.remove()
     state = load_result(ck2)
     assert (state["epoch"], state["batch"]) == (1, 1)  # inside epoch 2, after its first batch
-    resumed = _net()
+    resumed = tiny_net()
     h = train(resumed, x, y, epochs=3, checkpoint=ck2, **hp1)
     assert h["resumed_from_epoch"] == 1 and h["resumed_from_batch"] == 1
-    assert _same(resumed, ref) and _same(part, ref)
+    assert same_state(resumed, ref) and same_state(part, ref)
     assert h["loss"] == href["loss"]
     # a finished checkpoint is reused without training
-    again = _net()
+    again = tiny_net()
     assert train(again, x, y, epochs=3, checkpoint=ck2, **hp1)["resumed_from_epoch"] == 3
-    assert _same(again, ref)
+    assert same_state(again, ref)
 
 
 def test_corrupt_or_foreign_checkpoint_restarts(tmp_path):
     x, y = separable(64)
     ck = tmp_path / "ck.pt"
-    train(_net(), x, y, epochs=1, checkpoint=ck, **HP)
-    ref = _net()
+    train(tiny_net(), x, y, epochs=1, checkpoint=ck, **HP)
+    ref = tiny_net()
     train(ref, x, y, epochs=1, **{**HP, "lr": 0.02})
-    net = _net()
+    net = tiny_net()
     with pytest.warns(UserWarning, match=str(ck)):
         h = train(net, x, y, epochs=1, checkpoint=ck, **{**HP, "lr": 0.02})  # other config
-    assert h["resumed_from_epoch"] == 0 and _same(net, ref)
+    assert h["resumed_from_epoch"] == 0 and same_state(net, ref)
     data = ck.read_bytes()
     ck.write_bytes(data[: len(data) // 2])  # truncated
-    net = _net()
+    net = tiny_net()
     with pytest.warns(UserWarning, match="ck.pt"):
         train(net, x, y, epochs=1, checkpoint=ck, **{**HP, "lr": 0.02})
-    assert _same(net, ref)
+    assert same_state(net, ref)
 
 
 SCRIPT = textwrap.dedent("""
     import os, signal, sys, torch
     torch.set_num_threads(1)
     sys.path.insert(0, {tests!r})
-    from test_train import separable, _net, HP
+    from helpers import HP, separable, tiny_net
     from robustlab.paper_a.training import train
     x, y = separable(128)
-    net = _net()
+    net = tiny_net()
     kill_at = int(os.environ.get("KILL_AT", "0"))
     calls = [0]
     def hook(*_):
@@ -171,9 +146,9 @@ def test_bad_arguments():
     x, y = separable(32)
     for bad in ({"epochs": 0}, {"sigma": -1.0}, {"kind": "fog"}, {"lr_schedule": "warm"}, {"lr": 0.0}):
         with pytest.raises(ParameterError):
-            train(_net(), x, y, **{**HP, "epochs": 1, **bad})
+            train(tiny_net(), x, y, **{**HP, "epochs": 1, **bad})
     with pytest.raises(ParameterError, match="uint8"):
-        train(_net(), x.astype(np.float32), y, epochs=1, **HP)
+        train(tiny_net(), x.astype(np.float32), y, epochs=1, **HP)
 
 
 def test_lr_schedules():

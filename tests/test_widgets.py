@@ -11,9 +11,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from robustlab.book import widgets as W  # noqa: E402
-from robustlab.paper_a import corruptions as C  # noqa: E402
-from robustlab.core.errors import ParameterError  # noqa: E402
 from robustlab.book.plots import images as pim  # noqa: E402
+from robustlab.core.errors import ParameterError  # noqa: E402
+from robustlab.paper_a import corruptions as C  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

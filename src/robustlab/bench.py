@@ -21,7 +21,7 @@ Prints figures for the current device, never pass/fail, and writes them all to a
   50,000 images on the fastest measured path, plus the evaluation of every model on 7 σ levels ×
   10,000 test images and the minimal-change attack on 128 images × 200 steps per model; with
   ``--full`` also the measured grid;
-* attack images/s (:func:`robustlab.attacks.methods.minimal_change`) and paper-B images/s (forward passes
+* attack images/s (:func:`robustlab.attacks.minimal.minimal_change`) and paper-B images/s (forward passes
   of an ImageNet classifier on 224×224 images, and FGSM).
 
 FLOPs are counted with :class:`torch.utils.flop_counter.FlopCounterMode` on one forward pass of the
@@ -143,7 +143,7 @@ def bench_baseline(arch: str, width: float, dev: torch.device, n: int, batch_siz
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
     loss_fn = nn.CrossEntropyLoss()
     rate = 0.0
-    for epoch in range(2):
+    for _epoch in range(2):
         _sync(dev)
         t0, seen = time.perf_counter(), 0
         for xb, yb in dl:
@@ -176,8 +176,8 @@ def bench_eval(arch: str, width: float, dev: torch.device, n: int, n_models: int
 
 
 def bench_attack(width: float, dev: torch.device, n: int, steps: int) -> float:
-    """Images/s of :func:`robustlab.attacks.methods.minimal_change` (L∞) on a paper-A net (random weights)."""
-    from robustlab.attacks.methods import minimal_change
+    """Images/s of :func:`robustlab.attacks.minimal.minimal_change` (L∞) on a paper-A net (random weights)."""
+    from robustlab.attacks.minimal import minimal_change
     from robustlab.paper_a.nets import build
 
     torch.manual_seed(0)
@@ -194,7 +194,7 @@ def bench_attack(width: float, dev: torch.device, n: int, steps: int) -> float:
 
 def bench_paperb(dev: torch.device, n: int, batch_size: int, name: str = "mobilenet_v2") -> tuple[float, float]:
     """(forward images/s, FGSM images/s) of an ImageNet classifier (random weights) on 224×224 inputs."""
-    from robustlab.attacks.methods import fgsm
+    from robustlab.attacks.fgsm import fgsm
     from robustlab.paper_b.classifiers import pretrained
 
     model = pretrained(name, weights=None).to(dev).eval()
@@ -336,8 +336,8 @@ def main(argv: list[str] | None = None) -> dict:
           f"+ attacks {ATTACK_IMAGES} images x {ATTACK_STEPS} steps), at width {width:g}: "
           f"{_fmt_time(out['projected_campaign_s'])}")
     if args.full:
-        from robustlab.paper_a import grid
         from robustlab.core import params
+        from robustlab.paper_a import grid
 
         cfg = params.resolve("bench", {"profile": "paper", "device": str(dev)})
         t0 = time.perf_counter()

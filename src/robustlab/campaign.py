@@ -31,10 +31,11 @@ import fnmatch
 import json
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from robustlab.core import budget
 from robustlab.core.errors import ComputeRefused, DeadlineReached, ParameterError, RobustlabError
@@ -107,8 +108,7 @@ def _sig(s: float) -> str:
 
 
 def _paper_a(cfg) -> list[Unit]:
-    from robustlab.paper_a import delta
-    from robustlab.paper_a import grid
+    from robustlab.paper_a import delta, grid
 
     out: list[Unit] = []
     fwd = {a: cifar_forward_flops(a, float(cfg.width)) for a in cfg.archs}
@@ -146,7 +146,8 @@ def _paper_a(cfg) -> list[Unit]:
                 f"a-eval-{arch}-{kind}", "paper-a",
                 f"evaluate the {n_models} {arch} {kind} models on {n_levels} {kind} levels × {n_test:,} test images",
                 run=lambda c, arch=arch, kind=kind: grid.accuracy_matrix(c, arch, kind, progress=True),
-                done=lambda c, arch=arch, kind=kind: _probe(lambda: grid.accuracy_matrix(c, arch, kind, progress=False)),
+                done=lambda c, arch=arch, kind=kind: _probe(
+                    lambda: grid.accuracy_matrix(c, arch, kind, progress=False)),
                 work=lambda c, n_img=n_img, arch=arch: (n_img, fwd[arch] * n_img),
                 deps=deps))
     n_att = int(cfg.n_attack_images)
@@ -156,7 +157,7 @@ def _paper_a(cfg) -> list[Unit]:
             for s in ([0.0] if kind == "clean" else grid.distinct_sigmas(cfg, kind)):
                 k = "noise" if kind == "clean" else kind
                 name = f"a-attack-{arch}-clean" if kind == "clean" else f"a-attack-{arch}-{kind}-{_sig(s)}"
-                grads = n_att * (steps + 8)  # see robustlab.attacks.methods.minimal_change: steps + 8 gradients
+                grads = n_att * (steps + 8)  # see robustlab.attacks.minimal.minimal_change: steps + 8 gradients
                 dep = f"a-train-{arch}-{kind}"
                 out.append(Unit(
                     name, "paper-a",
@@ -280,7 +281,9 @@ def unit_for(kind: str, config: dict) -> str | None:
         k = config["eval_kind"] if m["kind"] == "clean" else m["kind"]
         return f"a-eval-{m['arch']}-{'noise' if k == 'clean' else k}"
     if kind == "delta":
-        return f"a-attack-{m['arch']}-clean" if m["kind"] == "clean" else f"a-attack-{m['arch']}-{m['kind']}-{_sig(m['sigma'])}"
+        if m["kind"] == "clean":
+            return f"a-attack-{m['arch']}-clean"
+        return f"a-attack-{m['arch']}-{m['kind']}-{_sig(m['sigma'])}"
     if kind == "paperb-selection":
         return "b-select"
     if kind == "paperb-cifar-selection":
@@ -317,7 +320,8 @@ def describe_result(kind: str, config: dict) -> str:
         if kind == "delta":
             return f"the minimal-change attack on the {d} model"
         return f"the trained {d} model ({kind})"
-    return f"the paper-B result {kind} ({', '.join(f'{k}={v}' for k, v in config.items() if k in ('tag', 'n_pixels', 'magnitude', 'area', 'k', 'variant'))})"
+    shown = ('tag', 'n_pixels', 'magnitude', 'area', 'k', 'variant')
+    return f"the paper-B result {kind} ({', '.join(f'{k}={v}' for k, v in config.items() if k in shown)})"
 
 
 def read_log(results: Path) -> dict:
@@ -347,8 +351,8 @@ def _machine() -> dict:
 
     import torch
 
-    from robustlab.core.device import describe_device, resolve_device
     from robustlab.book.provenance import _git_commit
+    from robustlab.core.device import describe_device, resolve_device
 
     dev = resolve_device("auto")
     return {"device": describe_device(dev), "torch": str(torch.__version__), "cuda": torch.version.cuda,
@@ -457,7 +461,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--dry-run", action="store_true", help="list the units, their status and FLOPs; run nothing")
     ap.add_argument("--pack", metavar="DIR", help="after running, pack the new results into DIR (≤ 8 files ≤ 15 MiB)")
     ap.add_argument("--pack-all", action="store_true", help="with --pack: pack everything, not only what is new")
-    ap.add_argument("--unpack", nargs="+", metavar="FILE", help="merge packed files into the results folder; run nothing")
+    ap.add_argument("--unpack", nargs="+", metavar="FILE",
+                    help="merge packed files into the results folder; run nothing")
     ap.add_argument("--publish", action="store_true", help="copy the records (no weights) to published/<profile>/")
     ap.add_argument("--no-run", action="store_true", help="run no unit (with --pack or --publish)")
     ap.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
@@ -497,7 +502,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             left = rep["left"]
             print(f"{len(rep['done'])} unit(s) finished in this call; "
                   + (f"{len(left)} left: {', '.join(left)}" if left else "nothing left")
-                  + (f" (resume: the same command)" if rep["partial"] else ""))
+                  + (" (resume: the same command)" if rep["partial"] else ""))
         if args.pack:
             from robustlab.core.pack import pack
 

@@ -1,9 +1,12 @@
-"""The checklist of every claim of both papers, and the summary table built from recorded claims.
+"""The checklist of every claim of both papers — the only place their text is written — and the
+tables built from claims.
 
-Section notebooks record their comparisons with ``rl.provenance.record(cfg, "claims", [...])``;
-each entry is a dict with ``paper`` ("A"/"B"), ``section`` (e.g. "Fig. 4"), ``claim``,
-``paper_value``, ``ours``, ``verdict`` (yes / partly / no / not testable here) and ``why``, and may
-carry the ``id`` of a :data:`CHECKLIST` entry for an exact match.
+The chapters compute :class:`robustlab.core.claims.Claim` records (``id``, ``ours``, ``verdict``,
+``why``; see :mod:`robustlab.paper_a.claims` and :mod:`robustlab.paper_b.claims`), record them with
+:func:`record_claims` (which fills in the checklist's ``paper``, ``section``, ``claim`` and
+``paper_value`` so the records read on their own) and show them with :func:`claims_table`. Every id
+a chapter produces has an entry here (:func:`entry` raises otherwise). A recorded claim without an
+``id`` (older records) is matched by paper and section.
 
 :func:`summary_rows` lays the recorded claims over the checklist: a checklist entry is filled by
 the recorded claims with its ``id``, else by those of the same paper and section; an entry nobody
@@ -13,80 +16,79 @@ recorded nothing for it). Recorded claims that match no entry are listed too. No
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-__all__ = ["VERDICTS", "CHECKLIST", "norm_section", "collect_records", "summary_rows", "verdict_counts"]
+from robustlab.core.claims import VERDICTS, Claim
 
-VERDICTS = ("yes", "partly", "no", "not testable here")
+__all__ = ["VERDICTS", "CHECKLIST", "entry", "with_text", "claims_table", "record_claims", "norm_section",
+           "collect_records", "summary_rows", "verdict_counts"]
 
-#: (id, paper, section, claim as the paper states it, the paper's value, notebook that tests it)
-CHECKLIST: list[dict[str, str]] = [dict(zip(("id", "paper", "section", "claim", "paper_value", "notebook"), row)) for row in [
-    # ---- paper A: Bartschat et al. ------------------------------------------------------
-    ("A-data", "A", "§2.1", "CIFAR-10: 60,000 RGB images of 32×32 pixels, 10 classes, evenly distributed, "
-     "50,000 for training and 10,000 for validation", "50,000 / 10,000; 5,000 / 1,000 per class", "01_data"),
-    ("A-params-resnet", "A", "Fig. 2", "the ResNet (bottleneck) module with 256 feature maps has 69,632 parameters",
-     "69,632", "02_architectures"),
-    ("A-params-inception", "A", "Fig. 2", "the Inception module has 192,512 parameters", "192,512", "02_architectures"),
-    ("A-params-resnext", "A", "Fig. 2", "the ResNeXt module (32 paths of width 4) has 70,144 parameters",
-     "70,144", "02_architectures"),
-    ("A-noise-001", "A", "Fig. 4", "training and evaluating with σ = 0.01 behaves like no noise",
-     "curves for σ 0 and 0.01 coincide", "03_noise_training"),
-    ("A-noise-diagonal", "A", "Fig. 4", "from σ_train = 0.1 on, the evaluation set with the training σ gives the "
-     "best accuracy", "best eval σ = train σ for σ_train ≥ 0.1", "03_noise_training"),
-    ("A-noise-drop", "A", "Fig. 4", "the overall (clean) accuracy drops for models trained with σ ≥ 0.1",
-     "decreasing clean accuracy", "03_noise_training"),
-    ("A-noise-small-helps", "A", "Fig. 4", "a small training noise does not hurt noise-free accuracy but raises "
-     "accuracy on slightly noisy data", "qualitative", "03_noise_training"),
-    ("A-noise-archs", "A", "Fig. 4", "all three architectures behave similarly; none generalises particularly "
-     "well against noise", "qualitative", "03_noise_training"),
-    ("A-blur-05", "A", "Fig. 6", "with blur training, accuracy is unchanged up to σ = 0.5 and drops above",
-     "flat to 0.5, then falling", "04_blur_training"),
-    ("A-blur-inception", "A", "Fig. 6", "Inception models perform best (blur); ResNet and ResNeXt similar",
-     "qualitative", "04_blur_training"),
-    ("A-adv-noise", "A", "Fig. 5", "models trained with (small) noise need a slightly larger mean adversarial "
-     "change than the noise-free model", "slightly higher Δ", "05_adversarial_delta"),
-    ("A-adv-noise-high", "A", "Fig. 5", "for σ = 1 and 5 the required change drops again", "lower Δ at σ 1, 5",
-     "05_adversarial_delta"),
-    ("A-adv-archs", "A", "Fig. 5", "all architectures are fooled by a similar change in pixel values",
-     "similar Δ", "05_adversarial_delta"),
-    ("A-adv-small", "A", "§3", "a change of about 2.5 (of 255) per pixel, 1 % of the range, suffices: every model "
-     "is easily fooled", "≈ 2.5 / 255", "05_adversarial_delta"),
-    ("A-adv-blur", "A", "Fig. 7", "blur training has no effect on the required change; it drops for σ = 1 and 5",
-     "flat, lower at σ 1, 5", "05_adversarial_delta"),
-    ("A-conclusion-01", "A", "§4", "training with σ = 0.1 is beneficial (noise robustness and adversarial change)",
-     "σ = 0.1", "05_adversarial_delta"),
-    ("A-conclusion-archs", "A", "§4", "no significant performance difference between the three modules",
-     "qualitative", "03_noise_training"),
-    # ---- paper B: Zhang & Cai --------------------------------------------------------------
-    ("B-64px-range", "B", "§1, Table 6", "changing about 0.12 % of the pixels (64) misclassifies 3.5 % (best model) "
-     "to 14 % (worst model) of correctly classified images", "3.5 %–14 %", "06_pixel_count"),
-    ("B-resnet-4-64", "B", "Table 6", "in ResNet, 4 changed pixels misclassify about 1 % and 64 pixels about 5 % of "
-     "the images", "≈ 1 % / ≈ 5 %", "06_pixel_count"),
-    ("B-more-pixels", "B", "Fig. 8", "the more pixels are changed, the more images are misclassified",
-     "monotone increase", "06_pixel_count"),
-    ("B-model-ranking", "B", "Table 6", "DenseNet is the most robust model, SqueezeNet the least",
-     "DenseNet best, SqueezeNet worst", "06_pixel_count"),
-    ("B-magnitude", "B", "Table 7", "larger change magnitudes ([−10, 10] … [−127, 127]) misclassify more images; "
-     "the magnitude is an important factor", "monotone increase", "07_pixel_magnitude"),
-    ("B-area", "B", "Table 8", "the area the pixels are drawn from has little effect when fewer than 64 pixels "
-     "change", "similar counts for all areas", "08_pixel_area"),
-    ("B-magnitude-vs-area", "B", "§6.1.4", "the magnitude of the change matters more than its position",
-     "qualitative", "08_pixel_area"),
-    ("B-fgsm-restore", "B", "Table 9", "changing a few pixels of FGSM adversarial examples returns a considerable "
-     "share of them to the correct class", "considerable share", "09_fgsm_and_pixels"),
-    ("B-aug-random", "B", "Table 10", "fine-tuning on few-pixel-changed images (1,000 images, lr 0.001, 20 "
-     "iterations) improves accuracy under random pixel changes, most for small pixel counts", "higher accuracy",
-     "10_augmentation"),
-    ("B-aug-clean", "B", "§6.2", "the augmentation does not change the original recognition accuracy",
-     "unchanged", "10_augmentation"),
-    ("B-aug-fgsm", "B", "Table 11", "after the augmentation (ResNet101-4) only 24.9 % of FGSM examples keep their "
-     "attack ability", "24.9 %", "10_augmentation"),
-    ("B-pi-example", "B", "§5, eq. 12", "worked example: w = 10 %, p = 64/224², r = 100 %, a = 200²/224² gives "
-     "Pi = 98.30", "98.30", "11_pixel_index"),
-    ("B-pi-ranking", "B", "Table 5", "a smaller Pi goes with better robustness and higher accuracy",
-     "qualitative", "11_pixel_index"),
-]]
+#: (id, paper, section, claim as the paper states it, the paper's value, notebook that tests it), read from
+#: ``checklist.yaml`` beside this module (data, not code).
+_FIELDS = ("id", "paper", "section", "claim", "paper_value", "notebook")
+
+
+def _load_checklist() -> list[dict[str, str]]:
+    from importlib import resources
+
+    import yaml
+
+    rows = yaml.safe_load(resources.files("robustlab.book").joinpath("checklist.yaml").read_text(encoding="utf-8"))
+    bad = [r for r in rows if set(r) != set(_FIELDS)]
+    if bad:
+        raise ValueError(f"checklist.yaml: entries need exactly the fields {_FIELDS}; bad: {bad[:2]}")
+    return [{k: str(r[k]) for k in _FIELDS} for r in rows]
+
+
+CHECKLIST: list[dict[str, str]] = _load_checklist()
+
+
+_BY_ID = {e["id"]: e for e in CHECKLIST}
+if len(_BY_ID) != len(CHECKLIST):
+    raise ValueError("CHECKLIST has duplicate ids")
+
+
+def entry(claim_id: str) -> dict[str, str]:
+    """The checklist entry of a claim id (KeyError, naming the id, for one the checklist lacks)."""
+    try:
+        return _BY_ID[claim_id]
+    except KeyError:
+        raise KeyError(f"claim id {claim_id!r} has no entry in robustlab.book.checklist.CHECKLIST") from None
+
+
+def _as_record(claim: Claim | Mapping[str, Any]) -> dict[str, Any]:
+    return claim.record() if isinstance(claim, Claim) else dict(claim)
+
+
+def with_text(claim: Claim | Mapping[str, Any]) -> dict[str, Any]:
+    """A claim's record with its checklist text: ``paper``, ``section``, ``claim``, ``paper_value``."""
+    rec = _as_record(claim)
+    e = entry(rec["id"])
+    return {"id": e["id"], "paper": e["paper"], "section": e["section"], "claim": e["claim"],
+            "paper_value": e["paper_value"], **rec}
+
+
+def record_claims(cfg, claims: Iterable[Claim]) -> list[Claim]:
+    """Record a chapter's claims (with their checklist text) under ``"claims"``; returns ``claims``."""
+    from robustlab.book.provenance import record
+
+    claims = list(claims)
+    record(cfg, "claims", [with_text(c) for c in claims])
+    return claims
+
+
+def claims_table(claims: Iterable[Claim | Mapping[str, Any]]):
+    """The claims for a page: section, claim, paper's value (from the checklist), ours, verdict, why."""
+    import pandas as pd
+
+    rows = []
+    for c in claims:
+        r = with_text(c)
+        rows.append({"section": r["section"], "claim": r["claim"], "paper's value": r["paper_value"],
+                     "ours": r["ours"], "verdict": r["verdict"], "why": r.get("why", "")})
+    return pd.DataFrame(rows, columns=["section", "claim", "paper's value", "ours", "verdict", "why"])
 
 
 def norm_section(s: str) -> str:
@@ -117,7 +119,8 @@ def _row(entry: Mapping[str, Any], rec: Mapping[str, Any] | None, notebook: str,
     }
 
 
-def summary_rows(records: Mapping[str, Mapping[str, Any]], checklist: Iterable[Mapping[str, str]] = CHECKLIST) -> list[dict]:
+def summary_rows(records: Mapping[str, Mapping[str, Any]],
+                 checklist: Iterable[Mapping[str, str]] = CHECKLIST) -> list[dict]:
     """One row per claim: recorded claims laid over the checklist (see module docstring)."""
     recorded = []  # (notebook, claim dict)
     for nb, rec in records.items():

@@ -54,7 +54,7 @@ _MD5_CACHE: dict[tuple[str, int, int], str] = {}
 
 def data_fingerprint(path: str | Path) -> str:
     """``<path> (md5 …)`` for a file; for a folder just its path and file count."""
-    from robustlab.data.sources import file_md5
+    from robustlab.data.common import file_md5
 
     p = Path(path)
     if p.is_file():

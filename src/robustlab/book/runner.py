@@ -39,8 +39,9 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import yaml
 
@@ -175,7 +176,8 @@ def _failure_details(exc: Exception, executed: Path) -> tuple[int | None, str, s
             import nbformat
 
             nb = nbformat.read(executed, as_version=4)
-            injected = [i for i, c in enumerate(nb.cells) if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+            injected = [i for i, c in enumerate(nb.cells)
+                        if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
             if injected and injected[0] < idx:
                 idx -= 1  # papermill inserted a cell before it; report the source notebook's index
         except Exception:  # noqa: BLE001 - the index of the executed copy is still useful
@@ -250,7 +252,9 @@ def profiles_table() -> str:
             return "all"
         if isinstance(v, list):
             return ", ".join(f"{x:g}" if isinstance(x, float) else str(x) for x in v)
-        return f"{v:g}" if isinstance(v, float) else (f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v))
+        if isinstance(v, float):
+            return f"{v:g}"
+        return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
 
     lines = ["| | " + " | ".join(f"`{p}`" for p in PROFILES) + " |", "|---" * (len(PROFILES) + 1) + "|"]
     for label, keys in PROFILE_ROWS:

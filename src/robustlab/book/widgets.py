@@ -28,8 +28,9 @@ from __future__ import annotations
 import base64
 import io
 import numbers
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from robustlab.core.errors import ParameterError
 
@@ -76,24 +77,8 @@ class Dropdown:
 
 
 @dataclass(frozen=True)
-class Checkbox:
-    """A True/False toggle."""
-
-    value: bool
-
-    @property
-    def default(self):
-        return self.value
-
-    def validate(self, name: str, v: Any):
-        if not isinstance(v, bool):
-            raise ParameterError(f"control {name}={v!r}: must be True or False")
-        return v
-
-
-@dataclass(frozen=True)
 class Fixed:
-    """A value passed to the callback unchanged, without a control."""
+    """A value passed to the callback unchanged, without a control (also the base of :class:`Checkbox`)."""
 
     value: Any
 
@@ -102,6 +87,18 @@ class Fixed:
         return self.value
 
     def validate(self, name: str, v: Any):
+        return v
+
+
+@dataclass(frozen=True)
+class Checkbox(Fixed):
+    """A True/False toggle."""
+
+    value: bool
+
+    def validate(self, name: str, v: Any):
+        if not isinstance(v, bool):
+            raise ParameterError(f"control {name}={v!r}: must be True or False")
         return v
 
 
@@ -187,7 +184,8 @@ class Interactive:
         fig = self.fn(**values)
         self.calls += 1
         if fig is None or not hasattr(fig, "savefig"):
-            raise TypeError(f"{getattr(self.fn, '__name__', self.fn)!r} must return a matplotlib Figure, got {type(fig)}")
+            name = getattr(self.fn, "__name__", self.fn)
+            raise TypeError(f"{name!r} must return a matplotlib Figure, got {type(fig)}")
         try:
             return figure_png(fig, self.dpi)
         finally:

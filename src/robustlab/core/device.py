@@ -51,4 +51,5 @@ def describe_device(dev: torch.device) -> str:
 
     if dev.type == "cuda":
         return f"{torch.cuda.get_device_name(dev)} (CUDA {torch.version.cuda})"
-    return f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+    cpu = platform.processor() or platform.machine()
+    return f"CPU {cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"

@@ -45,9 +45,9 @@ import tarfile
 import tempfile
 import warnings
 import zlib
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable
 
 from filelock import FileLock
 
@@ -303,12 +303,17 @@ def pack(root: str | os.PathLike, out_dir: str | os.PathLike, max_files: int = 8
     left: list[dict] = []
 
     def load(rel: str) -> tuple[bytes, str, float] | None:
+        """The member's bytes, SHA-256 and mtime; None (and noted in ``skipped``) if unreadable or bad."""
         p = root / rel
         try:
             data = p.read_bytes()
             mtime = p.stat().st_mtime
         except OSError as e:
             skipped.append({"path": rel, "reason": f"unreadable ({e})"})
+            return None
+        why = _content_problem(rel, data)
+        if why:
+            skipped.append({"path": rel, "reason": why})
             return None
         return data, hashlib.sha256(data).hexdigest(), mtime
 
@@ -337,15 +342,11 @@ def pack(root: str | os.PathLike, out_dir: str | os.PathLike, max_files: int = 8
         writers.append(rw)
         comp = zlib.compressobj(level, zlib.DEFLATED, 31)
         emitted = 0
-        for rel, sha, size in new_candidates("records"):
+        for rel, sha, _size in new_candidates("records"):
             got = load(rel)
             if got is None:
                 continue
             data, sha, mtime = got
-            why = _content_problem(rel, data)
-            if why:
-                skipped.append({"path": rel, "reason": why})
-                continue
             snap = comp.copy()
             chunk = comp.compress(_tar_header(rel, len(data), mtime)) + comp.compress(data) + comp.compress(
                 _pad(len(data)))
@@ -377,10 +378,6 @@ def pack(root: str | os.PathLike, out_dir: str | os.PathLike, max_files: int = 8
             if got is None:
                 continue
             data, sha, mtime = got
-            why = _content_problem(rel, data)
-            if why:
-                skipped.append({"path": rel, "reason": why})
-                continue
             head = _tar_header(rel, len(data), mtime)
             contrib = len(head) + len(data) + (-len(data) % 512)
             if math.ceil((wsize + contrib + len(_END)) / max_bytes) > budget:
@@ -454,7 +451,8 @@ def _read_manifest(path: Path, max_member_bytes: int) -> dict:
     except (OSError, ValueError) as e:
         raise _refuse(f"{path} is not a readable pack manifest ({e})") from None
     if not isinstance(man, dict) or man.get("format") != FORMAT:
-        raise _refuse(f"{path} is not a robustlab pack manifest (format {man.get('format') if isinstance(man, dict) else None!r})")
+        fmt = man.get("format") if isinstance(man, dict) else None
+        raise _refuse(f"{path} is not a robustlab pack manifest (format {fmt!r})")
     if man.get("version") != VERSION:
         raise _refuse(f"{path} has pack format version {man.get('version')!r}; this robustlab reads {VERSION}")
     parts, members = man.get("parts"), man.get("members")

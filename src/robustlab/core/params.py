@@ -17,10 +17,11 @@ from __future__ import annotations
 import os
 import time
 import types
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import yaml
 
@@ -84,27 +85,34 @@ def _device_check(v: Any) -> str | None:
 
 SPEC: dict[str, Param] = {
     # --- common -------------------------------------------------------------------------
-    "profile": Param("str", "profile name: tiny (tests), quick (2 CPU cores, minutes), paper (GPU)", _choices(PROFILES)),
+    "profile": Param("str", "profile name: tiny (tests), quick (2 CPU cores, minutes), paper (GPU)",
+                     _choices(PROFILES)),
     "seed": Param("int", "master random seed (training, sampling, noise)", _range(0)),
     "device": Param("str", "'auto' (cuda if present, else cpu), 'cpu' or 'cuda'", _device_check),
     "data_dir": Param("path", "data folder (else $ROBUSTLAB_DATA, else ./data)", optional=True),
-    "results_dir": Param("path", "results folder (else $ROBUSTLAB_RESULTS, else ./results); a profile subfolder is used", optional=True),
+    "results_dir": Param("path", "results folder (else $ROBUSTLAB_RESULTS, else ./results); a profile subfolder "
+                                 "is used", optional=True),
     "cache_dir": Param("path", "decoded-image cache (else $ROBUSTLAB_CACHE, else ./data/cache)", optional=True),
     "num_threads": Param("int", "CPU threads for torch (0 = torch's default)", _range(0)),
     # --- paper A: training grid -------------------------------------------------------
     "archs": Param("list[str]", "paper-A architectures to run", _nonempty(_choices(ARCHS))),
-    "sigmas": Param("list[float]", "σ levels for training and evaluation (noise: on [-1, 1] scale; blur: pixels)", _nonempty(_range(0))),
-    "width": Param("float", "channel multiplier of the paper-A nets (1.0 = the paper's 256 channels)", _range(0, 4, lo_open=True)),
+    "sigmas": Param("list[float]", "σ levels for training and evaluation (noise: on [-1, 1] scale; blur: pixels)",
+                    _nonempty(_range(0))),
+    "width": Param("float", "channel multiplier of the paper-A nets (1.0 = the paper's 256 channels)",
+                   _range(0, 4, lo_open=True)),
     "epochs": Param("int", "training epochs per model (paper: 90)", _range(1)),
     "batch_size": Param("int", "training batch size (images)", _range(1)),
     "lr": Param("float", "peak SGD learning rate", _range(0, lo_open=True)),
     "momentum": Param("float", "SGD momentum", _range(0, 1, hi_open=True)),
     "weight_decay": Param("float", "SGD weight decay (L2)", _range(0)),
     "lr_schedule": Param("str", "learning-rate schedule", _choices(SCHEDULES)),
-    "train_subset": Param("int", "training images used (class-balanced; None = all 50,000)", _range(10), optional=True),
-    "test_subset": Param("int", "test images used for the accuracy grids (class-balanced; None = all 10,000)", _range(10), optional=True),
+    "train_subset": Param("int", "training images used (class-balanced; None = all 50,000)", _range(10),
+                          optional=True),
+    "test_subset": Param("int", "test images used for the accuracy grids (class-balanced; None = all 10,000)",
+                         _range(10), optional=True),
     "augment": Param("bool", "random crop + flip during training (not in the paper; off by default)"),
-    "stack_models": Param("str", "train the σ levels of one architecture at once as one vectorised model: 'auto' (on for cuda, on CPU what measured faster), 'on', 'off'", _choices(STACK_MODES)),
+    "stack_models": Param("str", "train the σ levels of one architecture at once as one vectorised model: 'auto' "
+                                 "(on for cuda, on CPU what measured faster), 'on', 'off'", _choices(STACK_MODES)),
     "compile": Param("bool", "torch.compile the training step on cuda (ignored on CPU; off by default)"),
     # --- paper A: minimal adversarial change -------------------------------------------
     "n_attack_images": Param("int", "test images attacked per model (paper: 128)", _range(1)),
@@ -112,13 +120,16 @@ SPEC: dict[str, Param] = {
     "attack_steps": Param("int", "gradient steps of the minimal-change attack", _range(1)),
     # --- paper B ---------------------------------------------------------------------
     "model_name": Param("str", "ImageNet classifier for paper B", _choices(IMAGENET_ARCHS)),
-    "weights": Param("str", "'DEFAULT' (torchvision download) or a path to a state_dict file; None = the shared MobileNetV2", optional=True),
+    "weights": Param("str", "'DEFAULT' (torchvision download) or a path to a state_dict file; None = the shared "
+                            "MobileNetV2", optional=True),
     "n_images": Param("int", "correctly classified ImageNet images used (paper: 10,000)", _range(1)),
     "n_repeats": Param("int", "independent random draws per setting (spread reported)", _range(1)),
     "pixel_counts": Param("list[int]", "numbers of changed pixels (exp. 1, 3, 4)", _nonempty(_range(1))),
     "magnitudes": Param("list[int]", "max change per channel, 8-bit units (exp. 2)", _nonempty(_range(0, 255))),
-    "areas": Param("list[int]", "side of the centred window the pixels are drawn in (exp. 3), pixels", _nonempty(_range(1))),
-    "grid_pixel_counts": Param("list[int]", "pixel counts of the exp. 2 (magnitude) and exp. 3 (area) grids (paper: all of pixel_counts)", _nonempty(_range(1))),
+    "areas": Param("list[int]", "side of the centred window the pixels are drawn in (exp. 3), pixels",
+                   _nonempty(_range(1))),
+    "grid_pixel_counts": Param("list[int]", "pixel counts of the exp. 2 (magnitude) and exp. 3 (area) grids "
+                                            "(paper: all of pixel_counts)", _nonempty(_range(1))),
     "fgsm_eps": Param("float", "FGSM step, 8-bit units (exp. 4 and augmentation)", _range(0, 255, lo_open=True)),
     "aug_pixel_counts": Param("list[int]", "pixel counts k of the few-pixel augmentation models", _nonempty(_range(1))),
     "aug_train_images": Param("int", "training images for the augmentation fine-tuning (paper: 1,000)", _range(1)),
@@ -157,7 +168,8 @@ def _coerce(name: str, p: Param, v: Any) -> Any:
 
 def _coerce_scalar(name, p, kind, v, bad):
     if kind == "int":
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not float(v).is_integer()):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or (
+                isinstance(v, float) and not float(v).is_integer()):
             raise bad("must be an integer")
         return int(v)
     if kind == "float":

@@ -24,8 +24,9 @@ import math
 import os
 import tempfile
 import warnings
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import torch
 from filelock import FileLock
@@ -183,7 +184,7 @@ class ResultStore:
         self.profile, self.device = profile, device
 
     @classmethod
-    def for_cfg(cls, cfg) -> "ResultStore":
+    def for_cfg(cls, cfg) -> ResultStore:
         """The store of a notebook/campaign configuration: ``cfg.results`` with ``published/<profile>``
         as its read-only fallback."""
         from robustlab.core.paths import published_root

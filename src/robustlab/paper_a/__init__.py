@@ -1,2 +1,2 @@
 """Paper A (Bartschat et al.): corruptions, the three CIFAR-10 nets (single and wide), training,
-the accuracy grids and the minimal adversarial change."""
+the accuracy grids, the minimal adversarial change and the paper's claims (:mod:`.claims`)."""

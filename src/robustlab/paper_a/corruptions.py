@@ -17,8 +17,6 @@ Both work on batches of float images, shape ``(N, C, H, W)``, normalised to **[-
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 
 from robustlab.core.checks import check_choice, check_float
@@ -51,7 +49,7 @@ def _check_images(x: torch.Tensor) -> None:
 
 
 def gaussian_noise(x: torch.Tensor, sigma: float,
-                   generator: Optional[torch.Generator] = None) -> torch.Tensor:
+                   generator: torch.Generator | None = None) -> torch.Tensor:
     """Add N(0, σ²) noise per pixel and channel to ``x`` (float NCHW in [-1, 1]).
 
     No clipping or rounding. ``generator`` (on ``x``'s device) makes it reproducible; σ = 0
@@ -108,7 +106,7 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def corrupt(x: torch.Tensor, kind: str, sigma: float,
-            generator: Optional[torch.Generator] = None) -> torch.Tensor:
+            generator: torch.Generator | None = None) -> torch.Tensor:
     """Apply paper A's corruption ``kind`` ("noise" or "blur") at level σ to ``x`` (NCHW, [-1, 1]).
 
     ``generator`` is used for noise only (blur is deterministic).

@@ -34,24 +34,24 @@ its key are the same either way (``stacked_with`` in the record says which path 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Iterable
 
 import numpy as np
 import torch
 
 from robustlab.core import budget
 from robustlab.core.checks import check_choice
-from robustlab.paper_a.corruptions import check_kind, check_sigma
+from robustlab.core.results import ResultStore
 from robustlab.data.cifar10 import load_cifar10
 from robustlab.data.common import balanced_indices
+from robustlab.paper_a.corruptions import check_kind, check_sigma
 from robustlab.paper_a.nets import ARCHS, build
-from robustlab.core.results import ResultStore
 from robustlab.paper_a.training import evaluate_many, train, train_many
 
 __all__ = ["EVAL_BATCH", "CPU_STACK_PAYS", "STACK_MODES", "use_stacking", "level", "is_duplicate", "distinct_sigmas",
            "model_config", "eval_config", "get_model", "model_record", "has_model", "train_models",
-           "accuracy_matrix", "n_test", "tolerance", "fig4_claims", "fig6_claims", "timings",
+           "accuracy_matrix", "n_test", "timings",
            "describe_run", "run_grid", "train_data", "test_data", "distinct_view"]
 
 #: Evaluation batch size (fixed: the seeded evaluation noise is drawn per batch of this size).
@@ -290,8 +290,9 @@ def accuracy_matrix(cfg, arch: str, kind: str, progress: bool = True) -> np.ndar
 
     Missing models are trained first (:func:`train_models`, stacked where that is on); missing cells
     are evaluated one σ_eval column at a time for all models on the same corrupted batches
-    (:func:`robustlab.paper_a.training.evaluate_many`, bit-identical to :func:`~robustlab.paper_a.training.evaluate`), so an
-    interrupted run keeps every finished column; the campaign deadline is checked between columns.
+    (:func:`robustlab.paper_a.training.evaluate_many`, bit-identical to
+    :func:`~robustlab.paper_a.training.evaluate`), so an interrupted run keeps every finished column; the
+    campaign deadline is checked between columns.
     """
     _check_arch(arch)
     check_kind(kind)
@@ -356,153 +357,6 @@ def run_grid(cfg, kinds: Iterable[str] = ("noise", "blur"), archs: Iterable[str]
     return out
 
 
-# --------------------------------------------------------------------------------------
-# the paper's claims, checked against a run's matrices
-# --------------------------------------------------------------------------------------
-def tolerance(n_test: int) -> float:
-    """Accuracy difference (fraction) we call "no change": twice the standard error of the difference
-    of two accuracies near 50 % on ``n_test`` images, 2·√2·√(0.25/n) (4.5 points at n = 1,000)."""
-    return float(2 * np.sqrt(2) * np.sqrt(0.25 / max(1, int(n_test))))
-
-
-def _idx(sigmas, s):
-    for i, v in enumerate(sigmas):
-        if abs(float(v) - s) < 1e-12:
-            return i
-    return None
-
-
-def _verdict(ok: list[bool]) -> str:
-    if not ok:
-        return "not testable here"
-    return "yes" if all(ok) else ("partly" if any(ok) else "no")
-
-
-def _pct(v: float) -> str:
-    return f"{100 * v:.1f} %"
-
-
-def _claim(id_, section, claim, paper_value, ours, ok, why):
-    return {"id": id_, "paper": "A", "section": section, "claim": claim, "paper_value": paper_value,
-            "ours": ours, "verdict": _verdict(ok), "why": why}
-
-
-def fig4_claims(matrices: dict, sigmas, archs, n_test: int) -> list[dict]:
-    """Paper A's Fig. 4 statements, each with our numbers and a verdict computed from them."""
-    sig = [float(s) for s in sigmas]
-    tol = tolerance(n_test)
-    i0, i001, i01 = _idx(sig, 0.0), _idx(sig, 0.01), _idx(sig, 0.1)
-    M = {a: np.asarray(matrices[(a, "noise")] if (a, "noise") in matrices else matrices[a]) for a in archs}
-    why_tol = f"'same' = within {_pct(tol)} (2·√2 standard errors on {n_test} test images)"
-    out = []
-    # 1. σ = 0.01 behaves like no noise
-    ok, parts = [], []
-    if i0 is not None and i001 is not None:
-        for a, m in M.items():
-            d = float(np.max(np.abs(m[i001] - m[i0])))
-            ok.append(d <= tol)
-            parts.append(f"{a}: max |Δacc| {_pct(d)}")
-    out.append(_claim("A-noise-001", "Fig. 4", "training and evaluating with σ = 0.01 behaves like no noise",
-                      "curves for σ 0 and 0.01 coincide", "; ".join(parts) or "σ 0.01 not in this run", ok,
-                      why_tol + "; compared over every σ_eval"))
-    # 2. diagonal: from σ_train = 0.1 on, the eval set with the training σ is best
-    ok, parts = [], []
-    for a, m in M.items():
-        for i, s in enumerate(sig):
-            if s >= 0.1 - 1e-12:
-                best = int(np.argmax(m[i]))
-                good = m[i, i] >= m[i].max() - tol
-                ok.append(bool(good))
-                parts.append(f"{a} σ={s:g}: best σ_eval {sig[best]:g}")
-    out.append(_claim("A-noise-diagonal", "Fig. 4", "from σ_train = 0.1 on, the evaluation set with the training σ "
-                      "gives the best accuracy", "best eval σ = train σ for σ_train ≥ 0.1",
-                      f"{sum(ok)} of {len(ok)} rows: " + "; ".join(parts) if ok else "no σ ≥ 0.1", ok,
-                      "a row counts when its diagonal cell is within the tolerance of the row's best; " + why_tol))
-    # 3. clean accuracy drops for σ_train ≥ 0.1
-    ok, parts = [], []
-    if i0 is not None:
-        hi = [i for i, s in enumerate(sig) if s >= 0.5 - 1e-12]
-        for a, m in M.items():
-            if hi:
-                drop = float(m[i0, i0] - m[hi[-1], i0])
-                ok.append(drop > tol)
-                parts.append(f"{a}: clean {_pct(m[i0, i0])} (σ_train 0) → {_pct(m[hi[-1], i0])} (σ_train {sig[hi[-1]]:g})")
-    out.append(_claim("A-noise-drop", "Fig. 4", "the overall (clean) accuracy drops for models trained with σ ≥ 0.1",
-                      "decreasing clean accuracy", "; ".join(parts) or "not in this run", ok,
-                      "drop of the clean accuracy from σ_train 0 to the largest σ_train, larger than the tolerance"))
-    # 4. small noise: no harm on clean, gain on slightly noisy data
-    ok, parts = [], []
-    if i0 is not None and i01 is not None:
-        small = [j for j, s in enumerate(sig) if 0 < s <= 0.5 + 1e-12]
-        for a, m in M.items():
-            harm = float(m[i0, i0] - m[i01, i0])
-            gain = float(np.mean(m[i01, small] - m[i0, small])) if small else float("nan")
-            ok.append(harm <= tol and gain > 0)
-            parts.append(f"{a}: clean Δ {-100 * harm:+.1f} pts, mean gain on σ_eval ≤ 0.5 {100 * gain:+.1f} pts")
-    out.append(_claim("A-noise-small-helps", "Fig. 4", "a small training noise does not hurt noise-free accuracy "
-                      "but raises accuracy on slightly noisy data", "qualitative",
-                      "σ_train 0.1 vs 0: " + "; ".join(parts) if parts else "σ 0 or 0.1 not in this run", ok,
-                      "no harm = clean loss within the tolerance; gain = mean difference over 0 < σ_eval ≤ 0.5 > 0"))
-    # 5. architectures similar
-    out.append(_arch_claim("A-noise-archs", "Fig. 4", "all three architectures behave similarly; none generalises "
-                           "particularly well against noise", M, tol))
-    out.append(_arch_claim("A-conclusion-archs", "§4", "no significant performance difference between the three "
-                           "modules", M, tol))
-    return out
-
-
-def _arch_claim(id_, section, claim, M: dict, tol: float) -> dict:
-    archs = list(M)
-    if len(archs) < 2:
-        return _claim(id_, section, claim, "qualitative", "only one architecture in this run", [], "")
-    diffs = {(a, b): float(np.mean(np.abs(M[a] - M[b]))) for i, a in enumerate(archs) for b in archs[i + 1:]}
-    worst = max(diffs.values())
-    ours = "mean |Δacc| over the matrix: " + "; ".join(f"{a}–{b} {_pct(d)}" for (a, b), d in diffs.items())
-    return {"id": id_, "paper": "A", "section": section, "claim": claim, "paper_value": "qualitative",
-            "ours": ours, "verdict": "yes" if worst <= tol else ("partly" if worst <= 2 * tol else "no"),
-            "why": f"yes when every pair differs by ≤ {_pct(tol)} on average, partly ≤ {_pct(2 * tol)}"}
-
-
-def fig6_claims(matrices: dict, sigmas, archs, n_test: int) -> list[dict]:
-    """Paper A's Fig. 6 statements, each with our numbers and a verdict computed from them. Identity
-    blurs (σ < 0.125 px) are the σ = 0 model and level: their rows and columns are left out, so no
-    duplicate counts as a model of its own (or makes "flat" automatic)."""
-    keep = [i for i, s in enumerate(sigmas) if not is_duplicate("blur", s)]  # distinct models and levels only
-    sig = [float(sigmas[i]) for i in keep]
-    tol = tolerance(n_test)
-    i0 = _idx(sig, 0.0)
-    M = {a: np.asarray(matrices[(a, "blur")] if (a, "blur") in matrices else matrices[a])[np.ix_(keep, keep)]
-         for a in archs}
-    ok, parts = [], []
-    if i0 is not None:
-        # identity blurs (σ < 0.125 px) are the σ = 0 model: comparing them with it would be automatic
-        low = [i for i, s in enumerate(sig) if 0 < s <= 0.5 + 1e-12]
-        high = [i for i, s in enumerate(sig) if s > 0.5 + 1e-12]
-        for a, m in M.items():
-            diag = np.diag(m)
-            flat = bool(low) and all(abs(diag[i] - diag[i0]) <= tol for i in low)
-            drop = bool(high) and diag[high[-1]] < diag[i0] - tol
-            ok.append(bool(flat and drop))
-            parts.append(f"{a}: acc at σ_train = σ_eval " + ", ".join(f"{sig[i]:g}: {100 * diag[i]:.0f}" for i in range(len(sig))) + " %")
-    claims = [_claim("A-blur-05", "Fig. 6", "with blur training, accuracy is unchanged up to σ = 0.5 and drops above",
-                     "flat to 0.5, then falling", "; ".join(parts) or "not in this run", ok,
-                     f"flat = every distinct σ_train ≤ 0.5 (identity blurs σ < 0.125 are the σ 0 model and "
-                     f"are left out) within {_pct(tol)} of σ 0 (evaluated at its own σ); drop = the "
-                     "largest σ_train below σ 0 by more than that")]
-    if "inception" in M and len(M) > 1:
-        mean = {a: float(np.mean(m)) for a, m in M.items()}
-        best = max(mean, key=mean.get)
-        v = "yes" if best == "inception" else ("partly" if mean["inception"] >= mean[best] - tol else "no")
-        claims.append({"id": "A-blur-inception", "paper": "A", "section": "Fig. 6",
-                       "claim": "Inception models perform best (blur); ResNet and ResNeXt similar",
-                       "paper_value": "qualitative",
-                       "ours": "mean accuracy over the blur matrix: " + ", ".join(f"{a} {_pct(v_)}" for a, v_ in mean.items()),
-                       "verdict": v, "why": f"partly when Inception is within {_pct(tol)} of the best"})
-    claims.append(_arch_claim("A-blur-archs", "Fig. 6", "the results for ResNet and ResNeXt are similar to "
-                              "Inception's (blur)", M, tol))
-    return claims
-
-
 def timings(cfg, arch: str, kind: str) -> dict:
     """Training time (s), throughput (images/s) and device of each distinct model of one matrix's rows,
     read from the stored training records (the run that trained them, on its device). Identity
@@ -530,7 +384,8 @@ def describe_run(cfg) -> str:
     paper = (cfg.width == 1.0 and cfg.train_subset is None and cfg.epochs == 90)
     dups = [f"{float(s):g}" for s in cfg.sigmas if is_duplicate("blur", s)]
     devices = sorted({t["device"] for a in cfg.archs for k in ("noise", "blur") for t in _stored_timings(cfg, a, k)})
-    return (f"**This run** (profile `{cfg.profile}`, models trained on {', '.join(devices) or 'not yet'}): width {cfg.width:g} "
+    return (f"**This run** (profile `{cfg.profile}`, models trained on {', '.join(devices) or 'not yet'}): "
+            f"width {cfg.width:g} "
             f"({ch} channels; paper: 256), {n_train:,} class-balanced training images (paper: 50,000), "
             f"{cfg.epochs} epoch(s) (paper: 90), batch {cfg.batch_size}, SGD lr {cfg.lr:g} ({cfg.lr_schedule}, "
             f"momentum {cfg.momentum:g}, weight decay {cfg.weight_decay:g}; the paper gives none of these), "

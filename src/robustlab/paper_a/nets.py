@@ -38,7 +38,7 @@ input gains nothing from bf16, and its rounding would be the largest relative on
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

@@ -50,10 +50,11 @@ import hashlib
 import math
 import time
 import warnings
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -61,11 +62,11 @@ from torch import nn
 
 from robustlab.core import budget
 from robustlab.core.checks import check_float, check_int
-from robustlab.paper_a.corruptions import check_kind, check_sigma, corrupt, gaussian_kernel1d
-from robustlab.data.scale import uint8_to_pm1
 from robustlab.core.device import resolve_device
 from robustlab.core.errors import CheckpointError, DeadlineReached, ParameterError
 from robustlab.core.results import load_result, save_result
+from robustlab.data.scale import uint8_to_pm1
+from robustlab.paper_a.corruptions import check_kind, check_sigma, corrupt, gaussian_kernel1d
 
 __all__ = ["SCHEDULES", "CHECKPOINT_EVERY_S", "train", "train_many", "evaluate", "evaluate_many", "predict",
            "predict_many", "lr_factor", "training_config", "to_device_images"]
@@ -246,7 +247,7 @@ class _Setup:
     lr_schedule: str
     seed: int
     augment: bool
-    every_s: Optional[float]
+    every_s: float | None
     dev: torch.device
     n: int
     steps: int  # batches per epoch
@@ -270,7 +271,7 @@ class _Pos:
     correct: torch.Tensor  # (M,) int64, on the device
     seen: int
     elapsed_s: float
-    noise: Optional[torch.Generator]
+    noise: torch.Generator | None
     histories: list[dict] = field(default_factory=list)
 
 
@@ -338,7 +339,7 @@ def _optimizer(net: nn.Module, st: _Setup) -> tuple[torch.optim.Optimizer, Any]:
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(schedule, s, total))
 
 
-def _fresh_pos(st: _Setup, M: int, epoch: int = 0, histories: Optional[list[dict]] = None) -> _Pos:
+def _fresh_pos(st: _Setup, M: int, epoch: int = 0, histories: list[dict] | None = None) -> _Pos:
     if histories is None:
         precision = "bf16 autocast (first conv fp32)" if st.cuda else "float32"
         histories = [{"loss": [], "train_acc": [], "lr": [], "epoch_time_s": [], "images_per_s": [],
@@ -361,8 +362,8 @@ def _save_checkpoint(ckpt: Path, config: dict, net: nn.Module, opt, sched, pos: 
         "history": pos.histories}, config)
 
 
-def _load_checkpoint(ckpt: Optional[Path], config: dict, net: nn.Module, opt, sched, st: _Setup,
-                     M: int) -> Optional[_Pos]:
+def _load_checkpoint(ckpt: Path | None, config: dict, net: nn.Module, opt, sched, st: _Setup,
+                     M: int) -> _Pos | None:
     """The position stored in ``ckpt`` (net, optimizer and scheduler loaded), or None: no usable
     checkpoint (a damaged or foreign one is warned about; the net is then left as it was)."""
     if ckpt is None or not ckpt.exists():
@@ -436,7 +437,7 @@ def _fit(models: list[nn.Module], images_uint8: np.ndarray, labels: np.ndarray, 
 
 
 def _run_epochs(models, images, labels, st: _Setup, net: nn.Module, opt, sched, pos: _Pos,
-                ckpt: Optional[Path], config: dict, progress: bool, compile: bool) -> None:
+                ckpt: Path | None, config: dict, progress: bool, compile: bool) -> None:
     """Train from ``pos`` to the end; checkpoints by time, at the end and at the deadline."""
     M = len(models)
     x_all, y_all = to_device_images(images, st.dev), torch.from_numpy(labels).to(st.dev)
@@ -515,7 +516,7 @@ def _train_step(fwd: nn.Module, opt, sched, x: torch.Tensor, y: torch.Tensor, M:
     pos.seen += len(y)
 
 
-def _stop_at_deadline(ckpt: Optional[Path], config: dict, net, opt, sched, pos: _Pos, t0: float) -> None:
+def _stop_at_deadline(ckpt: Path | None, config: dict, net, opt, sched, pos: _Pos, t0: float) -> None:
     if ckpt is not None:
         _save_checkpoint(ckpt, config, net, opt, sched, pos, pos.elapsed_s + time.perf_counter() - t0)
         where = f"checkpointed to {ckpt}; run the same call again to resume"
@@ -614,7 +615,7 @@ class _Corrupter:
         self.draws_z = kind == "noise" and any(s > 0 for s in sigmas)
         self.blurs = [_Blur(s, hw, dev) if kind == "blur" and s > 0 else None for s in sigmas]
 
-    def __call__(self, x: torch.Tensor, g: Optional[torch.Generator]) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, g: torch.Generator | None) -> torch.Tensor:
         b, c, h, w = x.shape
         if self.kind == "blur":
             parts = [x if f is None else f(x) for f in self.blurs]

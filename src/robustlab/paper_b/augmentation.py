@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,7 @@ __all__ = ["finetune", "finetune_lr_check", "augmentation", "augmentation_tables
 
 
 def _train_set(cfg) -> tuple[np.ndarray, np.ndarray]:
-    from robustlab.data.sources import balanced_indices
+    from robustlab.data.common import balanced_indices
 
     s = load_split(cfg, "train", split_per_class("train", cfg.aug_train_images))
     idx = balanced_indices(s.labels, cfg.aug_train_images, cfg.seed)
@@ -102,7 +103,8 @@ def finetune_lr_check(cfg, lrs: Sequence[float], k: int, base: nn.Module | None 
             return float((predict(m, test_x, cfg.eval_batch_size).numpy() == test_y).mean())
 
         rows.append({"lr": float(lr), "k": k, "train_images": cfg.aug_train_images, "epochs": cfg.aug_epochs,
-                     "test_images": len(test_y), "clean_accuracy": store.get_or_compute("paperb-aug-lr-check", key, compute)})
+                     "test_images": len(test_y),
+                     "clean_accuracy": store.get_or_compute("paperb-aug-lr-check", key, compute)})
     return pd.DataFrame(rows)
 
 
@@ -152,7 +154,8 @@ def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> d
         mk = {**tkey, "variant": name, "aug": None if name == "base" else
               {"train_images": cfg.aug_train_images, "epochs": cfg.aug_epochs, "lr": cfg.aug_lr}}
         ck = {"what": "paperb-aug-clean", **mk}
-        clean = store.get_or_compute("paperb-aug-clean", ck, lambda m=m: predict(m, test_x, cfg.eval_batch_size).numpy())
+        clean = store.get_or_compute("paperb-aug-clean", ck,
+                                     lambda m=m: predict(m, test_x, cfg.eval_batch_size).numpy())
         rows.append({"model": name, "n_pixels": 0, "images": len(test_y), "wrong_rate": float((clean != test_y).mean()),
                      "wrong_rate_std": 0.0, "accuracy": float((clean == test_y).mean())})
         t = pixel_rows(cfg, m, test_x, test_y, mk, [{"n_pixels": p} for p in cfg.grid_pixel_counts], tag="aug",

@@ -35,7 +35,7 @@ def cifar_pixel_experiments(cfg, progress: bool = True) -> dict[str, Any]:
     for a weak model; the tables give the count).
     """
     from robustlab.core.results import ResultStore
-    from robustlab.data.sources import load_cifar10
+    from robustlab.data.cifar10 import load_cifar10
     from robustlab.paper_a import grid
 
     test = load_cifar10(cfg.data_dir, "test", cache_dir=cfg.cache_dir, progress=False)

@@ -26,9 +26,14 @@ import torch
 from torch import nn
 
 from robustlab.core.errors import CheckpointError, DataError, ParameterError
-from robustlab.data.sources import IMAGENET_MEAN, IMAGENET_STD
+from robustlab.data.scale import to_unit
 
-__all__ = ["IMAGENET_ARCHS", "Normalize", "pretrained", "to_unit", "SHARED_MOBILENET", "shared_mobilenet_path"]
+__all__ = ["IMAGENET_ARCHS", "IMAGENET_MEAN", "IMAGENET_STD", "Normalize", "pretrained", "SHARED_MOBILENET",
+           "shared_mobilenet_path"]
+
+#: ImageNet statistics used by every torchvision classifier (on the [0, 1] scale of :func:`to_unit`).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 #: architectures :func:`pretrained` knows (the paper's five and the one we have weights for).
 IMAGENET_ARCHS = ("mobilenet_v2", "resnet101", "densenet121", "vgg16", "alexnet", "squeezenet1_1")
@@ -47,14 +52,6 @@ class Normalize(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
-
-
-def to_unit(images_uint8: Any, device: torch.device | str | None = None) -> torch.Tensor:
-    """uint8 NHWC (numpy or tensor, 0-255) → float32 NCHW on [0, 1] (the input of :func:`pretrained`)."""
-    x = torch.as_tensor(images_uint8, device=device)
-    if x.dtype != torch.uint8 or x.ndim != 4 or x.shape[-1] != 3:
-        raise ParameterError(f"images: expected uint8 (N, H, W, 3), got {tuple(x.shape)} {x.dtype}")
-    return x.permute(0, 3, 1, 2).float().div_(255.0).contiguous()
 
 
 def shared_mobilenet_path(data_dir: str | os.PathLike | None = None) -> Path:
@@ -215,7 +212,7 @@ def load_model(cfg) -> nn.Module:
 
 def class_names(cfg) -> list[str]:
     """The 1,000 ImageNet class names (wnids.txt beside the data; falls back to the wnids)."""
-    from robustlab.data.sources import find_imagenet, read_wnids
+    from robustlab.data.imagenet import find_imagenet, read_wnids
 
     _, wn = find_imagenet("sample", cfg.data_dir)
     if wn is None:

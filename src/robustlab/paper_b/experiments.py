@@ -157,10 +157,10 @@ _FGSM_IMAGES: dict[str, np.ndarray] = {}
 
 
 def fgsm_images(cfg, model: nn.Module, images: Any, labels: np.ndarray, eps: float | None = None) -> np.ndarray:
-    """8-bit FGSM examples (``robustlab.attacks.methods.fgsm``, ε in 8-bit units, rounded to the 8-bit grid)
+    """8-bit FGSM examples (``robustlab.attacks.fgsm.fgsm``, ε in 8-bit units, rounded to the 8-bit grid)
     of ``images`` (uint8 NHWC) against ``model``: uint8 NHWC. Deterministic, one gradient per image,
     so they are recomputed where needed rather than stored (10,000 of them are 1.5 GB)."""
-    from robustlab.attacks.methods import fgsm
+    from robustlab.attacks.fgsm import fgsm
 
     model = resolve_model(model)
     eps = float(cfg.fgsm_eps if eps is None else eps)
@@ -215,6 +215,6 @@ def experiment4(cfg, model: nn.Module | None = None) -> tuple[pd.DataFrame, dict
         return pd.DataFrame(), summary
     lab, tgt = labels[fooled], fg["pred"][fooled]
     adv = LazyImages(lambda: fg["adv"]()[fooled], (int(fooled.sum()),) + tuple(images.shape[1:]))
-    table = pixel_rows(cfg, model, adv, lab, {**dkey, "fgsm_eps": cfg.fgsm_eps}, [{"n_pixels": p} for p in cfg.pixel_counts],
-                  tag="fgsm", targets=tgt)
+    table = pixel_rows(cfg, model, adv, lab, {**dkey, "fgsm_eps": cfg.fgsm_eps},
+                       [{"n_pixels": p} for p in cfg.pixel_counts], tag="fgsm", targets=tgt)
     return table, summary

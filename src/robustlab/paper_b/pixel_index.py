@@ -15,7 +15,8 @@ two decimals. ``paper_rounding=True`` reproduces that arithmetic.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -112,8 +113,9 @@ def pixel_index_curve(table: pd.DataFrame, image_size: int = 224) -> pd.DataFram
                              None if int(r.area) >= image_size else int(r.area)) for r in table.itertuples()]
     lo = out["wrong_rate_min"] * out["images"]
     hi = out["wrong_rate_max"] * out["images"]
-    out["Pi_min"] = out["Pi"] * np.where(out["wrong_mean"] > 0, lo / out["wrong_mean"].where(out["wrong_mean"] > 0, 1), 0)
-    out["Pi_max"] = out["Pi"] * np.where(out["wrong_mean"] > 0, hi / out["wrong_mean"].where(out["wrong_mean"] > 0, 1), 0)
+    some = out["wrong_mean"] > 0
+    out["Pi_min"] = out["Pi"] * np.where(some, lo / out["wrong_mean"].where(some, 1), 0)
+    out["Pi_max"] = out["Pi"] * np.where(some, hi / out["wrong_mean"].where(some, 1), 0)
     return out
 
 

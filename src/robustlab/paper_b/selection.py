@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from torch import nn
@@ -60,7 +61,7 @@ def split_per_class(split: str, needed: int) -> int | None:
 
 
 def load_split(cfg, split: str, per_class: int | None):
-    from robustlab.data.sources import load_imagenet
+    from robustlab.data.imagenet import load_imagenet
 
     return load_imagenet(split, cfg.data_dir, per_class=per_class, cache_dir=cfg.cache_dir, progress=False)
 
@@ -145,7 +146,7 @@ def selected_images(cfg, selection: dict[str, Any]) -> tuple[LazyImages, np.ndar
 
     def load() -> np.ndarray:
         groups: dict[tuple, list[int]] = {}
-        for k, (split, pc, i) in enumerate(items):
+        for k, (split, pc, _i) in enumerate(items):
             groups.setdefault((split, pc), []).append(k)
         out = np.empty((len(items), IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
         for (split, pc), ks in groups.items():

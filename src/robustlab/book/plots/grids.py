@@ -8,7 +8,7 @@ for blur; σ_train is plotted at equally spaced positions (labelled with its val
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 

@@ -7,7 +7,7 @@ the captions say so. Noise is drawn with a seeded generator, so a figure is repr
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -7,7 +7,8 @@ Inputs are the DataFrames of :mod:`robustlab.paper_b.experiments` (columns ``n_p
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np

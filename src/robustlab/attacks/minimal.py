@@ -1,198 +1,23 @@
-"""Gradient attacks on image classifiers: FGSM, iterative FGSM (BIM) and the minimal adversarial change.
+"""The minimal adversarial change: a DeepFool start and fast minimum-norm (FMN) steps, and its
+per-image :class:`AttackResult`.
 
-Conventions (all functions):
-
-* ``images`` are float tensors ``(N, C, H, W)`` on the *model's input scale*, every value inside
-  ``bounds = (lo, hi)`` (e.g. ``(-1, 1)`` for the paper-A CIFAR nets fed by
-  :func:`robustlab.data.sources.to_tensor_pm1`, ``(0, 1)`` for a model with built-in normalisation).
-* ``labels`` are int64 class indices ``(N,)``.
-* Perturbation sizes called ``eps`` are given in **8-bit units** (0-255 scale) and converted
-  internally to the input scale as ``eps * (hi - lo) / 255``; so ``eps=2`` means "two grey levels"
-  whatever the input scale is.
-* The model is put in eval mode for the attack (and restored afterwards); gradients are taken
-  with respect to the input only (``torch.autograd.grad``), the weights' ``.grad`` is untouched.
-* Results are clipped to ``bounds``.
+See :mod:`robustlab.attacks` for the conventions (bounds, changes in 8-bit units, eval mode).
 """
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
+from robustlab.attacks._common import _batched, _check_bounds, _check_inputs, _eval_mode, _model_device
 from robustlab.core.errors import ParameterError
 
-__all__ = ["fgsm", "ifgsm", "quantize_8bit", "minimal_change", "AttackResult"]
+__all__ = ["minimal_change", "AttackResult"]
 
 
-# --------------------------------------------------------------------------------------------- helpers
-def _check_bounds(bounds) -> tuple[float, float]:
-    try:
-        lo, hi = float(bounds[0]), float(bounds[1])
-    except Exception as e:  # noqa: BLE001
-        raise ParameterError(f"bounds={bounds!r} is not a pair (lo, hi) of numbers; "
-                             "pass e.g. bounds=(0.0, 1.0) or (-1.0, 1.0)") from e
-    if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
-        raise ParameterError(f"bounds={bounds!r} must be finite with lo < hi; e.g. (-1.0, 1.0)")
-    return lo, hi
-
-
-def _check_inputs(images, labels, lo: float, hi: float, name: str = "images") -> None:
-    if not torch.is_tensor(images) or images.ndim != 4 or not images.is_floating_point():
-        raise ParameterError(f"{name} must be a float tensor (N, C, H, W); got "
-                             f"{type(images).__name__} {getattr(images, 'shape', '')} "
-                             f"{getattr(images, 'dtype', '')}. Convert uint8 NHWC images with "
-                             "robustlab.data.sources.to_tensor_pm1")
-    if not torch.is_tensor(labels) or labels.ndim != 1 or labels.shape[0] != images.shape[0]:
-        raise ParameterError(f"labels must be a 1-d integer tensor with one entry per image "
-                             f"({images.shape[0]}); got {getattr(labels, 'shape', labels)!r}")
-    if images.numel():
-        tol = 1e-5 * (hi - lo)
-        mn, mx = float(images.min()), float(images.max())
-        if mn < lo - tol or mx > hi + tol:
-            raise ParameterError(f"{name} have values in [{mn:.4g}, {mx:.4g}], outside bounds=({lo}, {hi}); "
-                                 "pass the bounds of the model's input scale (e.g. (-1, 1) for "
-                                 "to_tensor_pm1 images)")
-
-
-def _check_eps(eps, name: str = "eps") -> float:
-    try:
-        e = float(eps)
-    except Exception as ex:  # noqa: BLE001
-        raise ParameterError(f"{name}={eps!r} is not a number; give it in 8-bit units, e.g. 2.0") from ex
-    if not math.isfinite(e) or e < 0 or e > 255:
-        raise ParameterError(f"{name}={eps!r} must be in [0, 255] (8-bit units)")
-    return e
-
-
-@contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    was = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was)
-
-
-def _model_device(model: nn.Module, default: torch.device) -> torch.device:
-    for p in model.parameters():
-        return p.device
-    for b in model.buffers():
-        return b.device
-    return default
-
-
-def quantize_8bit(x: torch.Tensor, bounds=(0.0, 1.0)) -> torch.Tensor:
-    """Round ``x`` (input scale, inside ``bounds``) to the nearest of the 256 8-bit grey levels."""
-    lo, hi = _check_bounds(bounds)
-    return (torch.round((x - lo) * (255.0 / (hi - lo))).clamp(0, 255) * ((hi - lo) / 255.0) + lo).to(x.dtype)
-
-
-def _input_grad(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Gradient of the summed cross-entropy w.r.t. the input (one forward + one backward pass)."""
-    x = x.detach().requires_grad_(True)
-    with torch.enable_grad():
-        loss = F.cross_entropy(model(x), y, reduction="sum")
-        (g,) = torch.autograd.grad(loss, x)
-    return g
-
-
-def _batched(n: int, batch_size: int | None) -> Iterator[slice]:
-    bs = n if not batch_size else int(batch_size)
-    for s in range(0, n, max(bs, 1)):
-        yield slice(s, min(s + bs, n))
-
-
-# ------------------------------------------------------------------------------------------------ FGSM
-def fgsm(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: float, *,
-         bounds=(0.0, 1.0), targeted: bool = False, round_to_8bit: bool = False,
-         batch_size: int | None = None) -> torch.Tensor:
-    """Fast gradient sign method (Goodfellow et al. 2015): one signed gradient step of size ``eps``.
-
-    Args:
-        model: classifier returning logits; put in eval mode during the attack (restored after).
-        images: float ``(N, C, H, W)`` on the model's input scale, values in ``bounds``.
-        labels: int64 ``(N,)``: the true classes (untargeted: the loss on them is *increased*) or,
-            with ``targeted=True``, the target classes (the loss on them is *decreased*).
-        eps: step size in **8-bit units** (0-255); the step on the input scale is
-            ``eps * (hi - lo) / 255`` per pixel and channel (an L-infinity perturbation).
-        bounds: ``(lo, hi)`` valid range of the input scale; the result is clipped to it.
-        targeted: see ``labels``.
-        round_to_8bit: if True, the result is rounded to the 8-bit grid of ``bounds`` (so it is
-            exactly representable as a uint8 image; the change per value may then be
-            ``round(eps)`` or one grey level less/more than ``eps``).
-        batch_size: optional chunking (None = all at once).
-
-    Returns:
-        The adversarial images, same shape/dtype/device as ``images``, detached.
-    """
-    lo, hi = _check_bounds(bounds)
-    e = _check_eps(eps)
-    _check_inputs(images, labels, lo, hi)
-    step = e * (hi - lo) / 255.0
-    dev = _model_device(model, images.device)
-    out = torch.empty_like(images)
-    with _eval_mode(model):
-        for sl in _batched(images.shape[0], batch_size):
-            x = images[sl].to(dev)
-            y = labels[sl].to(dev)
-            g = _input_grad(model, x, y)
-            sign = -1.0 if targeted else 1.0
-            adv = (x + sign * step * g.sign()).clamp(lo, hi)
-            if round_to_8bit:
-                adv = quantize_8bit(adv, (lo, hi))
-            out[sl] = adv.detach().to(images.device)
-    return out
-
-
-def ifgsm(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: float, *,
-          steps: int = 10, step_size: float | None = None, bounds=(0.0, 1.0), targeted: bool = False,
-          round_to_8bit: bool = False, random_start: bool = False, seed: int = 0,
-          batch_size: int | None = None) -> torch.Tensor:
-    """Iterative FGSM / BIM (Kurakin et al. 2016), PGD with ``random_start=True`` (Madry et al. 2018).
-
-    ``steps`` signed-gradient steps of ``step_size`` (8-bit units; default ``2.5 * eps / steps``),
-    each followed by projection onto the L-infinity ball of radius ``eps`` (8-bit units) around the
-    input and onto ``bounds``. ``random_start`` draws a uniform start in that ball (generator seeded
-    by ``seed``). Otherwise the same arguments and return as :func:`fgsm`.
-    """
-    lo, hi = _check_bounds(bounds)
-    e = _check_eps(eps)
-    if int(steps) < 1:
-        raise ParameterError(f"steps={steps!r} must be >= 1")
-    a = 2.5 * e / int(steps) if step_size is None else _check_eps(step_size, "step_size")
-    _check_inputs(images, labels, lo, hi)
-    scale = (hi - lo) / 255.0
-    e_in, a_in = e * scale, a * scale
-    dev = _model_device(model, images.device)
-    gen = torch.Generator(device="cpu").manual_seed(int(seed))
-    out = torch.empty_like(images)
-    sign = -1.0 if targeted else 1.0
-    with _eval_mode(model):
-        for sl in _batched(images.shape[0], batch_size):
-            x0 = images[sl].to(dev)
-            y = labels[sl].to(dev)
-            x = x0.clone()
-            if random_start and e_in > 0:
-                noise = (torch.rand(x0.shape, generator=gen) * 2 - 1).to(dev, x0.dtype) * e_in
-                x = (x0 + noise).clamp(lo, hi)
-            for _ in range(int(steps)):
-                g = _input_grad(model, x, y)
-                x = x + sign * a_in * g.sign()
-                x = torch.minimum(torch.maximum(x, x0 - e_in), x0 + e_in).clamp(lo, hi)
-            if round_to_8bit:
-                x = quantize_8bit(x, (lo, hi))
-            out[sl] = x.detach().to(images.device)
-    return out
-
-
-# -------------------------------------------------------------------------------- minimal change (FMN)
 _NORMS = ("linf", "l2")
 
 

@@ -1,4 +1,5 @@
-"""Shared by tests/test_attack_references.py and benchmarks/attack_strength.py (not a test module).
+"""Reference attacks and the model they are compared on, for benchmarks/attack_strength.py and
+tests/test_attack_references.py (which imports this module; benchmarks never import tests):
 
 * a small CIFAR-10 CNN trained for a few seconds on a real CIFAR-10 subset (CPU),
 * :class:`GradCounter`, a model wrapper that counts input-gradient evaluations per image,
@@ -30,7 +31,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from robustlab.data.sources import balanced_indices, load_cifar10, to_tensor_pm1
+from robustlab.data import balanced_indices, load_cifar10, to_tensor_pm1
 
 BOUNDS = (-1.0, 1.0)
 
@@ -182,8 +183,8 @@ def run_reference(name: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
 
 
 def run_ours(model: nn.Module, x: torch.Tensor, y: torch.Tensor, **kw) -> dict:
-    """robustlab.attacks.methods.minimal_change, counted with the same wrapper (its own count is checked too)."""
-    from robustlab.attacks.methods import minimal_change
+    """robustlab.attacks.minimal_change, counted with the same wrapper (its own count is checked too)."""
+    from robustlab.attacks import minimal_change
 
     counter = GradCounter(model).eval()
     t0 = time.time()
