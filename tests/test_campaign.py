@@ -124,7 +124,7 @@ def test_interrupted_campaign_equals_uninterrupted(uninterrupted, tmp_path):
     calls = 0
     while True:
         calls += 1
-        assert calls < 60
+        assert calls < 400  # each call makes progress (at least one stored step), so this ends
         lines: list[str] = []
         cfg = resolve("campaign", {"profile": "tiny", "results_dir": str(root)})
         rep = campaign.run(cfg, campaign.units(cfg), until=1.5, out=lines.append)

@@ -59,7 +59,8 @@ def test_notebook_05_tiny(run_notebook):
     # tiny models are near chance (100 images, 1 epoch): a few of their correctly classified images sit
     # far from any boundary; the attack's strength is tested against references in test_attack_references
     assert rec["success_rate"] >= 0.5
-    assert rec["n_models"] == 18                  # tiny: 3 archs × 2 kinds × 3 σ (σ = 0 shared)
+    # tiny: 3 archs × (3 noise σ + 2 blur σ): blur 0.1 px is the identity, the σ = 0 model, not attacked again
+    assert rec["n_models"] == 15
     ids = {c["id"] for c in rec["claims"]}
     assert {"A-adv-noise", "A-adv-blur", "A-adv-archs", "A-adv-small"} <= ids
     assert all(c["verdict"] in ("yes", "partly", "no", "not testable here") for c in rec["claims"])

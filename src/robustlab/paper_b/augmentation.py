@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from robustlab.core.seeds import derive_seed, numpy_rng
 from robustlab.paper_b.classifiers import (
     LazyModel,
     load_model,
@@ -20,7 +21,7 @@ from robustlab.paper_b.classifiers import (
     resolve_model,
     to_input,
 )
-from robustlab.paper_b.experiments import derive_seed, fgsm_examples, pixel_rows
+from robustlab.paper_b.experiments import fgsm_examples, pixel_rows
 from robustlab.paper_b.pixels import change_pixels
 from robustlab.paper_b.selection import (
     load_split,
@@ -54,7 +55,7 @@ def finetune(cfg, base: nn.Module, images: np.ndarray, labels: np.ndarray, k: in
         p.requires_grad_(True)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.aug_lr, momentum=0.9)
     bs = max(1, min(cfg.batch_size, 32))
-    rng = np.random.default_rng(derive_seed(cfg.seed, "aug-order", k))
+    rng = numpy_rng(cfg.seed, "aug-order", k)
     steps = cfg.aug_epochs * math.ceil(len(images) / bs)
     bar = tqdm(total=steps, desc=f"fine-tune k={k}", disable=not progress, leave=False)
     for ep in range(cfg.aug_epochs):

@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from robustlab.core.seeds import derive_seed
 from robustlab.paper_b.classifiers import (
     describe,
     load_model,
@@ -22,20 +23,12 @@ from robustlab.paper_b.pixel_index import spread
 from robustlab.paper_b.pixels import change_pixels, make_generator
 from robustlab.paper_b.selection import LazyImages, select_correct, selected_images
 
-__all__ = ["CHUNK", "N_FGSM_EXAMPLES", "derive_seed", "changed_predictions", "pixel_runs", "pixel_rows",
+__all__ = ["CHUNK", "N_FGSM_EXAMPLES", "changed_predictions", "pixel_runs", "pixel_rows",
            "model_and_data", "experiment1", "experiment2", "experiment3", "fgsm_images", "fgsm_examples",
            "experiment4"]
 
 #: images changed together with one seeded generator: results do not depend on the batch size.
 CHUNK = 256
-
-
-def derive_seed(*parts: Any) -> int:
-    """A stable 63-bit seed from parts (ints/strings)."""
-    import hashlib
-
-    h = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
-    return int.from_bytes(h[:8], "little") & (2**63 - 1)
 
 
 def changed_predictions(model: nn.Module, images: np.ndarray, n_pixels: int, magnitude: int | None,
