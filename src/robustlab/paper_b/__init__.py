@@ -6,26 +6,31 @@ One module per concern: :mod:`.classifiers` (the torchvision models, their weigh
 :mod:`.cifar` (the same on paper A's CIFAR-10 models) and :mod:`.claims` (the paper's claims
 beside ours). The names the chapters use are importable from here.
 """
-from robustlab.paper_b.augmentation import augmentation, augmentation_tables, finetune, finetune_lr_check
-from robustlab.paper_b.cifar import cifar_pixel_experiments, cifar_scale
-from robustlab.paper_b.claims import (
-                                      claims_augmentation,
-                                      claims_exp1,
-                                      claims_exp2,
-                                      claims_exp3,
-                                      claims_exp4,
-                                      claims_pixel_index,
-                                      describe_run,
-)
-from robustlab.paper_b.classifiers import class_names, load_model, model_key, predict, throughput
-from robustlab.paper_b.experiments import experiment1, experiment2, experiment3, experiment4, fgsm_examples, pixel_runs
-from robustlab.paper_b.pixel_index import pixel_index_curve, pixel_index_table
-from robustlab.paper_b.pixels import change_pixels
-from robustlab.paper_b.selection import select_correct, selected_images, stored_selection
+from importlib import import_module as _import_module
 
-__all__ = ["augmentation", "augmentation_tables", "finetune", "finetune_lr_check", "cifar_pixel_experiments",
-           "cifar_scale", "claims_augmentation", "claims_exp1", "claims_exp2", "claims_exp3", "claims_exp4",
-           "claims_pixel_index", "describe_run", "class_names", "load_model", "model_key", "predict", "throughput",
-           "experiment1", "experiment2", "experiment3", "experiment4", "fgsm_examples", "pixel_runs",
-           "pixel_index_curve", "pixel_index_table", "change_pixels", "select_correct",
-           "selected_images", "stored_selection"]
+#: the names the chapters use → the module that defines them (imported on first use)
+_WHERE = {
+    "augmentation": ("augmentation", "augmentation_tables", "finetune", "finetune_lr_check"),
+    "cifar": ("cifar_pixel_experiments", "cifar_scale"),
+    "claims": ("claims_augmentation", "claims_exp1", "claims_exp2", "claims_exp3", "claims_exp4",
+               "claims_pixel_index", "describe_run"),
+    "classifiers": ("class_names", "load_model", "model_key", "predict", "throughput"),
+    "experiments": ("experiment1", "experiment2", "experiment3", "experiment4", "fgsm_examples", "pixel_runs"),
+    "pixel_index": ("pixel_index_curve", "pixel_index_table"),
+    "pixels": ("change_pixels",),
+    "selection": ("select_correct", "selected_images", "stored_selection"),
+}
+_MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    if name in _MODULE_OF:
+        return getattr(_import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
+    if name in _WHERE:  # a submodule: rl.paper_b.pixels
+        return _import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(__all__) | set(_WHERE))
