@@ -10,7 +10,6 @@ import torch.nn.functional as F
 
 from robustlab.attacks._common import _batched, _check_bounds, _check_eps, _check_inputs, _eval_mode, _model_device
 from robustlab.core.errors import ParameterError
-from robustlab.core.seeds import torch_generator
 
 __all__ = ["fgsm", "ifgsm", "quantize_8bit"]
 
@@ -91,7 +90,7 @@ def ifgsm(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: flo
     scale = (hi - lo) / 255.0
     e_in, a_in = e * scale, a * scale
     dev = _model_device(model, images.device)
-    gen = torch_generator(seed, "bim-start")
+    gen = torch.Generator(device="cpu").manual_seed(int(seed))
     out = torch.empty_like(images)
     sign = -1.0 if targeted else 1.0
     with _eval_mode(model):

@@ -14,7 +14,6 @@ import torch.nn as nn
 
 from robustlab.attacks._common import _batched, _check_bounds, _check_inputs, _eval_mode, _model_device
 from robustlab.core.errors import ParameterError
-from robustlab.core.seeds import derive_seed
 
 __all__ = ["minimal_change", "AttackResult"]
 
@@ -349,7 +348,7 @@ def minimal_change(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     pred_adv = np.zeros(n, np.int64)
     grad_evals = np.zeros(n, np.int64)
     forward_evals = np.zeros(n, np.int64)
-    torch.manual_seed(derive_seed(seed, "minimal-change"))
+    torch.manual_seed(int(seed))
     batches = list(_batched(n, batch_size))
     if progress:
         from robustlab.core.progress import tqdm

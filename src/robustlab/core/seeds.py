@@ -1,9 +1,11 @@
-"""The one seed derivation: every random draw of the book comes from the profile's ``seed`` and the
-names of what it is for, hashed (SHA-256) into a 63-bit seed, so two draws never share a stream by
-accident and each is reproducible on its own (independent of the order things run in).
+"""Seed derivation by name: a draw is seeded from the profile's ``seed`` and the names of what it is
+for, hashed (SHA-256) into a 63-bit seed, so two draws never share a stream by accident and each is
+reproducible on its own, whatever order things run in. Paper B's draws (pixel changes, fine-tuning
+order) use it; paper A's training and evaluation noise still derive their per-epoch seeds
+arithmetically in ``paper_a/training.py`` (moving them here changes every paper-A number, a step of
+its own), and data draws use ``numpy.random.default_rng(seed)``.
 
-``derive_seed(cfg.seed, "train-shuffle", epoch)`` → an int; :func:`numpy_rng` and :func:`torch_generator`
-wrap it for numpy and torch.
+``derive_seed(cfg.seed, "aug-order", k)`` → an int; :func:`numpy_rng` and :func:`torch_generator` wrap it.
 """
 from __future__ import annotations
 

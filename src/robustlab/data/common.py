@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 
 from robustlab.core.errors import DataError, EmptySelectionError
-from robustlab.core.seeds import numpy_rng
 
 __all__ = ["IMAGE_EXTS", "CACHE_VERSION", "ImageSet", "balanced_indices", "file_md5"]
 
@@ -66,7 +65,7 @@ def balanced_indices(labels: np.ndarray, n: int | None, seed: int = 0) -> np.nda
         return np.arange(len(labels))
     if n < 1:
         raise EmptySelectionError(f"asked for {n} images: the selection would be empty")
-    rng = numpy_rng(seed, "balanced-draw")
+    rng = np.random.default_rng(seed)
     classes = np.unique(labels)
     per, extra = divmod(n, len(classes))
     order = rng.permutation(len(classes))

@@ -21,7 +21,6 @@ import torch
 
 from robustlab.core.checks import check_choice, check_float
 from robustlab.core.errors import ParameterError
-from robustlab.core.seeds import torch_generator
 
 __all__ = ["KINDS", "check_sigma", "check_kind", "gaussian_noise", "gaussian_blur",
            "gaussian_kernel1d", "corrupt"]
@@ -128,7 +127,7 @@ def display_corrupted(images_uint8, kind: str, sigma: float, seed: int = 0):
     a = np.asarray(images_uint8)
     if a.dtype != np.uint8 or a.ndim != 4 or a.shape[-1] != 3:
         raise ParameterError(f"images: got dtype {a.dtype} shape {a.shape}; expected uint8 (N, H, W, 3)")
-    g = torch_generator(seed, "display", kind, sigma)
+    g = torch.Generator().manual_seed(int(seed))
     y = corrupt(to_tensor_pm1(a), check_kind(kind), check_sigma(sigma), generator=g)
     return ((y.clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).numpy()
 
@@ -145,6 +144,6 @@ def mean_abs_change(images_uint8, sigmas, kind: str = "noise", seed: int = 0) ->
     x = to_tensor_pm1(a)
     out = []
     for s in sigmas:
-        g = torch_generator(seed, "display", kind, s)
+        g = torch.Generator().manual_seed(int(seed))
         out.append(float((corrupt(x, check_kind(kind), check_sigma(s), generator=g) - x).abs().mean()))
     return out

@@ -43,7 +43,6 @@ import torch
 from robustlab.core import budget
 from robustlab.core.checks import check_choice
 from robustlab.core.results import ResultStore
-from robustlab.core.seeds import derive_seed
 from robustlab.data.cifar10 import load_cifar10
 from robustlab.data.common import balanced_indices
 from robustlab.paper_a.corruptions import check_kind, check_sigma
@@ -186,7 +185,7 @@ def _train_one(cfg, arch: str, kind: str, sigma: float, progress: bool) -> None:
     store = _store(cfg)
     conf = model_config(cfg, arch, kind, sigma)
     x, y = train_data(cfg)
-    torch.manual_seed(derive_seed(cfg.seed, "init"))
+    torch.manual_seed(int(cfg.seed))
     model = build(arch, width=cfg.width)
     ckpt = store.path(CKPT_KIND, conf)
     ckpt.parent.mkdir(parents=True, exist_ok=True)
@@ -207,7 +206,7 @@ def _train_stacked(cfg, arch: str, kind: str, sigmas: list[float], progress: boo
     x, y = train_data(cfg)
     models = []
     for _ in sigmas:  # each model's initial weights exactly as the per-model path draws them
-        torch.manual_seed(derive_seed(cfg.seed, "init"))
+        torch.manual_seed(int(cfg.seed))
         models.append(build(arch, width=cfg.width))
     confs = [model_config(cfg, arch, kind, s) for s in sigmas]
     ckpt = store.path(STACK_CKPT_KIND, {"models": confs})

@@ -65,7 +65,6 @@ from robustlab.core.checks import check_float, check_int
 from robustlab.core.device import resolve_device
 from robustlab.core.errors import CheckpointError, DeadlineReached, ParameterError
 from robustlab.core.results import load_result, save_result
-from robustlab.core.seeds import torch_generator
 from robustlab.data.scale import uint8_to_pm1
 from robustlab.paper_a.corruptions import check_kind, check_sigma, corrupt, gaussian_kernel1d
 
@@ -132,6 +131,10 @@ def _state_fingerprint(model: nn.Module) -> str:
 def to_device_images(images_uint8: np.ndarray, device: torch.device) -> torch.Tensor:
     """uint8 NHWC numpy → uint8 NCHW tensor on ``device`` (kept 8-bit: 4× less memory)."""
     return torch.from_numpy(np.ascontiguousarray(images_uint8)).to(device).permute(0, 3, 1, 2).contiguous()
+
+
+def _epoch_seed(seed: int, epoch: int, salt: int) -> int:
+    return (int(seed) * 1_000_003 + epoch * 7919 + salt) % (2 ** 63 - 1)
 
 
 def training_config(model: nn.Module, images: np.ndarray, labels: np.ndarray, **hp: Any) -> dict:
@@ -344,7 +347,7 @@ def _fresh_pos(st: _Setup, M: int, epoch: int = 0, histories: list[dict] | None 
                       "precision": precision, **({"stacked": M} if M > 1 else {})} for _ in range(M)]
     noise = None
     if st.kind == "noise" and any(s > 0 for s in st.sigmas):
-        noise = torch_generator(st.seed, "train-noise", epoch, device=st.dev)
+        noise = torch.Generator(device=st.dev).manual_seed(_epoch_seed(st.seed, epoch, 2))
     return _Pos(epoch=epoch, batch=0, loss=torch.zeros(M, device=st.dev),
                 correct=torch.zeros(M, device=st.dev, dtype=torch.long), seen=0, elapsed_s=0.0,
                 noise=noise, histories=histories)
@@ -547,7 +550,7 @@ class _EpochPlan:
     generator and moved to the device once (nothing is drawn or read back per batch)."""
 
     def __init__(self, st: _Setup, epoch: int, n: int):
-        g = torch_generator(st.seed, "train-shuffle", epoch)
+        g = torch.Generator(device="cpu").manual_seed(_epoch_seed(st.seed, epoch, 1))
         perm = torch.randperm(n, generator=g)
         if n > st.batch_size:
             perm = perm[: st.steps * st.batch_size]
@@ -649,7 +652,7 @@ def predict(model: nn.Module, images_uint8: np.ndarray, *, kind: str = "noise", 
     try:
         for b, i in enumerate(range(0, len(images), batch_size)):
             x = uint8_to_pm1(to_device_images(images[i:i + batch_size], torch.device("cpu")))
-            g = torch_generator(seed, "eval-noise", b)
+            g = torch.Generator().manual_seed(_epoch_seed(seed, b, 3))
             x = corrupt(x, kind, sigma, generator=g).to(dev)
             if cuda:
                 x = x.contiguous(memory_format=torch.channels_last)
@@ -706,7 +709,7 @@ def predict_many(models: Sequence[nn.Module], images_uint8: np.ndarray, *, kind:
             x = uint8_to_pm1(to_device_images(images[i:i + batch_size], torch.device("cpu")))
             per_sigma = []
             for s in sigmas:
-                g = torch_generator(seed, "eval-noise", b)
+                g = torch.Generator().manual_seed(_epoch_seed(seed, b, 3))
                 per_sigma.append(run(corrupt(x, kind, s, generator=g).to(dev)))
             out.append(torch.stack(per_sigma))
     finally:

@@ -6,7 +6,6 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from robustlab.core.seeds import numpy_rng
 from robustlab.paper_b.classifiers import LazyModel, predict
 from robustlab.paper_b.experiments import pixel_rows
 from robustlab.paper_b.pixel_index import pixel_index_table
@@ -40,7 +39,7 @@ def cifar_pixel_experiments(cfg, progress: bool = True) -> dict[str, Any]:
     from robustlab.paper_a import grid
 
     test = load_cifar10(cfg.data_dir, "test", cache_dir=cfg.cache_dir, progress=False)
-    order = numpy_rng(cfg.seed, "cifar-selection-order").permutation(len(test))
+    order = np.random.default_rng([cfg.seed, 32]).permutation(len(test))
     out = {}
     class _Wrap(nn.Module):  # uint8→[0,1] input of predict() → the net's [-1, 1]
         def __init__(self, m):

@@ -11,7 +11,6 @@ import numpy as np
 from torch import nn
 
 from robustlab.core.errors import DataError, EmptySelectionError
-from robustlab.core.seeds import numpy_rng
 from robustlab.paper_b.classifiers import (
     describe,
     load_model,
@@ -97,7 +96,7 @@ def select_correct(cfg, n: int | None = None, splits: Sequence[str] = SELECTION_
                 except DataError:
                     break
                 names = s.names or [str(i) for i in range(len(s))]
-                order = numpy_rng(cfg.seed, "selection-order", split).permutation(len(s))
+                order = np.random.default_rng([cfg.seed, len(split)]).permutation(len(s))
                 order = np.asarray([i for i in order if (split, names[i]) not in seen], dtype=np.int64)
                 bs = cfg.eval_batch_size
                 for i in range(0, len(order), bs):

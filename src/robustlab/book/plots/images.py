@@ -12,7 +12,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from robustlab.core.errors import ParameterError
-from robustlab.core.seeds import numpy_rng
 
 __all__ = ["FIG1_CLASSES", "pick_examples", "show_examples", "corruption_grid", "corruption_explorer",
            "class_counts_figure"]
@@ -38,7 +37,7 @@ def pick_examples(labels: np.ndarray, classes: Sequence[str], wanted: Sequence[s
     examples. Raises ParameterError for a class that is not in ``classes``.
     """
     labels = np.asarray(labels)
-    rng = numpy_rng(seed, "fig1-examples")
+    rng = np.random.default_rng(seed)
     taken: dict[int, list[int]] = {}
     out = []
     for name in wanted:
