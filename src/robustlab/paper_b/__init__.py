@@ -2,7 +2,7 @@
 
 One module per concern: :mod:`.classifiers` (the torchvision models, their weights, forward passes),
 :mod:`.pixels` (the random pixel changes), :mod:`.selection` (the correctly classified images),
-:mod:`.experiments` (experiments 1–4), :mod:`.augmentation` (§6.2), :mod:`.pixel_index` (Pi),
+:mod:`.experiments` (experiments 1–4), :mod:`.augment` (§6.2), :mod:`.pixel_index` (Pi),
 :mod:`.cifar` (the same on paper A's CIFAR-10 models) and :mod:`.claims` (the paper's claims
 beside ours). The names the chapters use are importable from here.
 """
@@ -10,7 +10,7 @@ from importlib import import_module as _import_module
 
 #: the names the chapters use → the module that defines them (imported on first use)
 _WHERE = {
-    "augmentation": ("augmentation", "augmentation_tables", "finetune", "finetune_lr_check"),
+    "augment": ("augmentation", "augmentation_tables", "finetune", "finetune_lr_check"),
     "cifar": ("cifar_pixel_experiments", "cifar_scale"),
     "claims": ("claims_augmentation", "claims_exp1", "claims_exp2", "claims_exp3", "claims_exp4",
                "claims_pixel_index", "describe_run"),

@@ -123,7 +123,7 @@ def claims_exp4(e4: pd.DataFrame, summary: dict) -> list[Claim]:
 
 
 def claims_augmentation(res: dict) -> list[Claim]:
-    """Tables 10–11 / §6.2 claims from :func:`robustlab.paper_b.augmentation.augmentation`."""
+    """Tables 10–11 / §6.2 claims from :func:`robustlab.paper_b.augment.augmentation`."""
     e, f = res["exp1"], res["fgsm"]
     base = e[e["model"] == "base"].set_index("n_pixels")["wrong_rate"]
     out = []
