@@ -107,6 +107,20 @@ def _sig(s: float) -> str:
     return f"{float(s):g}"
 
 
+def train_unit_name(arch: str, kind: str) -> str:
+    """``a-train-<arch>-<kind>``; kind "clean" for the σ = 0 model."""
+    return f"a-train-{arch}-{kind}"
+
+
+def eval_unit_name(arch: str, kind: str) -> str:
+    return f"a-eval-{arch}-{kind}"
+
+
+def attack_unit_name(arch: str, kind: str, sigma: float) -> str:
+    """``a-attack-<arch>-clean`` for the σ = 0 model, else ``a-attack-<arch>-<kind>-<σ>``."""
+    return f"a-attack-{arch}-clean" if kind == "clean" else f"a-attack-{arch}-{kind}-{_sig(sigma)}"
+
+
 def _paper_a(cfg) -> list[Unit]:
     from robustlab.paper_a import delta, grid
 
@@ -115,17 +129,15 @@ def _paper_a(cfg) -> list[Unit]:
     ep = int(cfg.epochs)
 
     def train_unit(arch: str, kind: str, sigmas: list[float]) -> Unit:
-        label = "clean" if kind == "clean" else kind
         k = "noise" if kind == "clean" else kind
         n_img = len(sigmas) * ep * _n_train(cfg)
         return Unit(
-            f"a-train-{arch}-{label}", "paper-a",
-            f"train {arch} on {label} images" + ("" if kind == "clean" else f" at σ {', '.join(map(_sig, sigmas))}")
+            train_unit_name(arch, kind), "paper-a",
+            f"train {arch} on {kind} images" + ("" if kind == "clean" else f" at σ {', '.join(map(_sig, sigmas))}")
             + f" ({len(sigmas)} model{'s' * (len(sigmas) > 1)}, {ep} epochs × {_n_train(cfg):,} images)",
             run=lambda c: grid.train_models(c, arch, k, sigmas, progress=True),
             done=lambda c: all(grid.has_model(c, arch, k, s) for s in sigmas),
-            work=lambda c: (n_img, 3 * fwd[arch] * n_img),
-            deps=() if kind == "clean" else ())
+            work=lambda c: (n_img, 3 * fwd[arch] * n_img))
 
     for arch in cfg.archs:
         out.append(train_unit(arch, "clean", [0.0]))
@@ -141,9 +153,9 @@ def _paper_a(cfg) -> list[Unit]:
             n_models = 1 + len(grid.distinct_sigmas(cfg, kind))
             n_levels = len({grid.level(kind, s) for s in cfg.sigmas})
             n_img = n_models * n_levels * n_test
-            deps = tuple(n for n in (f"a-train-{arch}-clean", f"a-train-{arch}-{kind}") if n in names)
+            deps = tuple(n for n in (train_unit_name(arch, "clean"), train_unit_name(arch, kind)) if n in names)
             out.append(Unit(
-                f"a-eval-{arch}-{kind}", "paper-a",
+                eval_unit_name(arch, kind), "paper-a",
                 f"evaluate the {n_models} {arch} {kind} models on {n_levels} {kind} levels × {n_test:,} test images",
                 run=lambda c, arch=arch, kind=kind: grid.accuracy_matrix(c, arch, kind, progress=True),
                 done=lambda c, arch=arch, kind=kind: _probe(
@@ -156,9 +168,9 @@ def _paper_a(cfg) -> list[Unit]:
         for arch in cfg.archs:
             for s in ([0.0] if kind == "clean" else grid.distinct_sigmas(cfg, kind)):
                 k = "noise" if kind == "clean" else kind
-                name = f"a-attack-{arch}-clean" if kind == "clean" else f"a-attack-{arch}-{kind}-{_sig(s)}"
+                name = attack_unit_name(arch, kind, s)
                 grads = n_att * (steps + 8)  # see robustlab.attacks.minimal.minimal_change: steps + 8 gradients
-                dep = f"a-train-{arch}-{kind}"
+                dep = train_unit_name(arch, kind)
                 out.append(Unit(
                     name, "paper-a",
                     f"minimal adversarial change of the {arch} {kind} σ={_sig(s)} model on {n_att} test images",
@@ -222,7 +234,7 @@ def _paper_b(cfg) -> list[Unit]:
                         run=lambda c: paperb.cifar_pixel_experiments(c, progress=True),
                         done=lambda c: _probe(lambda: paperb.cifar_pixel_experiments(c, progress=False)),
                         work=lambda c: (c_img, fa * c_img),
-                        deps=tuple(f"a-train-{a}-clean" for a in cfg.archs)))
+                        deps=tuple(train_unit_name(a, "clean") for a in cfg.archs)))
     return out
 
 
@@ -276,14 +288,12 @@ def unit_for(kind: str, config: dict) -> str | None:
     """The campaign unit that computes a result of store ``kind`` with ``config`` (for messages)."""
     m = config.get("model") if isinstance(config.get("model"), dict) else config
     if kind in ("cifar_model", "cifar_train", "cifar_model_ckpt"):
-        return f"a-train-{m['arch']}-{m['kind']}"
+        return train_unit_name(m["arch"], m["kind"])
     if kind == "cifar_eval":
         k = config["eval_kind"] if m["kind"] == "clean" else m["kind"]
-        return f"a-eval-{m['arch']}-{'noise' if k == 'clean' else k}"
+        return eval_unit_name(m["arch"], "noise" if k == "clean" else k)
     if kind == "delta":
-        if m["kind"] == "clean":
-            return f"a-attack-{m['arch']}-clean"
-        return f"a-attack-{m['arch']}-{m['kind']}-{_sig(m['sigma'])}"
+        return attack_unit_name(m["arch"], m["kind"], m["sigma"])
     if kind == "paperb-selection":
         return "b-select"
     if kind == "paperb-cifar-selection":

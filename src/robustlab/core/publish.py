@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 from robustlab.core.pack import is_weights_kind
@@ -44,17 +43,19 @@ def publish(cfg, dest: str | Path | None = None) -> Path:
             continue
         for f in sorted(kdir.glob("*.pt" if kdir.name != "campaign" else "*.json")):
             out = dest / kdir.name / f.name
-            if not out.exists() or _sha(out) != _sha(f):
-                out.parent.mkdir(parents=True, exist_ok=True)
-                if kdir.name == "campaign":  # merge logs: keep units published earlier
-                    old = json.loads(out.read_text()) if out.exists() else {"units": {}, "runs": []}
-                    new = read_log(src)
-                    old["units"].update(new.get("units", {}))
-                    seen = {json.dumps(r, sort_keys=True) for r in old["runs"]}
-                    old["runs"] += [r for r in new.get("runs", []) if json.dumps(r, sort_keys=True) not in seen]
-                    atomic_write_text(out, json.dumps(old, indent=1, sort_keys=True))
-                else:
-                    atomic_write_bytes(out, f.read_bytes())
+            data = f.read_bytes()
+            if out.exists() and out.read_bytes() == data:
+                continue
+            out.parent.mkdir(parents=True, exist_ok=True)
+            if kdir.name == "campaign":  # merge logs: keep units published earlier
+                old = json.loads(out.read_text()) if out.exists() else {"units": {}, "runs": []}
+                new = json.loads(data)
+                old["units"].update(new.get("units", {}))
+                seen = {json.dumps(r, sort_keys=True) for r in old["runs"]}
+                old["runs"] += [r for r in new.get("runs", []) if json.dumps(r, sort_keys=True) not in seen]
+                atomic_write_text(out, json.dumps(old, indent=1, sort_keys=True))
+            else:
+                atomic_write_bytes(out, data)
     files = sorted(p for p in dest.rglob("*") if p.is_file() and p.name != MANIFEST)
     total = sum(p.stat().st_size for p in files)
     log = read_log(dest)
@@ -70,5 +71,4 @@ def publish(cfg, dest: str | Path | None = None) -> Path:
     if total > SIZE_WARN_BYTES:
         print(f"warning: {dest} holds {total / 2**20:.1f} MiB of records (meant to stay under "
               f"{SIZE_WARN_BYTES / 2**20:.0f} MiB)")
-    shutil.rmtree(dest / "records", ignore_errors=True)
     return dest

@@ -145,7 +145,7 @@ def has_model(cfg, arch: str, kind: str, sigma: float) -> bool:
     return st.has(MODEL_KIND, conf) and st.has(RECORD_KIND, conf)
 
 
-def _store_trained(cfg, store: ResultStore, model: torch.nn.Module, conf: dict, record: dict) -> None:
+def _store_trained(store: ResultStore, model: torch.nn.Module, conf: dict, record: dict) -> None:
     """Weights first, then the record: a record means the weights are complete."""
     store.put(MODEL_KIND, conf, {"state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}})
     store.put(RECORD_KIND, conf, record)
@@ -195,7 +195,7 @@ def _train_one(cfg, arch: str, kind: str, sigma: float, progress: bool) -> None:
     hist = train(model, x, y, kind=k, sigma=conf["sigma"], device=dev, checkpoint=ckpt, progress=progress,
                  **_train_kwargs(cfg))
     with store.lock(MODEL_KIND, conf):
-        _store_trained(cfg, store, model, conf, _record(hist, time.perf_counter() - t0, dev, len(y)))
+        _store_trained(store, model, conf, _record(hist, time.perf_counter() - t0, dev, len(y)))
     ckpt.unlink(missing_ok=True)
 
 
@@ -219,7 +219,7 @@ def _train_stacked(cfg, arch: str, kind: str, sigmas: list[float], progress: boo
     for m, h, conf in zip(models, hists, confs):
         with store.lock(MODEL_KIND, conf):
             if not (store.has(MODEL_KIND, conf) and store.has(RECORD_KIND, conf)):
-                _store_trained(cfg, store, m, conf, _record(h, dt / len(models), dev, len(y),
+                _store_trained(store, m, conf, _record(h, dt / len(models), dev, len(y),
                                                             stacked_with=len(models)))
     ckpt.unlink(missing_ok=True)
 
@@ -299,20 +299,22 @@ def accuracy_matrix(cfg, arch: str, kind: str, progress: bool = True) -> np.ndar
     sigmas = [check_sigma(s, "sigmas") for s in cfg.sigmas]
     store = _store(cfg)
     out = np.full((len(sigmas), len(sigmas)), np.nan)
-    missing: dict[tuple[str, float], dict[tuple[str, float], dict]] = {}  # eval level → model level → conf
+    # eval level → model level → (cell config, matrix positions it fills)
+    missing: dict[tuple[str, float], dict[tuple[str, float], tuple[dict, list]]] = {}
     for conf, where in _cells(cfg, arch, kind, sigmas).values():
         hit = store.get(EVAL_KIND, conf)
         if hit is None:
             ev = (conf["eval_kind"], conf["eval_sigma"])
             mdl = (conf["model"]["kind"], conf["model"]["sigma"])
-            missing.setdefault(ev, {})[mdl] = conf
+            missing.setdefault(ev, {})[mdl] = (conf, where)
         else:
             for i, j in where:
                 out[i, j] = hit["accuracy"]
     if not missing:
         return out
-    for conf in [c for cols in missing.values() for c in cols.values()]:
-        store.guard(EVAL_KIND, conf)
+    for cols in missing.values():
+        for conf, _ in cols.values():
+            store.guard(EVAL_KIND, conf)
     model_levels = sorted({m for cols in missing.values() for m in cols})
     train_models(cfg, arch, kind, [s for _, s in model_levels], progress)
     models = {m: get_model(cfg, arch, kind, m[1], progress=progress) for m in model_levels}
@@ -326,9 +328,12 @@ def accuracy_matrix(cfg, arch: str, kind: str, progress: bool = True) -> np.ndar
                             device=cfg.torch_device, batch_size=EVAL_BATCH,
                             stacked=use_stacking(cfg) and len(need) > 1)[0]
         for m, a in zip(need, acc):
-            store.get_or_compute(EVAL_KIND, cols[m], lambda a=a: {"accuracy": float(a), "n_test": len(ty),
-                                                                   "device": str(cfg.torch_device)})
-    return accuracy_matrix(cfg, arch, kind, progress)
+            conf, where = cols[m]
+            hit = store.get_or_compute(EVAL_KIND, conf, lambda a=a: {"accuracy": float(a), "n_test": len(ty),
+                                                                       "device": str(cfg.torch_device)})
+            for i, j in where:
+                out[i, j] = hit["accuracy"]
+    return out
 
 
 def run_grid(cfg, kinds: Iterable[str] = ("noise", "blur"), archs: Iterable[str] | None = None,

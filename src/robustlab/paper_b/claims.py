@@ -18,7 +18,6 @@ __all__ = ["describe_run", "claims_exp1", "claims_exp2", "claims_exp3", "claims_
 
 def describe_run(cfg) -> str:
     """Markdown: which model, images, sizes and hardware produced this page's numbers."""
-
     w = weights_arg(cfg)
     sel = stored_selection(cfg)
     if sel and "device" in sel:
