@@ -22,8 +22,8 @@ from typing import Any
 
 from robustlab.core.claims import VERDICTS, Claim
 
-__all__ = ["VERDICTS", "CHECKLIST", "entry", "with_text", "claims_table", "record_claims", "norm_section",
-           "collect_records", "summary_rows", "verdict_counts"]
+__all__ = ["VERDICTS", "CHECKLIST", "TABLE_COLUMNS", "entry", "with_text", "value_text", "claims_table",
+           "record_claims", "norm_section", "collect_records", "summary_rows", "verdict_counts"]
 
 #: (id, paper, section, claim as the paper states it, the paper's value, notebook that tests it), read from
 #: ``checklist.yaml`` beside this module (data, not code).
@@ -79,16 +79,40 @@ def record_claims(cfg, claims: Iterable[Claim]) -> list[Claim]:
     return claims
 
 
+def value_text(rec: Mapping[str, Any]) -> str:
+    """A recorded claim's headline number with its 95 % interval and how it was obtained, e.g.
+    ``"+4.1 [1.2, 7.0] pts (bootstrap over 1000 images)"``; "exact" for a claim without an interval
+    (a count, a formula), "—" without a number."""
+    v = rec.get("value")
+    if v is None:
+        return "—"
+    unit = rec.get("unit", "")
+    unit = f" {unit}" if unit else ""
+    iv = rec.get("interval")
+    if not iv:
+        how = rec.get("method") or "exact"
+        return f"{v:.3g}{unit} ({'exact' if how == 'none' else how})"
+    lo, hi = iv
+    digits = 2 if max(abs(v), abs(lo), abs(hi)) < 10 else 1
+    return f"{v:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]{unit} ({rec.get('method', '95 % interval')})"
+
+
+#: Columns of a claims table (a page's and the summary's).
+TABLE_COLUMNS = ["section", "claim", "paper's value", "ours", "value [95 % interval]", "verdict", "why"]
+
+
 def claims_table(claims: Iterable[Claim | Mapping[str, Any]]):
-    """The claims for a page: section, claim, paper's value (from the checklist), ours, verdict, why."""
+    """The claims for a page: section, claim, paper's value (from the checklist), ours, the headline
+    value with its 95 % interval (:func:`value_text`), verdict, why."""
     import pandas as pd
 
     rows = []
     for c in claims:
         r = with_text(c)
         rows.append({"section": r["section"], "claim": r["claim"], "paper's value": r["paper_value"],
-                     "ours": r["ours"], "verdict": r["verdict"], "why": r.get("why", "")})
-    return pd.DataFrame(rows, columns=["section", "claim", "paper's value", "ours", "verdict", "why"])
+                     "ours": r["ours"], "value [95 % interval]": value_text(r), "verdict": r["verdict"],
+                     "why": r.get("why", "")})
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
 def norm_section(s: str) -> str:
@@ -113,6 +137,7 @@ def _row(entry: Mapping[str, Any], rec: Mapping[str, Any] | None, notebook: str,
         "claim": src.get("claim", entry.get("claim", "")),
         "paper's value": src.get("paper_value", entry.get("paper_value", "")),
         "ours": src.get("ours", "—") if rec else "—",
+        "value [95 % interval]": value_text(src) if rec else "—",
         "verdict": status or str(src.get("verdict", "")),
         "why": src.get("why", "") if rec else "",
         "notebook": notebook,

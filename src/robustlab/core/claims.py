@@ -6,7 +6,18 @@ paper's value) lives once, in :data:`robustlab.book.checklist.CHECKLIST`, looked
 
 Every verdict is made by :func:`graded` (one condition for "yes", a weaker one for "partly", and
 whether the run can test the claim at all); :func:`verdict` is its form for a list of checks
-(all / some / none hold).
+(all / some / none hold). Claims about a number read it *with its interval*
+(:class:`robustlab.core.stats.Estimate`):
+
+* :func:`exceeds` — "larger than ``margin``": yes when the whole interval is above it, partly when
+  only the value is, no otherwise;
+* :func:`within` — "the same, up to ``margin``" (an equivalence test): yes when the whole interval
+  lies in [-margin, margin], partly when only the value does, no otherwise;
+* :func:`combine` — several such verdicts (one per architecture, say): yes when all are yes, no
+  when none is yes or partly, else partly.
+
+An estimate without an interval (NaN bounds) can give "partly" at best; one without a value is
+"not testable here".
 """
 from __future__ import annotations
 
@@ -15,7 +26,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["VERDICTS", "NOT_TESTABLE", "Claim", "graded", "verdict"]
+import numpy as np
+
+__all__ = ["VERDICTS", "NOT_TESTABLE", "Claim", "graded", "verdict", "exceeds", "below", "within", "combine"]
 
 #: The verdicts a claim can have.
 VERDICTS = ("yes", "partly", "no", "not testable here")
@@ -36,12 +49,46 @@ def verdict(ok: Iterable[Any]) -> str:
     return graded(all(ok), any(ok), testable=bool(ok))
 
 
+def exceeds(est, margin: float = 0.0) -> str:
+    """Verdict of "``est`` is larger than ``margin``" (see the module docstring)."""
+    if not np.isfinite(est.value):
+        return NOT_TESTABLE
+    return graded(np.isfinite(est.lo) and est.lo > margin, est.value > margin)
+
+
+def below(est, margin: float = 0.0) -> str:
+    """Verdict of "``est`` is smaller than ``margin``" (the mirror of :func:`exceeds`)."""
+    if not np.isfinite(est.value):
+        return NOT_TESTABLE
+    return graded(np.isfinite(est.hi) and est.hi < margin, est.value < margin)
+
+
+def within(est, margin: float) -> str:
+    """Verdict of "``est`` is zero up to ±``margin``" (equivalence; see the module docstring)."""
+    if not np.isfinite(est.value):
+        return NOT_TESTABLE
+    whole = np.isfinite(est.lo) and np.isfinite(est.hi) and est.lo >= -margin and est.hi <= margin
+    return graded(whole, abs(est.value) <= margin)
+
+
+def combine(verdicts: Iterable[str]) -> str:
+    """yes when every verdict is yes; no when none is yes or partly; else partly. "Not testable"
+    members are left out (all of them: not testable)."""
+    v = [x for x in verdicts if x != NOT_TESTABLE]
+    if not v:
+        return NOT_TESTABLE
+    if all(x == "yes" for x in v):
+        return "yes"
+    return "no" if all(x == "no" for x in v) else "partly"
+
+
 @dataclass(frozen=True)
 class Claim:
     """One paper statement (``id``, a :data:`~robustlab.book.checklist.CHECKLIST` id) with our number.
 
     ``ours`` is our number in words, ``verdict`` one of :data:`VERDICTS`, ``why`` the rule that gave
-    it; ``value`` / ``interval`` optionally hold the headline number and its (low, high) range.
+    it; ``value`` / ``interval`` optionally hold the headline number and its (low, high) 95 % range,
+    ``unit`` its unit ("pts", "%", "8-bit", ...), ``method`` how the interval was obtained.
     """
 
     id: str
@@ -50,6 +97,15 @@ class Claim:
     why: str = ""
     value: float | None = None
     interval: tuple[float, float] | None = None
+    unit: str = ""
+    method: str = ""
+
+    @classmethod
+    def of(cls, id: str, ours: str, verdict: str, why: str, est, scale: float = 1.0, unit: str = "") -> Claim:
+        """A claim whose headline number is the :class:`~robustlab.core.stats.Estimate` ``est``
+        (times ``scale``, in ``unit``)."""
+        v = est.scaled(scale)
+        return cls(id, ours, verdict, why, value=v.value, interval=v.interval(), unit=unit, method=v.method)
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
@@ -68,4 +124,8 @@ class Claim:
             out["value"] = None if math.isnan(self.value) else self.value
         if self.interval is not None:
             out["interval"] = list(self.interval)
+        if self.unit:
+            out["unit"] = self.unit
+        if self.method:
+            out["method"] = self.method
         return out
