@@ -181,15 +181,9 @@ def _synthetic_table(noise_bump: float, high_drop: float, arch_scale: dict):
     return pd.DataFrame(rows)
 
 
-def test_delta_claims_verdicts_follow_the_numbers():
-    from robustlab.paper_a.claims import delta_claims as claims
+def test_delta_summary_per_model():
+    """The per-model summary of a delta table (the claims on it are tested in tests/test_claims_a.py)."""
     from robustlab.paper_a.delta import summarize
 
-    paperlike = {c.id: c.verdict for c in claims(_synthetic_table(0.1, 0.3, {"resnet": 1, "inception": 1.05}))}
-    assert paperlike == {"A-adv-noise": "yes", "A-adv-noise-high": "yes", "A-adv-blur": "yes",
-                         "A-adv-archs": "yes", "A-adv-small": "yes", "A-conclusion-01": "partly"}
-    opposite = {c.id: c.verdict for c in claims(_synthetic_table(-0.2, -0.5, {"resnet": 6, "inception": 18}))}
-    assert opposite["A-adv-noise"] == "no" and opposite["A-adv-noise-high"] == "no"
-    assert opposite["A-adv-archs"] == "no" and opposite["A-adv-small"] == "no"
     s = summarize(_synthetic_table(0.1, 0.3, {"resnet": 1}))
     assert len(s) == 14 and (s["success_rate"] == 1).all()

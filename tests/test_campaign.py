@@ -82,15 +82,24 @@ def test_units_are_declared_in_priority_order(data_env):
              for p in ("a-train-resnet-clean", "a-train-resnet-noise", "a-train-resnet-blur", "a-eval-", "a-attack-",
                        "b-")}
     assert list(first.values()) == sorted(first.values())
-    # 30 distinct models: 3 × (clean + 6 noise + 3 blur); identity blurs (σ < 0.125 px) are no model of their own
+    # 30 distinct models: 3 × (clean + 6 noise + 3 blur); identity blurs (σ < 0.125 px) are no model of their own;
+    # the paper profile trains n_seeds = 3 replicates of each (units of replicate r ≥ 1 end in -s<r>)
+    assert cfg.n_seeds == 3
     attacks = [n for n in names if n.startswith("a-attack-")]
-    assert len(attacks) == 30 and not any(n.endswith(("blur-0.01", "blur-0.05", "blur-0.1")) for n in attacks)
-    assert len([n for n in names if n.startswith("a-train-")]) == 9
+    assert len(attacks) == 3 * 30 and not any(n.endswith(("blur-0.01", "blur-0.05", "blur-0.1")) for n in attacks)
+    assert len([n for n in attacks if not n.endswith(("-s1", "-s2"))]) == 30
+    assert len([n for n in names if n.startswith("a-train-")]) == 3 * 9
+    # replicate 0 of everything first, then replicate 1, then 2
+    rep = [2 if n.endswith("-s2") else 1 if n.endswith("-s1") else 0 for n in names if n.startswith("a-")]
+    assert rep == sorted(rep)
     assert all(u.work(cfg)[1] > 0 for u in campaign.units(cfg))
     with pytest.raises(ParameterError, match="matches no unit"):
         campaign.select_units(campaign.units(cfg), "a-train-nothing*")
     assert [u.name for u in campaign.select_units(campaign.units(cfg), "a-eval-resnet-*")] == [
-        "a-eval-resnet-noise", "a-eval-resnet-blur"]
+        "a-eval-resnet-noise", "a-eval-resnet-blur", "a-eval-resnet-noise-s1", "a-eval-resnet-blur-s1",
+        "a-eval-resnet-noise-s2", "a-eval-resnet-blur-s2"]
+    one = resolve("campaign", {"profile": "paper", "n_seeds": 1})
+    assert [u.name for u in campaign.units(one)] == [n for n in names if not n.endswith(("-s1", "-s2"))]
 
 
 def test_blur_duplicates_share_keys():

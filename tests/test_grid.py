@@ -1,6 +1,9 @@
 """The paper-A grid: shape, cache reuse, recompute only what changed, shared σ = 0 model."""
 from __future__ import annotations
 
+import os
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -137,22 +140,67 @@ def test_plots_and_table():
         pg.accuracy_curves_figure(mats, sig, "resnext", "noise")
 
 
-def test_claims_verdicts_follow_numbers():
-    from robustlab.book.checklist import claims_table
+def test_module_claims_count_the_built_modules():
+    """Chapter 02's claim (the grid's claims are tested in tests/test_claims_a.py)."""
     from robustlab.paper_a import claims as pac
 
-    sig = [0.0, 0.01, 0.1, 1.0]
-    good = np.array([[.80, .79, .50, .10], [.80, .80, .51, .105], [.79, .79, .80, .20], [.40, .45, .55, .60]])
-    bad = good[:, ::-1].copy()
-    c = {x.id: x.verdict for x in pac.fig4_claims({"resnet": good}, sig, ["resnet"], n_test=10000)}
-    assert c["A-noise-001"] == "yes" and c["A-noise-diagonal"] == "yes" and c["A-noise-drop"] == "yes"
-    assert c["A-noise-small-helps"] == "yes" and c["A-noise-archs"] == "not testable here"  # one architecture
-    c = {x.id: x.verdict for x in pac.fig4_claims({"resnet": bad}, sig, ["resnet"], n_test=10000)}
-    assert c["A-noise-diagonal"] != "yes"
-    blur = pac.fig6_claims({"a": good, "inception": good + 0.01}, sig, ["a", "inception"], n_test=10000)
-    b = {x.id: x.verdict for x in blur}
-    assert b["A-blur-inception"] == "yes" and b["A-blur-archs"] == "yes"
-    assert list(claims_table(blur)["section"]) == ["Fig. 6"] * 3  # every id has its checklist text
-    # the data and module claims of chapters 01 and 02
     (params,) = [x for x in pac.module_claims() if x.id == "A-params-resnet"]
     assert params.ours == "69,632" and params.verdict == "yes"
+
+
+def test_cells_store_per_image_correctness_and_old_cells_are_recomputed(cfg, monkeypatch):
+    """Every cell keeps which test image its model classifies correctly; a cell cached before that
+    (same key without ``per_image``) is not reused: it is evaluated again, its model is not retrained."""
+    store = ResultStore(cfg.results)
+    conf = grid.eval_config(cfg, "resnet", "noise", 0.5, 0.5)
+    old = {k: v for k, v in conf.items() if k != "per_image"}
+    store.put("cifar_eval", old, {"accuracy": 0.123, "n_test": 20, "device": "cpu"})
+    calls = _spy(monkeypatch)
+    m = grid.accuracy_matrix(cfg, "resnet", "noise", progress=False)
+    assert calls == {"train": 2} and _count(store, "cifar_eval") == 1 + 4 and m[1, 1] != 0.123
+    cor = grid.correct_cells(cfg, "resnet", "noise", progress=False)
+    assert cor.shape == (1, 2, 2, 20) and cor.dtype == bool and np.array_equal(cor[0].mean(-1), m)
+    assert np.array_equal(grid.accuracy_matrices(cfg, "resnet", "noise", progress=False), m[None])
+    hit = store.get("cifar_eval", conf)
+    assert hit["correct"].shape == (20,) and hit["accuracy"] == hit["correct"].mean()
+    # the per-image array is the model's predictions on the seeded corrupted test subset
+    from robustlab.paper_a.training import predict
+
+    x, y = grid.test_data(cfg)
+    model = grid.get_model(cfg, "resnet", "noise", 0.5, progress=False)
+    pred = predict(model, x, kind="noise", sigma=0.5, seed=int(cfg.seed), batch_size=grid.EVAL_BATCH)
+    assert np.array_equal(hit["correct"], pred == y)
+
+
+@pytest.mark.slow
+def test_cpu_models_train_in_worker_processes_bit_identically(cfg, tmp_path):
+    """With two torch threads the missing models of a grid train in two single-threaded processes fed
+    from one queue (small nets do not use a second intra-op thread); each equals the model trained
+    serially with one thread. With one thread, on a deadline, or for one model: serial, in this process."""
+    from robustlab.core import budget
+
+    n = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert grid.cpu_workers(cfg, 2) == min(2, os.cpu_count() or 1) and grid.cpu_workers(cfg, 1) == 1
+        with budget.deadline_at(time.time() + 3600):
+            assert grid.cpu_workers(cfg, 2) == 1
+        # one queue for every architecture and kind: σ = 0 is one model for both kinds
+        jobs = grid.train_grid(cfg, ["noise", "blur"], ["resnet", "resnext"], progress=False)
+        assert sorted(jobs) == sorted((a, k, s, 0) for a in ("resnet", "resnext")
+                                      for k, s in (("noise", 0.0), ("noise", 0.5), ("blur", 0.5)))
+        assert grid.train_grid(cfg, ["noise", "blur"], ["resnet", "resnext"], progress=False) == []
+        torch.set_num_threads(1)
+        assert grid.cpu_workers(cfg, 2) == 1
+        serial = resolve("test_grid", {**{k: cfg[k] for k in ("profile", "data_dir", "cache_dir", "sigmas",
+                                                            "train_subset", "test_subset", "epochs",
+                                                            "batch_size", "width", "device")},
+                                       "results_dir": str(tmp_path / "serial")})
+        grid.train_models(serial, "resnet", "noise", [0.0, 0.5], progress=False)
+        for s in (0.0, 0.5):
+            a = grid.get_model(cfg, "resnet", "noise", s).state_dict()
+            b = grid.get_model(serial, "resnet", "noise", s).state_dict()
+            assert all(torch.equal(a[k], b[k]) for k in a)
+            assert grid.model_record(cfg, "resnet", "noise", s)["num_threads"] == 1
+    finally:
+        torch.set_num_threads(n)

@@ -9,7 +9,8 @@
     python -m robustlab.campaign --profile paper --publish          # records → published/paper/
 
 A **unit** is one piece of work with a name (``a-train-resnet-noise``, ``a-eval-resnet-blur``,
-``a-attack-inception-noise-0.1``, ``b-exp2`` …), the units it needs first, a check of whether its
+``a-attack-inception-noise-0.1``, ``b-exp2`` …; paper-A units of replicate r ≥ 1 — training seed
+``seed + r`` when ``n_seeds`` > 1 — end in ``-s<r>``), the units it needs first, a check of whether its
 results are all stored, and an estimate of its FLOPs. Units are declared as data by :func:`units`
 from a profile; they call the same library functions the notebooks call, so every result lands in
 the same results store under the same keys, and the book then only reads them.
@@ -107,77 +108,104 @@ def _sig(s: float) -> str:
     return f"{float(s):g}"
 
 
-def train_unit_name(arch: str, kind: str) -> str:
-    """``a-train-<arch>-<kind>``; kind "clean" for the σ = 0 model."""
-    return f"a-train-{arch}-{kind}"
+def _rep(replicate: int) -> str:
+    """The unit-name suffix of a replicate: none for replicate 0, ``-s<r>`` for r ≥ 1."""
+    return f"-s{int(replicate)}" if replicate else ""
 
 
-def eval_unit_name(arch: str, kind: str) -> str:
-    return f"a-eval-{arch}-{kind}"
+def train_unit_name(arch: str, kind: str, replicate: int = 0) -> str:
+    """``a-train-<arch>-<kind>``; kind "clean" for the σ = 0 model; ``-s<r>`` for replicate r ≥ 1."""
+    return f"a-train-{arch}-{kind}{_rep(replicate)}"
 
 
-def attack_unit_name(arch: str, kind: str, sigma: float) -> str:
-    """``a-attack-<arch>-clean`` for the σ = 0 model, else ``a-attack-<arch>-<kind>-<σ>``."""
-    return f"a-attack-{arch}-clean" if kind == "clean" else f"a-attack-{arch}-{kind}-{_sig(sigma)}"
+def eval_unit_name(arch: str, kind: str, replicate: int = 0) -> str:
+    """``a-eval-<arch>-<kind>``; ``-s<r>`` for replicate r ≥ 1."""
+    return f"a-eval-{arch}-{kind}{_rep(replicate)}"
+
+
+def attack_unit_name(arch: str, kind: str, sigma: float, replicate: int = 0) -> str:
+    """``a-attack-<arch>-clean`` for the σ = 0 model, else ``a-attack-<arch>-<kind>-<σ>``; ``-s<r>``
+    for replicate r ≥ 1."""
+    base = f"a-attack-{arch}-clean" if kind == "clean" else f"a-attack-{arch}-{kind}-{_sig(sigma)}"
+    return base + _rep(replicate)
+
+
+def _model_replicate(m: dict) -> int:
+    """The replicate of a paper-A model configuration (see robustlab.paper_a.grid.replicate_of)."""
+    try:
+        return int(m["seed"]) - int(m.get("data_seed", m["seed"]))
+    except (KeyError, TypeError, ValueError):
+        return 0
 
 
 def _paper_a(cfg) -> list[Unit]:
+    """Paper A's units: for replicate 0, then for each further replicate r (``n_seeds`` > 1, names
+    ``…-s<r>``): the σ = 0 models, the noise models, the blur models, the evaluations, the attacks.
+    So everything of replicate 0 comes first."""
     from robustlab.paper_a import delta, grid
 
     out: list[Unit] = []
     fwd = {a: cifar_forward_flops(a, float(cfg.width)) for a in cfg.archs}
     ep = int(cfg.epochs)
-
-    def train_unit(arch: str, kind: str, sigmas: list[float]) -> Unit:
-        k = "noise" if kind == "clean" else kind
-        n_img = len(sigmas) * ep * _n_train(cfg)
-        return Unit(
-            train_unit_name(arch, kind), "paper-a",
-            f"train {arch} on {kind} images" + ("" if kind == "clean" else f" at σ {', '.join(map(_sig, sigmas))}")
-            + f" ({len(sigmas)} model{'s' * (len(sigmas) > 1)}, {ep} epochs × {_n_train(cfg):,} images)",
-            run=lambda c: grid.train_models(c, arch, k, sigmas, progress=True),
-            done=lambda c: all(grid.has_model(c, arch, k, s) for s in sigmas),
-            work=lambda c: (n_img, 3 * fwd[arch] * n_img))
-
-    for arch in cfg.archs:
-        out.append(train_unit(arch, "clean", [0.0]))
-    for kind in ("noise", "blur"):
-        for arch in cfg.archs:
-            ss = grid.distinct_sigmas(cfg, kind)
-            if ss:
-                out.append(train_unit(arch, kind, ss))
-    names = {u.name for u in out}
     n_test = grid.n_test(cfg)
-    for kind in ("noise", "blur"):
-        for arch in cfg.archs:
-            n_models = 1 + len(grid.distinct_sigmas(cfg, kind))
-            n_levels = len({grid.level(kind, s) for s in cfg.sigmas})
-            n_img = n_models * n_levels * n_test
-            deps = tuple(n for n in (train_unit_name(arch, "clean"), train_unit_name(arch, kind)) if n in names)
-            out.append(Unit(
-                eval_unit_name(arch, kind), "paper-a",
-                f"evaluate the {n_models} {arch} {kind} models on {n_levels} {kind} levels × {n_test:,} test images",
-                run=lambda c, arch=arch, kind=kind: grid.accuracy_matrix(c, arch, kind, progress=True),
-                done=lambda c, arch=arch, kind=kind: _probe(
-                    lambda: grid.accuracy_matrix(c, arch, kind, progress=False)),
-                work=lambda c, n_img=n_img, arch=arch: (n_img, fwd[arch] * n_img),
-                deps=deps))
     n_att = int(cfg.n_attack_images)
     steps = int(cfg.attack_steps)
-    for kind in ("clean", "noise", "blur"):
+
+    def train_unit(arch: str, kind: str, sigmas: list[float], r: int) -> Unit:
+        k = "noise" if kind == "clean" else kind
+        n_img = len(sigmas) * ep * _n_train(cfg)
+        seed = f", training seed {int(cfg.seed) + r} (replicate {r})" if r else ""
+        return Unit(
+            train_unit_name(arch, kind, r), "paper-a",
+            f"train {arch} on {kind} images" + ("" if kind == "clean" else f" at σ {', '.join(map(_sig, sigmas))}")
+            + f" ({len(sigmas)} model{'s' * (len(sigmas) > 1)}, {ep} epochs × {_n_train(cfg):,} images{seed})",
+            run=lambda c: grid.train_models(c, arch, k, sigmas, progress=True, replicate=r),
+            done=lambda c: all(grid.has_model(c, arch, k, s, replicate=r) for s in sigmas),
+            work=lambda c: (n_img, 3 * fwd[arch] * n_img))
+
+    for r in range(grid.n_seeds(cfg)):
+        rs = f" (replicate {r})" if r else ""
         for arch in cfg.archs:
-            for s in ([0.0] if kind == "clean" else grid.distinct_sigmas(cfg, kind)):
-                k = "noise" if kind == "clean" else kind
-                name = attack_unit_name(arch, kind, s)
-                grads = n_att * (steps + 8)  # see robustlab.attacks.minimal.minimal_change: steps + 8 gradients
-                dep = train_unit_name(arch, kind)
+            out.append(train_unit(arch, "clean", [0.0], r))
+        for kind in ("noise", "blur"):
+            for arch in cfg.archs:
+                ss = grid.distinct_sigmas(cfg, kind)
+                if ss:
+                    out.append(train_unit(arch, kind, ss, r))
+        names = {u.name for u in out}
+        for kind in ("noise", "blur"):
+            for arch in cfg.archs:
+                n_models = 1 + len(grid.distinct_sigmas(cfg, kind))
+                n_levels = len({grid.level(kind, s) for s in cfg.sigmas})
+                n_img = n_models * n_levels * n_test
+                deps = tuple(n for n in (train_unit_name(arch, "clean", r), train_unit_name(arch, kind, r))
+                             if n in names)
                 out.append(Unit(
-                    name, "paper-a",
-                    f"minimal adversarial change of the {arch} {kind} σ={_sig(s)} model on {n_att} test images",
-                    run=lambda c, arch=arch, k=k, s=s: delta.run_model(c, arch, k, s, progress=True),
-                    done=lambda c, arch=arch, k=k, s=s: _store(c).has(delta.KIND, delta.attack_config(c, arch, k, s)),
-                    work=lambda c, grads=grads, arch=arch: (grads, 3 * fwd[arch] * grads),
-                    deps=(dep,) if dep in names else ()))
+                    eval_unit_name(arch, kind, r), "paper-a",
+                    f"evaluate the {n_models} {arch} {kind} models{rs} on {n_levels} {kind} levels × "
+                    f"{n_test:,} test images",
+                    run=lambda c, arch=arch, kind=kind, r=r: grid.accuracy_matrix(c, arch, kind, progress=True,
+                                                                                  replicate=r),
+                    done=lambda c, arch=arch, kind=kind, r=r: _probe(
+                        lambda: grid.accuracy_matrix(c, arch, kind, progress=False, replicate=r)),
+                    work=lambda c, n_img=n_img, arch=arch: (n_img, fwd[arch] * n_img),
+                    deps=deps))
+        for kind in ("clean", "noise", "blur"):
+            for arch in cfg.archs:
+                for s in ([0.0] if kind == "clean" else grid.distinct_sigmas(cfg, kind)):
+                    k = "noise" if kind == "clean" else kind
+                    name = attack_unit_name(arch, kind, s, r)
+                    grads = n_att * (steps + 8)  # see robustlab.attacks.minimal.minimal_change: steps + 8 gradients
+                    dep = train_unit_name(arch, kind, r)
+                    out.append(Unit(
+                        name, "paper-a",
+                        f"minimal adversarial change of the {arch} {kind} σ={_sig(s)} model{rs} on {n_att} test images",
+                        run=lambda c, arch=arch, k=k, s=s, r=r: delta.run_model(c, arch, k, s, progress=True,
+                                                                                replicate=r),
+                        done=lambda c, arch=arch, k=k, s=s, r=r: _store(c).has(
+                            delta.KIND, delta.attack_config(c, arch, k, s, replicate=r)),
+                        work=lambda c, grads=grads, arch=arch: (grads, 3 * fwd[arch] * grads),
+                        deps=(dep,) if dep in names else ()))
     return out
 
 
@@ -190,12 +218,14 @@ def _paper_b(cfg) -> list[Unit]:
     f = imagenet_forward_flops(cfg.model_name)
     n = int(cfg.n_images)
     R = int(cfg.n_repeats)
+    Rg = int(cfg.get("grid_repeats") or cfg.n_repeats)  # draws per setting of the exp. 2/3 grids
     n_grid = len(cfg.grid_pixel_counts)
+    n_area = len(cfg.area_pixel_counts)
 
     def fw(n_img: float) -> tuple[float, float]:
         return n_img, f * n_img
 
-    aug_k = len(cfg.aug_pixel_counts)
+    aug_k = len(cfg.aug_pixel_counts) + 1  # + the k = 0 control
     aug_train = aug_k * int(cfg.aug_epochs) * int(cfg.aug_train_images)
     aug_eval = (aug_k + 1) * int(cfg.aug_test_images) * (1 + R * n_grid + 1)
     out = [
@@ -206,12 +236,12 @@ def _paper_b(cfg) -> list[Unit]:
         Unit("b-exp1", "paper-b", f"exp. 1: {len(cfg.pixel_counts)} pixel counts × {R} draws × {n:,} images",
              run=lambda c: paperb.experiment1(c), done=lambda c: _probe(lambda: paperb.experiment1(c)),
              work=lambda c: fw(len(cfg.pixel_counts) * R * n), deps=("b-select",)),
-        Unit("b-exp2", "paper-b", f"exp. 2: {n_grid} pixel counts × {len(cfg.magnitudes)} magnitudes × {R} draws",
+        Unit("b-exp2", "paper-b", f"exp. 2: {n_grid} pixel counts × {len(cfg.magnitudes)} magnitudes × {Rg} draws",
              run=lambda c: paperb.experiment2(c), done=lambda c: _probe(lambda: paperb.experiment2(c)),
-             work=lambda c: fw(n_grid * len(cfg.magnitudes) * R * n), deps=("b-select",)),
-        Unit("b-exp3", "paper-b", f"exp. 3: {n_grid} pixel counts × {len(cfg.areas)} windows × {R} draws",
+             work=lambda c: fw(n_grid * len(cfg.magnitudes) * Rg * n), deps=("b-select",)),
+        Unit("b-exp3", "paper-b", f"exp. 3: {n_area} pixel counts × {len(cfg.areas)} windows × {Rg} draws",
              run=lambda c: paperb.experiment3(c), done=lambda c: _probe(lambda: paperb.experiment3(c)),
-             work=lambda c: fw(n_grid * len(cfg.areas) * R * n), deps=("b-select",)),
+             work=lambda c: fw(n_area * len(cfg.areas) * Rg * n), deps=("b-select",)),
         Unit("b-exp4", "paper-b", f"exp. 4: FGSM (ε = {cfg.fgsm_eps:g}/255) then {len(cfg.pixel_counts)} pixel counts",
              run=lambda c: paperb.experiment4(c), done=lambda c: _probe(lambda: paperb.experiment4(c)),
              work=lambda c: (n * (4 + len(cfg.pixel_counts) * R), f * n * (4 + len(cfg.pixel_counts) * R)),
@@ -259,7 +289,8 @@ def _probe(fn: Callable[[], Any]) -> bool:
 
 def units(cfg, parts: Sequence[str] = PARTS) -> list[Unit]:
     """Every unit of ``cfg``'s campaign in priority order: paper A's σ = 0 models, the noise models,
-    the blur models, the evaluations, the attacks; then paper B."""
+    the blur models, the evaluations, the attacks (replicate 0, then the same for every further
+    replicate when ``n_seeds`` > 1); then paper B."""
     out: list[Unit] = []
     if "paper-a" in parts:
         out += _paper_a(cfg)
@@ -288,12 +319,12 @@ def unit_for(kind: str, config: dict) -> str | None:
     """The campaign unit that computes a result of store ``kind`` with ``config`` (for messages)."""
     m = config.get("model") if isinstance(config.get("model"), dict) else config
     if kind in ("cifar_model", "cifar_train", "cifar_model_ckpt"):
-        return train_unit_name(m["arch"], m["kind"])
+        return train_unit_name(m["arch"], m["kind"], _model_replicate(m))
     if kind == "cifar_eval":
         k = config["eval_kind"] if m["kind"] == "clean" else m["kind"]
-        return eval_unit_name(m["arch"], "noise" if k == "clean" else k)
+        return eval_unit_name(m["arch"], "noise" if k == "clean" else k, _model_replicate(m))
     if kind == "delta":
-        return attack_unit_name(m["arch"], m["kind"], m["sigma"])
+        return attack_unit_name(m["arch"], m["kind"], m["sigma"], _model_replicate(m))
     if kind == "paperb-selection":
         return "b-select"
     if kind == "paperb-cifar-selection":
@@ -324,7 +355,8 @@ def describe_result(kind: str, config: dict) -> str:
     """A short human name of a stored result, for messages."""
     m = config.get("model") if isinstance(config.get("model"), dict) else config
     if kind.startswith("cifar_") or kind == "delta":
-        d = f"{m.get('arch')} {m.get('kind')} σ={_sig(m.get('sigma', 0))}"
+        r = _model_replicate(m)
+        d = f"{m.get('arch')} {m.get('kind')} σ={_sig(m.get('sigma', 0))}" + (f" (replicate {r})" if r else "")
         if kind == "cifar_eval":
             return f"the accuracy of the {d} model on {config['eval_kind']} σ={_sig(config['eval_sigma'])}"
         if kind == "delta":

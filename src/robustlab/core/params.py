@@ -110,6 +110,8 @@ SPEC: dict[str, Param] = {
                           optional=True),
     "test_subset": Param("int", "test images used for the accuracy grids (class-balanced; None = all 10,000)",
                          _range(10), optional=True),
+    "n_seeds": Param("int", "training seeds per paper-A model (seed, seed+1, ...): figures show the mean and a "
+                            "95 % interval over them, verdicts use it (paper profile: 3)", _range(1)),
     "augment": Param("bool", "random crop + flip during training (not in the paper; off by default)"),
     "stack_models": Param("str", "train the σ levels of one architecture at once as one vectorised model: 'auto' "
                                  "(on for cuda, on CPU what measured faster), 'on', 'off'", _choices(STACK_MODES)),
@@ -128,8 +130,12 @@ SPEC: dict[str, Param] = {
     "magnitudes": Param("list[int]", "max change per channel, 8-bit units (exp. 2)", _nonempty(_range(0, 255))),
     "areas": Param("list[int]", "side of the centred window the pixels are drawn in (exp. 3), pixels",
                    _nonempty(_range(1))),
-    "grid_pixel_counts": Param("list[int]", "pixel counts of the exp. 2 (magnitude) and exp. 3 (area) grids "
-                                            "(paper: all of pixel_counts)", _nonempty(_range(1))),
+    "grid_pixel_counts": Param("list[int]", "pixel counts of the exp. 2 (magnitude) grid and of the augmentation "
+                                            "test (paper: all of pixel_counts)", _nonempty(_range(1))),
+    "area_pixel_counts": Param("list[int]", "pixel counts of the exp. 3 (area) grid; the paper's Fig. 10 is read "
+                                            "at 8 and 32 (paper: all of pixel_counts)", _nonempty(_range(1))),
+    "grid_repeats": Param("int", "random draws per setting of the exp. 2/3 grids (None = n_repeats); the "
+                                 "verdicts use the interval over the images", _range(1), optional=True),
     "fgsm_eps": Param("float", "FGSM step, 8-bit units (exp. 4 and augmentation)", _range(0, 255, lo_open=True)),
     "aug_pixel_counts": Param("list[int]", "pixel counts k of the few-pixel augmentation models", _nonempty(_range(1))),
     "aug_train_images": Param("int", "training images for the augmentation fine-tuning (paper: 1,000)", _range(1)),
@@ -298,11 +304,12 @@ def _cross_check(cfg: Mapping[str, Any]) -> None:
             raise bad(name, cfg[name], f"{max(cfg[name])} pixels exceed the {whole} pixels of a "
                       f"{IMAGENET_SIZE}x{IMAGENET_SIZE} image")
     smallest = min(cfg["areas"])
+    for name in ("grid_pixel_counts", "area_pixel_counts"):
+        if max(cfg[name]) > smallest * smallest:
+            raise bad(name, cfg[name],
+                      f"{max(cfg[name])} distinct pixels do not fit in the smallest window areas={smallest} "
+                      f"({smallest * smallest} pixels); use at most {smallest * smallest} or larger areas")
     n = max(cfg["grid_pixel_counts"])
-    if n > smallest * smallest:
-        raise bad("grid_pixel_counts", cfg["grid_pixel_counts"],
-                  f"{n} distinct pixels do not fit in the smallest window areas={smallest} "
-                  f"({smallest * smallest} pixels); use at most {smallest * smallest} or larger areas")
     if cfg.get("cifar_models_pixels"):
         # paper A's 32x32 images: areas scale by 32/224 (see robustlab.paper_b.cifar.cifar_scale)
         small = max(1, round(smallest * CIFAR_SIZE / IMAGENET_SIZE))

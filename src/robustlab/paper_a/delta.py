@@ -9,6 +9,10 @@ units (mean |δ| over pixels and channels, ``mean_abs_8bit``; 2.55 = 1 % of the 
 Results are cached per model in ``ResultStore(cfg.results)`` under kind ``"delta"``, keyed by the
 model's configuration (:func:`robustlab.paper_a.grid.model_config`) plus the attack's settings, so a
 re-run only loads them, and σ = 0 (one model shared by noise and blur) is attacked once.
+
+Replicates (``cfg.n_seeds`` training seeds, see :mod:`robustlab.paper_a.grid`): every replicate of a
+model is attacked on the same images with the same attack seed (``cfg.seed``); replicate 0's key is
+the key a model's attack always had. :func:`run_all` returns all replicates, column ``seed``.
 """
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ from robustlab.data.scale import to_tensor_pm1
 from robustlab.paper_a.corruptions import check_kind, check_sigma
 
 __all__ = ["KIND", "BOUNDS", "N_EXAMPLES", "attack_images", "attack_config", "run_model", "run_all",
-           "summarize", "examples", "model_means"]
+           "summarize", "examples", "model_means", "model_means_by_seed"]
 
 #: ResultStore kind of the per-model results.
 KIND = "delta"
@@ -50,28 +54,29 @@ def _test_set(cfg):
 
 def attack_images(cfg) -> np.ndarray:
     """Indices into the CIFAR-10 test split of the attacked images: a class-balanced draw of
-    ``cfg.n_attack_images`` seeded by ``cfg.seed`` (the same for every model)."""
+    ``cfg.n_attack_images`` seeded by ``cfg.seed`` (the same for every model and replicate)."""
     n = int(cfg.n_attack_images)
     if n < 1:
         raise ParameterError(f"n_attack_images={n!r} must be >= 1 (paper: 128)")
     return balanced_indices(_test_set(cfg).labels, n, seed=int(cfg.seed))
 
 
-def attack_config(cfg, arch: str, kind: str, sigma: float) -> dict:
-    """Everything that determines one model's attack result (the model's config + the attack's)."""
+def attack_config(cfg, arch: str, kind: str, sigma: float, replicate: int = 0) -> dict:
+    """Everything that determines one model's attack result (the model's config, of replicate
+    ``replicate``, + the attack's; images and attack seed are ``cfg.seed``'s for every replicate)."""
     from robustlab.paper_a.grid import model_config
 
     return {"what": "paper A minimal adversarial change", "version": _VERSION,
-            "model": model_config(cfg, arch, kind, sigma), "n_attack_images": int(cfg.n_attack_images),
+            "model": model_config(cfg, arch, kind, sigma, replicate), "n_attack_images": int(cfg.n_attack_images),
             "image_seed": int(cfg.seed), "split": "test", "norm": str(cfg.attack_norm),
             "steps": int(cfg.attack_steps), "bounds": list(BOUNDS), "seed": int(cfg.seed),
             **ATTACK_DEFAULTS}
 
 
-def _compute(cfg, arch: str, kind: str, sigma: float, progress: bool) -> dict:
+def _compute(cfg, arch: str, kind: str, sigma: float, progress: bool, replicate: int = 0) -> dict:
     from robustlab.paper_a.grid import get_model
 
-    model = get_model(cfg, arch, kind, sigma, progress=progress)
+    model = get_model(cfg, arch, kind, sigma, progress=progress, replicate=replicate)
     idx = attack_images(cfg)
     ts = _test_set(cfg)
     x = to_tensor_pm1(ts.images[idx])
@@ -92,15 +97,17 @@ def _compute(cfg, arch: str, kind: str, sigma: float, progress: bool) -> dict:
             "summary": r.summary(), "seconds": secs, "device": str(dev), "torch": str(torch.__version__)}
 
 
-def run_model(cfg, arch: str, kind: str, sigma: float, progress: bool = False) -> dict:
-    """One model's attack result (cached): per-image arrays ``indices`` (into the test split),
-    ``labels``, ``correct``, ``success``, ``mean_abs_8bit`` / ``linf_8bit`` (8-bit units), ``l2``
-    (on [-1, 1]), ``grad_evals``, ``pred_clean``/``pred_adv``; ``examples_clean``/``examples_adv``
-    (the first images, float NCHW on [-1, 1]); ``summary`` (see AttackResult.summary), ``seconds``."""
+def run_model(cfg, arch: str, kind: str, sigma: float, progress: bool = False, replicate: int = 0) -> dict:
+    """One model's attack result (cached; replicate ``replicate`` of the model): per-image arrays
+    ``indices`` (into the test split), ``labels``, ``correct``, ``success``, ``mean_abs_8bit`` /
+    ``linf_8bit`` (8-bit units), ``l2`` (on [-1, 1]), ``grad_evals``, ``pred_clean``/``pred_adv``;
+    ``examples_clean``/``examples_adv`` (the first images, float NCHW on [-1, 1]); ``summary`` (see
+    AttackResult.summary), ``seconds``."""
     check_kind(kind)
     check_sigma(sigma, "sigma_train")
-    conf = attack_config(cfg, arch, kind, sigma)
-    return ResultStore.for_cfg(cfg).get_or_compute(KIND, conf, lambda: _compute(cfg, arch, kind, sigma, progress))
+    conf = attack_config(cfg, arch, kind, sigma, replicate)
+    return ResultStore.for_cfg(cfg).get_or_compute(
+        KIND, conf, lambda: _compute(cfg, arch, kind, sigma, progress, replicate))
 
 
 def _models(cfg, kinds, archs):
@@ -117,34 +124,43 @@ def _models(cfg, kinds, archs):
 
 def run_all(cfg, kinds: Iterable[str] = ("noise", "blur"), archs: Iterable[str] | None = None,
             progress: bool = True):
-    """Attack every model (``archs`` × ``kinds`` × ``cfg.sigmas``); a tidy pandas DataFrame with one
-    row per (model, image): arch, kind, sigma_train, image (test index), label, correct, success,
-    mean_abs_8bit, linf_8bit, l2, grad_evals. σ = 0 rows appear under both kinds (one shared model,
-    attacked once); identity blurs (σ < 0.125 px, the σ = 0 model) do not appear at all."""
+    """Attack every model (``archs`` × ``kinds`` × ``cfg.sigmas`` × replicates); a tidy pandas
+    DataFrame with one row per (model, replicate, image): arch, kind, sigma_train, seed (the
+    replicate index 0 … n_seeds − 1: training seed ``cfg.seed + seed``), image (test index), label,
+    correct, success, mean_abs_8bit, linf_8bit, l2, grad_evals. Every replicate is attacked on the
+    same images. σ = 0 rows appear under both kinds (one shared model, attacked once); identity
+    blurs (σ < 0.125 px, the σ = 0 model) do not appear at all. Replicate 0's rows come first."""
     import pandas as pd
+
+    from robustlab.paper_a.grid import n_seeds
 
     kinds = [check_kind(k) for k in kinds]
     archs = list(archs if archs is not None else cfg.archs)
-    todo = list(_models(cfg, kinds, archs))
+    todo = [(r, *m) for r in range(n_seeds(cfg)) for m in _models(cfg, kinds, archs)]
     it = todo
     if progress:
         from robustlab.core.progress import tqdm
 
         it = tqdm(todo, desc="minimal change", unit="model")
     frames = []
-    for arch, kind, s in it:
-        p = run_model(cfg, arch, kind, s, progress=False)
+    for r, arch, kind, s in it:
+        p = run_model(cfg, arch, kind, s, progress=False, replicate=r)
         frames.append(pd.DataFrame({
-            "arch": arch, "kind": kind, "sigma_train": s, "image": p["indices"], "label": p["labels"],
+            "arch": arch, "kind": kind, "sigma_train": s, "seed": r, "image": p["indices"], "label": p["labels"],
             "correct": p["correct"], "success": p["success"], "mean_abs_8bit": p["mean_abs_8bit"],
             "linf_8bit": p["linf_8bit"], "l2": p["l2"], "grad_evals": p["grad_evals"]}))
     return pd.concat(frames, ignore_index=True)
 
 
+def _keys(df) -> list[str]:
+    return ["arch", "kind", "sigma_train"] + (["seed"] if "seed" in df.columns else [])
+
+
 def summarize(df):
-    """Per model (arch, kind, sigma_train): images, correct, successes, success rate, mean and median
-    of ``mean_abs_8bit`` and ``linf_8bit`` over the successfully attacked images."""
-    g = df.groupby(["arch", "kind", "sigma_train"], sort=False)
+    """Per model (arch, kind, sigma_train, and seed = replicate when ``df`` has that column): images,
+    correct, successes, success rate, mean and median of ``mean_abs_8bit`` and ``linf_8bit`` over the
+    successfully attacked images."""
+    g = df.groupby(_keys(df), sort=False)
     out = g.agg(n_images=("image", "size"), n_correct=("correct", "sum"), n_success=("success", "sum"),
                 mean_change_8bit=("mean_abs_8bit", "mean"), median_change_8bit=("mean_abs_8bit", "median"),
                 mean_linf_8bit=("linf_8bit", "mean"), median_linf_8bit=("linf_8bit", "median"))
@@ -152,11 +168,11 @@ def summarize(df):
     return out.reset_index()
 
 
-def examples(cfg, arch: str, kind: str, sigma: float) -> dict:
-    """The stored example images of one model: ``clean``/``adv`` float NCHW on [-1, 1], ``labels``,
-    ``pred_clean``, ``pred_adv``, ``success``, ``mean_abs_8bit``, ``image`` (test index): up to
-    ``N_EXAMPLES`` images, the successfully attacked ones first."""
-    p = run_model(cfg, arch, kind, sigma)
+def examples(cfg, arch: str, kind: str, sigma: float, replicate: int = 0) -> dict:
+    """The stored example images of one model (replicate ``replicate``): ``clean``/``adv`` float NCHW
+    on [-1, 1], ``labels``, ``pred_clean``, ``pred_adv``, ``success``, ``mean_abs_8bit``, ``image``
+    (test index): up to ``N_EXAMPLES`` images, the successfully attacked ones first."""
+    p = run_model(cfg, arch, kind, sigma, replicate=replicate)
     k = p["example_pos"]
     return {"clean": p["examples_clean"], "adv": p["examples_adv"], "labels": p["labels"][k],
             "pred_clean": p["pred_clean"][k], "pred_adv": p["pred_adv"][k], "success": p["success"][k],
@@ -166,7 +182,19 @@ def examples(cfg, arch: str, kind: str, sigma: float) -> dict:
 
 # ------------------------------------------------------------------ for the claims (robustlab.paper_a.claims)
 def model_means(df, metric: str = "mean_abs_8bit"):
-    """Mean change per model over its successfully attacked images: DataFrame indexed by
-    (arch, kind, sigma_train) with column ``metric``."""
+    """Mean change per model over its successfully attacked images: a Series indexed by
+    (arch, kind, sigma_train) with values ``metric``. With several replicates (column ``seed``) the
+    mean is over every successful (replicate, image) pair of the model, i.e. over replicates and
+    images pooled (per replicate: :func:`model_means_by_seed`)."""
     d = df[df["success"]]
     return d.groupby(["arch", "kind", "sigma_train"])[metric].mean()
+
+
+def model_means_by_seed(df, metric: str = "mean_abs_8bit"):
+    """Mean change per model and replicate over its successfully attacked images: a Series indexed by
+    (arch, kind, sigma_train, seed) with values ``metric`` (a table without a ``seed`` column is one
+    replicate, seed 0)."""
+    d = df[df["success"]]
+    if "seed" not in d.columns:
+        d = d.assign(seed=0)
+    return d.groupby(["arch", "kind", "sigma_train", "seed"])[metric].mean()

@@ -7,8 +7,18 @@ Everything is cached in the profile's results store (:meth:`robustlab.core.resul
   ``cifar_train/<hash>.pt`` — its training record (history, timings, device), same key, no weights
   (so published records carry no weights). While it trains, a checkpoint lives in
   ``cifar_model_ckpt/`` (``cifar_stack_ckpt/`` when stacked) so an interrupted training resumes.
-* ``cifar_eval/<hash>.pt`` — one accuracy (one cell of a matrix), keyed by the model's
-  configuration plus the evaluation's (kind, σ_eval, test subset, seed).
+* ``cifar_eval/<hash>.pt`` — one cell of a matrix: its ``accuracy`` and ``correct``, a bool array
+  (n_test,) saying which test image (in test-subset order) the model classifies correctly — keyed by
+  the model's configuration plus the evaluation's (kind, σ_eval, test subset, seed, ``per_image``).
+
+**Replicates (training seeds).** ``cfg.n_seeds`` (:func:`n_seeds`) models are trained per grid row:
+replicate r uses the training seed ``cfg.seed + r`` (initial weights, batch order, training noise),
+while the training subset, the test subset and the evaluation's corruption draws stay those of
+``cfg.seed`` for every replicate — every replicate and every model sees the same test items, so
+comparisons are paired. Replicate 0's :func:`model_config` is the configuration a model had before
+replicates existed (its cache stays valid); replicate r > 0 adds ``"seed": cfg.seed + r`` and
+``"data_seed": cfg.seed``. The public functions take ``replicate=0``; :func:`correct_cells` and
+:func:`accuracy_matrices` return all replicates at once.
 
 **Identical models are computed once.** σ = 0 is one model shared by noise and blur, and a blur
 whose kernel is the identity (σ < 0.125 px: scipy's truncation radius ``int(4σ + 0.5)`` is 0) leaves
@@ -33,15 +43,17 @@ its key are the same either way (``stacked_with`` in the record says which path 
 """
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable
+from contextlib import contextmanager
 from functools import lru_cache
 
 import numpy as np
 import torch
 
 from robustlab.core import budget
-from robustlab.core.checks import check_choice
+from robustlab.core.checks import check_choice, check_int
 from robustlab.core.results import ResultStore
 from robustlab.data.cifar10 import load_cifar10
 from robustlab.data.common import balanced_indices
@@ -50,9 +62,9 @@ from robustlab.paper_a.nets import ARCHS, build
 from robustlab.paper_a.training import evaluate_many, train, train_many
 
 __all__ = ["EVAL_BATCH", "CPU_STACK_PAYS", "STACK_MODES", "use_stacking", "level", "is_duplicate", "distinct_sigmas",
-           "model_config", "eval_config", "get_model", "model_record", "has_model", "train_models",
-           "accuracy_matrix", "n_test", "timings",
-           "describe_run", "run_grid", "train_data", "test_data", "distinct_view"]
+           "n_seeds", "replicate_of", "cpu_workers", "train_grid", "model_config", "eval_config", "get_model",
+           "model_record", "has_model", "train_models", "accuracy_matrix", "accuracy_matrices", "correct_cells",
+           "n_test", "timings", "describe_run", "run_grid", "train_data", "test_data", "distinct_view"]
 
 #: Evaluation batch size (fixed: the seeded evaluation noise is drawn per batch of this size).
 EVAL_BATCH = 500
@@ -86,31 +98,56 @@ def distinct_sigmas(cfg, kind: str) -> list[float]:
     return [float(s) for s in dict.fromkeys(cfg.sigmas) if float(s) > 0 and not is_duplicate(kind, s)]
 
 
-def _train_kwargs(cfg) -> dict:
-    """The training hyper-parameters of a profile, as keyword arguments of ``train``/``train_many``."""
+def n_seeds(cfg) -> int:
+    """Replicates (training seeds) per model: ``cfg.n_seeds`` (1 when the profile has none)."""
+    return max(1, int(cfg.get("n_seeds", 1) or 1))
+
+
+def _check_replicate(replicate) -> int:
+    return check_int("replicate", replicate, 0)
+
+
+def replicate_of(model_conf: dict) -> int:
+    """The replicate index r of a :func:`model_config` (``seed - data_seed``; 0 without ``data_seed``)."""
+    return int(model_conf["seed"]) - int(model_conf.get("data_seed", model_conf["seed"]))
+
+
+def _train_kwargs(cfg, replicate: int = 0) -> dict:
+    """The training hyper-parameters of a profile, as keyword arguments of ``train``/``train_many``
+    (the training seed of replicate r is ``cfg.seed + r``)."""
     return dict(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, momentum=cfg.momentum,
-                weight_decay=cfg.weight_decay, lr_schedule=cfg.lr_schedule, seed=int(cfg.seed),
+                weight_decay=cfg.weight_decay, lr_schedule=cfg.lr_schedule, seed=int(cfg.seed) + int(replicate),
                 augment=bool(cfg.get("augment", False)), compile=bool(cfg.get("compile", False)))
 
 
-def model_config(cfg, arch: str, kind: str, sigma: float) -> dict:
-    """Everything that determines a trained model. σ = 0 and identity blurs are one "clean" model."""
+def model_config(cfg, arch: str, kind: str, sigma: float, replicate: int = 0) -> dict:
+    """Everything that determines a trained model. σ = 0 and identity blurs are one "clean" model.
+
+    ``replicate`` r (0 ≤ r, normally < :func:`n_seeds`): r = 0 is the configuration models always had;
+    r > 0 trains with seed ``cfg.seed + r`` on the same data (``"seed": cfg.seed + r``,
+    ``"data_seed": cfg.seed``)."""
     _check_arch(arch)
+    r = _check_replicate(replicate)
     k, s = level(kind, check_sigma(sigma, "sigma_train"))
-    return {"what": "paper A CIFAR-10 model", "version": _VERSION, "data": "cifar10",
+    conf = {"what": "paper A CIFAR-10 model", "version": _VERSION, "data": "cifar10",
             "arch": arch, "width": float(cfg.width), "kind": k, "sigma": s,
             "epochs": int(cfg.epochs), "batch_size": int(cfg.batch_size), "lr": float(cfg.lr),
             "momentum": float(cfg.momentum), "weight_decay": float(cfg.weight_decay),
             "lr_schedule": cfg.lr_schedule, "train_subset": cfg.train_subset, "seed": int(cfg.seed),
             "augment": bool(cfg.get("augment", False))}
+    if r:
+        conf["seed"], conf["data_seed"] = int(cfg.seed) + r, int(cfg.seed)
+    return conf
 
 
-def eval_config(cfg, arch: str, kind: str, sigma_train: float, sigma_eval: float) -> dict:
-    """Configuration of one grid cell: the model's plus the evaluation's (identity blurs = clean)."""
+def eval_config(cfg, arch: str, kind: str, sigma_train: float, sigma_eval: float, replicate: int = 0) -> dict:
+    """Configuration of one grid cell: the model's (replicate ``replicate``) plus the evaluation's
+    (identity blurs = clean). The test subset and the corruption draws are ``cfg.seed``'s for every
+    replicate; ``per_image`` marks cells that store the per-image ``correct`` array."""
     ek, es = level(kind, check_sigma(sigma_eval, "sigma_eval"))
-    return {"model": model_config(cfg, arch, kind, sigma_train), "eval_kind": ek,
+    return {"model": model_config(cfg, arch, kind, sigma_train, replicate), "eval_kind": ek,
             "eval_sigma": es, "test_subset": cfg.test_subset,
-            "eval_seed": int(cfg.seed), "eval_batch": EVAL_BATCH}
+            "eval_seed": int(cfg.seed), "eval_batch": EVAL_BATCH, "per_image": True}
 
 
 @lru_cache(maxsize=4)
@@ -121,12 +158,14 @@ def _split(data_dir, cache_dir, split: str, n, seed: int):
 
 
 def train_data(cfg) -> tuple[np.ndarray, np.ndarray]:
-    """The (class-balanced, seeded) CIFAR-10 training subset: uint8 (N, 32, 32, 3), labels."""
+    """The (class-balanced, seeded) CIFAR-10 training subset: uint8 (N, 32, 32, 3), labels (the same
+    for every replicate: drawn with ``cfg.seed``)."""
     return _split(_s(cfg.get("data_dir")), _s(cfg.get("cache_dir")), "train", cfg.train_subset, int(cfg.seed))
 
 
 def test_data(cfg) -> tuple[np.ndarray, np.ndarray]:
-    """The (class-balanced, seeded) CIFAR-10 test subset used by every grid cell."""
+    """The (class-balanced, seeded) CIFAR-10 test subset used by every grid cell (of every replicate):
+    uint8 (n_test, 32, 32, 3), labels; the order of every cell's ``correct`` array."""
     return _split(_s(cfg.get("data_dir")), _s(cfg.get("cache_dir")), "test", cfg.test_subset, int(cfg.seed))
 
 
@@ -138,9 +177,9 @@ def _store(cfg) -> ResultStore:
     return ResultStore.for_cfg(cfg)
 
 
-def has_model(cfg, arch: str, kind: str, sigma: float) -> bool:
-    """Whether the trained model (weights and record) is stored."""
-    conf = model_config(cfg, arch, kind, sigma)
+def has_model(cfg, arch: str, kind: str, sigma: float, replicate: int = 0) -> bool:
+    """Whether the trained model (weights and record) of replicate ``replicate`` is stored."""
+    conf = model_config(cfg, arch, kind, sigma, replicate)
     st = _store(cfg)
     return st.has(MODEL_KIND, conf) and st.has(RECORD_KIND, conf)
 
@@ -156,65 +195,203 @@ def _record(hist: dict, secs: float, dev, n: int, **extra) -> dict:
             "torch": str(torch.__version__), "num_threads": torch.get_num_threads(), **extra}
 
 
-def train_models(cfg, arch: str, kind: str, sigmas: Iterable[float], progress: bool = True) -> list[float]:
+def train_models(cfg, arch: str, kind: str, sigmas: Iterable[float], progress: bool = True,
+                 replicate: int = 0) -> list[float]:
     """Train and store every not-yet-stored model of ``sigmas`` (one arch and kind; duplicates and
-    σ = 0 of another kind resolve to the clean model). Stacked when :func:`use_stacking` and more
-    than one is missing; else one by one. Returns the σ levels that were trained now."""
+    σ = 0 of another kind resolve to the clean model) for replicate ``replicate`` (training seed
+    ``cfg.seed + replicate``). Stacked when :func:`use_stacking` and more than one is missing; else
+    one by one (a stack holds models of one replicate: they share the training seed). Returns the σ
+    levels that were trained now."""
+    r = _check_replicate(replicate)
     store = _store(cfg)
     todo: dict[str, float] = {}
     for s in sigmas:
-        conf = model_config(cfg, arch, kind, s)
+        conf = model_config(cfg, arch, kind, s, r)
         key = conf["kind"] + repr(conf["sigma"])
-        if key not in todo and not has_model(cfg, arch, kind, s):
+        if key not in todo and not has_model(cfg, arch, kind, s, r):
             todo[key] = conf["sigma"]
     levels = list(todo.values())
     if not levels:
         return []
     for s in levels:
-        store.guard(MODEL_KIND, model_config(cfg, arch, kind, s))
+        store.guard(MODEL_KIND, model_config(cfg, arch, kind, s, r))
     kinds = {level(kind, s)[0] for s in levels} - {"clean"}  # a σ = 0 member trains clean in any stack
     if use_stacking(cfg) and len(levels) > 1 and len(kinds) <= 1:
-        _train_stacked(cfg, arch, kinds.pop() if kinds else kind, levels, progress)
+        _train_stacked(cfg, arch, kinds.pop() if kinds else kind, levels, progress, r)
+    elif cpu_workers(cfg, len(levels)) > 1:
+        _train_in_processes(cfg, [(arch, kind, s, r) for s in levels], progress)
     else:
         for s in levels:
-            _train_one(cfg, arch, kind, s, progress)
+            _train_one(cfg, arch, kind, s, progress, r)
     return levels
 
 
-def _train_one(cfg, arch: str, kind: str, sigma: float, progress: bool) -> None:
+def cpu_workers(cfg, n_models: int) -> int:
+    """How many processes train ``n_models`` missing models at once on the CPU: one per torch thread
+    (``torch.get_num_threads()``, i.e. ``num_threads`` or the cores), each with a single thread.
+
+    Small nets barely use a second intra-op thread: on the 2-core box one width-1/16 model trains about
+    as fast with 2 threads as with 1, so two single-threaded processes train two models in the time
+    of one. 1 (serial, in this process) on CUDA, with a campaign deadline set (checkpointing at the
+    deadline is the campaign's), or when there is one model or one thread. Every CPU model trains on one
+    thread (:func:`_one_cpu_thread`), in a worker or not, so the schedule never changes a weight.
+    """
+    if torch.device(cfg.torch_device).type != "cpu" or n_models < 2 or budget.deadline() is not None:
+        return 1
+    return max(1, min(n_models, torch.get_num_threads(), os.cpu_count() or 1))
+
+
+#: Relative CPU cost of training one model, per architecture (σ = 0, width 1/16, measured by
+#: ``benchmarks/quick_profile.py``: 30 / 53 / 28 CPU-s), and the extra of the widest blur kernels.
+#: Only the order of the work depends on it (dearest first, so the last job to finish is a cheap one).
+_TRAIN_COST = {"resnet": 1.0, "inception": 1.8, "resnext": 0.95}
+
+
+def _job_cost(job: tuple[str, str, float, int]) -> float:
+    arch, kind, s, _ = job
+    return _TRAIN_COST.get(arch, 1.0) * (1.0 + (0.1 * min(float(s), 5.0) / 5.0 if kind == "blur" else 0.0))
+
+
+def train_grid(cfg, kinds: Iterable[str] = ("noise", "blur"), archs: Iterable[str] | None = None,
+               replicates: Iterable[int] | None = None, progress: bool = True) -> list[tuple[str, str, float, int]]:
+    """Train every model of ``archs`` (default ``cfg.archs``) × ``kinds`` × ``replicates`` (default all
+    :func:`n_seeds`) that a missing grid cell needs and the store lacks, all at once: on a CPU in
+    :func:`cpu_workers` single-threaded processes fed from one queue (dearest first: no process idles
+    while another still has a whole architecture to train), else per architecture as
+    :func:`train_models` does (stacked on CUDA). Returns the jobs ``(arch, kind, σ, replicate)``
+    trained now. What finished is kept if interrupted."""
+    kinds = [check_kind(k) for k in kinds]
+    archs = [_check_arch(a) for a in (archs if archs is not None else cfg.archs)]
+    reps = [_check_replicate(r) for r in (replicates if replicates is not None else range(n_seeds(cfg)))]
     store = _store(cfg)
-    conf = model_config(cfg, arch, kind, sigma)
+    sigmas = [check_sigma(s, "sigmas") for s in cfg.sigmas]
+    jobs: dict[str, tuple[str, str, float, int]] = {}
+    for r in reps:
+        for arch in archs:
+            for kind in kinds:
+                for conf, _ in _cells(cfg, arch, kind, sigmas, r).values():
+                    m = conf["model"]
+                    key = f"{arch}/{m['kind']}{m['sigma']!r}/{r}"
+                    if (key not in jobs and not store.has(EVAL_KIND, conf)
+                            and not has_model(cfg, arch, kind, m["sigma"], r)):
+                        jobs[key] = (arch, kind, m["sigma"], r)
+    todo = list(jobs.values())
+    if cpu_workers(cfg, len(todo)) > 1:
+        for arch, kind, s, r in todo:
+            store.guard(MODEL_KIND, model_config(cfg, arch, kind, s, r))
+        _train_in_processes(cfg, todo, progress)
+    else:
+        for r in reps:
+            for arch in archs:
+                for kind in kinds:
+                    train_models(cfg, arch, kind, [j[2] for j in todo if j[0] == arch and j[1] == kind
+                                                   and j[3] == r], progress, replicate=r)
+    return todo
+
+
+def _worker_init() -> None:
+    torch.set_num_threads(1)
+
+
+def _train_worker(cfg_items: dict, arch: str, kind: str, sigma: float, replicate: int) -> tuple:
+    from robustlab.core.params import Config
+
+    t0 = time.perf_counter()
+    _train_one(Config(cfg_items), arch, kind, sigma, False, replicate)
+    return arch, kind, sigma, replicate, time.perf_counter() - t0
+
+
+def _train_in_processes(cfg, jobs: list[tuple[str, str, float, int]], progress: bool) -> None:
+    """Train the models ``jobs`` = [(arch, kind, σ, replicate)] in :func:`cpu_workers` single-threaded
+    processes (spawned: safe in a Jupyter kernel) fed from one queue, dearest first (see
+    :data:`_TRAIN_COST`); each stores its model itself (per-key locks). The progress bar counts
+    models and names the last one finished and its seconds."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    order = sorted(jobs, key=lambda j: -_job_cost(j))
+    n = cpu_workers(cfg, len(order))
+    bar = None
+    if progress:
+        from robustlab.core.progress import tqdm
+
+        bar = tqdm(total=len(order), desc=f"training {len(order)} models in {n} processes", unit="model")
+    try:
+        with ProcessPoolExecutor(n, mp_context=mp.get_context("spawn"), initializer=_worker_init) as ex:
+            futs = [ex.submit(_train_worker, dict(cfg), *j) for j in order]
+            for f in as_completed(futs):
+                arch, kind, s, r, secs = f.result()
+                if bar is not None:
+                    bar.set_postfix_str(f"{arch} {kind} σ={s:g}" + (f" seed+{r}" if r else "") + f" {secs:.0f} s")
+                    bar.update(1)
+    except BrokenProcessPool:
+        # a worker could not start (e.g. a script without an ``if __name__ == "__main__":`` guard) or
+        # died: what the workers stored is kept, the rest is trained here, one by one
+        import warnings
+
+        warnings.warn("training in worker processes failed; training the remaining models in this process",
+                      RuntimeWarning, stacklevel=2)
+        for arch, kind, s, r in order:
+            if not has_model(cfg, arch, kind, s, r):
+                _train_one(cfg, arch, kind, s, False, r)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _train_one(cfg, arch: str, kind: str, sigma: float, progress: bool, replicate: int = 0) -> None:
+    store = _store(cfg)
+    conf = model_config(cfg, arch, kind, sigma, replicate)
     x, y = train_data(cfg)
-    torch.manual_seed(int(cfg.seed))
+    torch.manual_seed(int(cfg.seed) + replicate)
     model = build(arch, width=cfg.width)
     ckpt = store.path(CKPT_KIND, conf)
     ckpt.parent.mkdir(parents=True, exist_ok=True)
     dev = cfg.torch_device
-    t0 = time.perf_counter()
     k = "noise" if conf["kind"] == "clean" else conf["kind"]
-    hist = train(model, x, y, kind=k, sigma=conf["sigma"], device=dev, checkpoint=ckpt, progress=progress,
-                 **_train_kwargs(cfg))
-    with store.lock(MODEL_KIND, conf):
-        _store_trained(store, model, conf, _record(hist, time.perf_counter() - t0, dev, len(y)))
+    with _one_cpu_thread(dev):
+        t0 = time.perf_counter()
+        hist = train(model, x, y, kind=k, sigma=conf["sigma"], device=dev, checkpoint=ckpt, progress=progress,
+                     **_train_kwargs(cfg, replicate))
+        with store.lock(MODEL_KIND, conf):
+            _store_trained(store, model, conf, _record(hist, time.perf_counter() - t0, dev, len(y)))
     ckpt.unlink(missing_ok=True)
 
 
-def _train_stacked(cfg, arch: str, kind: str, sigmas: list[float], progress: bool) -> None:
-    """Train the models of ``sigmas`` (one arch, kind; none stored yet) at once and store each one
-    under its own :func:`model_config` key — the same key a model trained alone gets."""
+@contextmanager
+def _one_cpu_thread(device):
+    """On the CPU, one model trains on one thread wherever it runs (a worker process, or this process
+    when serial, e.g. under a campaign deadline): CPU results are bit-identical only for the same thread
+    count, so this makes a model independent of how the work was scheduled (and of a resume in between).
+    One thread costs these small nets little (see :func:`cpu_workers`); the cores go to parallel models."""
+    if torch.device(device).type != "cpu":
+        yield
+        return
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
+def _train_stacked(cfg, arch: str, kind: str, sigmas: list[float], progress: bool, replicate: int = 0) -> None:
+    """Train the models of ``sigmas`` (one arch, kind, replicate; none stored yet) at once and store
+    each one under its own :func:`model_config` key — the same key a model trained alone gets."""
     store = _store(cfg)
     x, y = train_data(cfg)
     models = []
     for _ in sigmas:  # each model's initial weights exactly as the per-model path draws them
-        torch.manual_seed(int(cfg.seed))
+        torch.manual_seed(int(cfg.seed) + replicate)
         models.append(build(arch, width=cfg.width))
-    confs = [model_config(cfg, arch, kind, s) for s in sigmas]
+    confs = [model_config(cfg, arch, kind, s, replicate) for s in sigmas]
     ckpt = store.path(STACK_CKPT_KIND, {"models": confs})
     ckpt.parent.mkdir(parents=True, exist_ok=True)
     dev = cfg.torch_device
     t0 = time.perf_counter()
     hists = train_many(models, x, y, kind=kind, sigmas=list(sigmas), device=dev, checkpoint=ckpt,
-                       progress=progress, **_train_kwargs(cfg))
+                       progress=progress, **_train_kwargs(cfg, replicate))
     dt = time.perf_counter() - t0
     for m, h, conf in zip(models, hists, confs):
         with store.lock(MODEL_KIND, conf):
@@ -224,25 +401,26 @@ def _train_stacked(cfg, arch: str, kind: str, sigmas: list[float], progress: boo
     ckpt.unlink(missing_ok=True)
 
 
-def get_model(cfg, arch: str, kind: str, sigma: float, progress: bool = True) -> torch.nn.Module:
-    """Paper A's ``arch`` trained on ``kind`` at σ (from the cache, else trained now), eval mode, CPU."""
-    conf = model_config(cfg, arch, kind, sigma)
+def get_model(cfg, arch: str, kind: str, sigma: float, progress: bool = True, replicate: int = 0) -> torch.nn.Module:
+    """Paper A's ``arch`` trained on ``kind`` at σ, replicate ``replicate`` (from the cache, else
+    trained now), eval mode, CPU."""
+    conf = model_config(cfg, arch, kind, sigma, replicate)
     store = _store(cfg)
     payload = store.get(MODEL_KIND, conf) if store.has(RECORD_KIND, conf) else None
     if payload is None:
-        train_models(cfg, arch, kind, [sigma], progress)
+        train_models(cfg, arch, kind, [sigma], progress, replicate=replicate)
         payload = store.get(MODEL_KIND, conf)
     model = build(arch, width=cfg.width)
     model.load_state_dict(payload["state_dict"])
     return model.eval()
 
 
-def model_record(cfg, arch: str, kind: str, sigma: float) -> dict:
+def model_record(cfg, arch: str, kind: str, sigma: float, replicate: int = 0) -> dict:
     """A trained model's record (history, train_time_s, device, n_train), training it if needed."""
-    conf = model_config(cfg, arch, kind, sigma)
+    conf = model_config(cfg, arch, kind, sigma, replicate)
     rec = _store(cfg).get(RECORD_KIND, conf)
     if rec is None:
-        train_models(cfg, arch, kind, [sigma], progress=False)
+        train_models(cfg, arch, kind, [sigma], progress=False, replicate=replicate)
         rec = _store(cfg).get(RECORD_KIND, conf)
     return rec
 
@@ -271,75 +449,122 @@ def n_test(cfg) -> int:
     return int(cfg.test_subset or 10_000)
 
 
-def _cells(cfg, arch: str, kind: str, sigmas: list[float]):
-    """Unique cell keys of the matrix: {canonical key: (eval config, [(i, j), ...])}."""
+def _cells(cfg, arch: str, kind: str, sigmas: list[float], replicate: int = 0):
+    """Unique cell keys of one replicate's matrix: {canonical key: (eval config, [(i, j), ...])}."""
     from robustlab.core.results import config_hash
 
     cells: dict[str, tuple[dict, list[tuple[int, int]]]] = {}
     for i, st in enumerate(sigmas):
         for j, se in enumerate(sigmas):
-            conf = eval_config(cfg, arch, kind, st, se)
+            conf = eval_config(cfg, arch, kind, st, se, replicate)
             cells.setdefault(config_hash(conf), (conf, []))[1].append((i, j))
     return cells
 
 
-def accuracy_matrix(cfg, arch: str, kind: str, progress: bool = True) -> np.ndarray:
-    """Accuracies (fractions in [0, 1]), shape ``(len(cfg.sigmas), len(cfg.sigmas))``:
-    rows σ_train, columns σ_eval, both in the order of ``cfg.sigmas``. Cached per distinct cell
-    (an identity blur row or column *is* the σ = 0 one: the same cell, computed once).
+def _evaluate(cfg, arch: str, kind: str, replicates: list[int], progress: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The cells of ``replicates``: accuracies float ``(R, S, S)`` and per-image correctness bool
+    ``(R, S, S, n_test)`` (R = len(replicates), S = len(cfg.sigmas)), from the store or computed.
+
+    Missing models are trained first (per replicate); missing cells are evaluated one replicate and
+    one σ_eval column at a time for all of that replicate's models on the same corrupted batches,
+    each stored as soon as its column is done (the campaign deadline is checked between calls)."""
+    _check_arch(arch)
+    check_kind(kind)
+    reps = [_check_replicate(r) for r in replicates]
+    sigmas = [check_sigma(s, "sigmas") for s in cfg.sigmas]
+    store = _store(cfg)
+    S = len(sigmas)
+    acc = np.full((len(reps), S, S), np.nan)
+    correct = np.zeros((len(reps), S, S, n_test(cfg)), dtype=bool)
+
+    def fill(k: int, where: list, hit: dict) -> None:
+        c = np.asarray(hit["correct"], dtype=bool)
+        for i, j in where:
+            acc[k, i, j] = hit["accuracy"]
+            correct[k, i, j] = c
+
+    # replicate → eval level → model level → (cell config, matrix positions it fills)
+    missing: dict[int, dict[tuple[str, float], dict[tuple[str, float], tuple[dict, list]]]] = {}
+    for k, r in enumerate(reps):
+        for conf, where in _cells(cfg, arch, kind, sigmas, r).values():
+            hit = store.get(EVAL_KIND, conf)
+            if hit is None:
+                ev = (conf["eval_kind"], conf["eval_sigma"])
+                mdl = (conf["model"]["kind"], conf["model"]["sigma"])
+                missing.setdefault(k, {}).setdefault(ev, {})[mdl] = (conf, where)
+            else:
+                fill(k, where, hit)
+    if not missing:
+        return acc, correct
+    for per_ev in missing.values():
+        for cols in per_ev.values():
+            for conf, _ in cols.values():
+                store.guard(EVAL_KIND, conf)
+    models = {}
+    for k, per_ev in sorted(missing.items()):
+        levels = sorted({m for cols in per_ev.values() for m in cols})
+        train_models(cfg, arch, kind, [s for _, s in levels], progress, replicate=reps[k])
+        models[k] = {m: get_model(cfg, arch, kind, m[1], progress=progress, replicate=reps[k]) for m in levels}
+    tx, ty = test_data(cfg)
+    n_done = 0
+    for k, per_ev in sorted(missing.items()):
+        for ev, cols in sorted(per_ev.items()):
+            if n_done:
+                budget.check(f"the evaluation of {arch}/{kind}")
+            n_done += 1
+            need = sorted(cols)
+            ek = "noise" if ev[0] == "clean" else ev[0]
+            got = evaluate_many([models[k][m] for m in need], tx, ty, kind=ek, sigmas=[ev[1]], seed=int(cfg.seed),
+                                device=cfg.torch_device, batch_size=EVAL_BATCH,
+                                stacked=use_stacking(cfg) and len(need) > 1, per_image=True)[0]
+            for m, c in zip(need, got):
+                conf, where = cols[m]
+                hit = store.get_or_compute(EVAL_KIND, conf, lambda c=c: {
+                    "accuracy": float(c.mean()), "correct": np.asarray(c, dtype=bool), "n_test": len(ty),
+                    "device": str(cfg.torch_device)})
+                fill(k, where, hit)
+    return acc, correct
+
+
+def accuracy_matrix(cfg, arch: str, kind: str, progress: bool = True, replicate: int = 0) -> np.ndarray:
+    """Accuracies (fractions in [0, 1]) of replicate ``replicate`` (0: the models trained with
+    ``cfg.seed``), shape ``(len(cfg.sigmas), len(cfg.sigmas))``: rows σ_train, columns σ_eval, both
+    in the order of ``cfg.sigmas``. Cached per distinct cell (an identity blur row or column *is*
+    the σ = 0 one: the same cell, computed once).
 
     Missing models are trained first (:func:`train_models`, stacked where that is on); missing cells
     are evaluated one σ_eval column at a time for all models on the same corrupted batches
     (:func:`robustlab.paper_a.training.evaluate_many`, bit-identical to
     :func:`~robustlab.paper_a.training.evaluate`), so an interrupted run keeps every finished column; the
-    campaign deadline is checked between columns.
+    campaign deadline is checked between columns. Every cell also stores its per-image correctness
+    (see :func:`correct_cells`).
     """
-    _check_arch(arch)
-    check_kind(kind)
-    sigmas = [check_sigma(s, "sigmas") for s in cfg.sigmas]
-    store = _store(cfg)
-    out = np.full((len(sigmas), len(sigmas)), np.nan)
-    # eval level → model level → (cell config, matrix positions it fills)
-    missing: dict[tuple[str, float], dict[tuple[str, float], tuple[dict, list]]] = {}
-    for conf, where in _cells(cfg, arch, kind, sigmas).values():
-        hit = store.get(EVAL_KIND, conf)
-        if hit is None:
-            ev = (conf["eval_kind"], conf["eval_sigma"])
-            mdl = (conf["model"]["kind"], conf["model"]["sigma"])
-            missing.setdefault(ev, {})[mdl] = (conf, where)
-        else:
-            for i, j in where:
-                out[i, j] = hit["accuracy"]
-    if not missing:
-        return out
-    for cols in missing.values():
-        for conf, _ in cols.values():
-            store.guard(EVAL_KIND, conf)
-    model_levels = sorted({m for cols in missing.values() for m in cols})
-    train_models(cfg, arch, kind, [s for _, s in model_levels], progress)
-    models = {m: get_model(cfg, arch, kind, m[1], progress=progress) for m in model_levels}
-    tx, ty = test_data(cfg)
-    for n_done, (ev, cols) in enumerate(sorted(missing.items())):
-        if n_done:
-            budget.check(f"the evaluation of {arch}/{kind}")
-        need = sorted(cols)
-        ek = "noise" if ev[0] == "clean" else ev[0]
-        acc = evaluate_many([models[m] for m in need], tx, ty, kind=ek, sigmas=[ev[1]], seed=int(cfg.seed),
-                            device=cfg.torch_device, batch_size=EVAL_BATCH,
-                            stacked=use_stacking(cfg) and len(need) > 1)[0]
-        for m, a in zip(need, acc):
-            conf, where = cols[m]
-            hit = store.get_or_compute(EVAL_KIND, conf, lambda a=a: {"accuracy": float(a), "n_test": len(ty),
-                                                                       "device": str(cfg.torch_device)})
-            for i, j in where:
-                out[i, j] = hit["accuracy"]
-    return out
+    return _evaluate(cfg, arch, kind, [replicate], progress)[0][0]
+
+
+def correct_cells(cfg, arch: str, kind: str, progress: bool = True) -> np.ndarray:
+    """Per-image correctness of every cell of every replicate: bool, shape
+    ``(n_seeds(cfg), S, S, n_test(cfg))`` with S = ``len(cfg.sigmas)``. Entry ``[r, i, j, t]`` says
+    whether replicate r of the model trained at ``cfg.sigmas[i]`` classifies test image t
+    (:func:`test_data` order, the same images and corruption draws for every model and replicate)
+    corrupted at ``cfg.sigmas[j]`` correctly. Identity-blur rows and columns are present (they repeat
+    the σ = 0 ones), as in :func:`accuracy_matrix`. Its mean over the last axis is
+    :func:`accuracy_matrices`. Missing models and cells are computed (and stored) first."""
+    return _evaluate(cfg, arch, kind, list(range(n_seeds(cfg))), progress)[1]
+
+
+def accuracy_matrices(cfg, arch: str, kind: str, progress: bool = True) -> np.ndarray:
+    """The accuracy matrices of every replicate: float fractions in [0, 1], shape
+    ``(n_seeds(cfg), S, S)``; ``[r]`` is ``accuracy_matrix(cfg, arch, kind, replicate=r)`` and
+    equals ``correct_cells(cfg, arch, kind).mean(-1)``."""
+    return _evaluate(cfg, arch, kind, list(range(n_seeds(cfg))), progress)[0]
 
 
 def run_grid(cfg, kinds: Iterable[str] = ("noise", "blur"), archs: Iterable[str] | None = None,
              progress: bool = True) -> dict[tuple[str, str], np.ndarray]:
-    """All accuracy matrices ``{(arch, kind): matrix}`` for ``cfg.archs`` × ``kinds``, with an overall
-    progress bar (one step per matrix). Finished models and cells are kept if interrupted."""
+    """All accuracy matrices ``{(arch, kind): matrix}`` (replicate 0, see :func:`accuracy_matrix`) for
+    ``cfg.archs`` × ``kinds``, with an overall progress bar (one step per matrix). Finished models and
+    cells are kept if interrupted."""
     kinds = [check_kind(k) for k in kinds]
     archs = [_check_arch(a) for a in (archs if archs is not None else cfg.archs)]
     out = {}
@@ -349,6 +574,7 @@ def run_grid(cfg, kinds: Iterable[str] = ("noise", "blur"), archs: Iterable[str]
 
         bar = tqdm(total=len(archs) * len(kinds), desc="paper-A grid", unit="matrix")
     try:
+        train_grid(cfg, kinds, archs, [0], progress=progress)
         for arch in archs:
             for kind in kinds:
                 if bar is not None:
@@ -362,15 +588,15 @@ def run_grid(cfg, kinds: Iterable[str] = ("noise", "blur"), archs: Iterable[str]
     return out
 
 
-def timings(cfg, arch: str, kind: str) -> dict:
-    """Training time (s), throughput (images/s) and device of each distinct model of one matrix's rows,
-    read from the stored training records (the run that trained them, on its device). Identity
-    blurs are the σ = 0 model and are not listed again."""
+def timings(cfg, arch: str, kind: str, replicate: int = 0) -> dict:
+    """Training time (s), throughput (images/s) and device of each distinct model of one matrix's rows
+    (replicate ``replicate``), read from the stored training records (the run that trained them, on
+    its device). Identity blurs are the σ = 0 model and are not listed again."""
     out = {}
     for s in cfg.sigmas:
         if is_duplicate(kind, s):
             continue
-        r = model_record(cfg, arch, kind, s)
+        r = model_record(cfg, arch, kind, s, replicate)
         h = r["history"]
         out[f"{float(s):g}"] = {"train_time_s": round(float(r["train_time_s"]), 2),
                                 "images_per_s": round(float(np.mean(h["images_per_s"])), 1),
@@ -389,6 +615,7 @@ def describe_run(cfg) -> str:
     paper = (cfg.width == 1.0 and cfg.train_subset is None and cfg.epochs == 90)
     dups = [f"{float(s):g}" for s in cfg.sigmas if is_duplicate("blur", s)]
     devices = sorted({t["device"] for a in cfg.archs for k in ("noise", "blur") for t in _stored_timings(cfg, a, k)})
+    n_rep = n_seeds(cfg)
     return (f"**This run** (profile `{cfg.profile}`, models trained on {', '.join(devices) or 'not yet'}): "
             f"width {cfg.width:g} "
             f"({ch} channels; paper: 256), {n_train:,} class-balanced training images (paper: 50,000), "
@@ -396,6 +623,10 @@ def describe_run(cfg) -> str:
             f"momentum {cfg.momentum:g}, weight decay {cfg.weight_decay:g}; the paper gives none of these), "
             f"evaluated on {n_test:,} class-balanced test images (paper: 10,000) with seeded corruption "
             f"identical for every model. σ levels: {', '.join(f'{s:g}' for s in cfg.sigmas)}. "
+            + (f"Every model is trained {n_rep} times (training seeds {int(cfg.seed)}–{int(cfg.seed) + n_rep - 1}; "
+               f"the same training and test images for each); figures and tables show the mean over these "
+               f"seeds with a 95 % t-interval (the paper trains each model once). " if n_rep > 1 else
+               "One training seed per model (as in the paper). ")
             + (f"Blur σ {', '.join(dups)} px is the identity (the truncated kernel has radius 0), so those "
                f"rows are the σ = 0 model itself, trained and evaluated once and not counted again. " if dups else "")
             + ("These are the paper's settings." if paper else
@@ -404,20 +635,30 @@ def describe_run(cfg) -> str:
 
 
 def _stored_timings(cfg, arch: str, kind: str) -> list[dict]:
-    """The stored training records of one (arch, kind) (nothing is computed)."""
+    """The stored training records of one (arch, kind), every replicate (nothing is computed)."""
     out = []
     store = _store(cfg)
-    for s in cfg.sigmas:
-        rec = store.get(RECORD_KIND, model_config(cfg, arch, kind, s))
-        if rec is not None:
-            out.append(rec)
+    for r in range(n_seeds(cfg)):
+        for s in cfg.sigmas:
+            rec = store.get(RECORD_KIND, model_config(cfg, arch, kind, s, r))
+            if rec is not None:
+                out.append(rec)
     return out
 
 
 def distinct_view(matrices: dict, sigmas, kind: str) -> tuple[dict, list[float]]:
     """The matrices without the rows and columns of identity blurs (σ < 0.125 px, which are the σ = 0
     model and level), and the σ levels that remain: what tables and figures show, so that no
-    duplicate appears as a model of its own. Noise matrices are returned unchanged."""
+    duplicate appears as a model of its own. Noise matrices are returned unchanged.
+
+    Accepts (S, S) matrices, (n_seeds, S, S) stacks (:func:`accuracy_matrices`) and
+    (n_seeds, S, S, n_test) arrays (:func:`correct_cells`); the σ axes are cut, the others kept."""
     keep = [i for i, s in enumerate(sigmas) if not is_duplicate(kind, s)]
-    out = {k: np.asarray(m)[np.ix_(keep, keep)] for k, m in matrices.items()}
+
+    def cut(m):
+        m = np.asarray(m)
+        a = 1 if m.ndim == 4 else m.ndim - 2  # the σ_train axis
+        return np.take(np.take(m, keep, axis=a), keep, axis=a + 1)
+
+    out = {k: cut(m) for k, m in matrices.items()}
     return out, [float(sigmas[i]) for i in keep]

@@ -653,9 +653,7 @@ def predict(model: nn.Module, images_uint8: np.ndarray, *, kind: str = "noise", 
         for b, i in enumerate(range(0, len(images), batch_size)):
             x = uint8_to_pm1(to_device_images(images[i:i + batch_size], torch.device("cpu")))
             g = torch.Generator().manual_seed(_epoch_seed(seed, b, 3))
-            x = corrupt(x, kind, sigma, generator=g).to(dev)
-            if cuda:
-                x = x.contiguous(memory_format=torch.channels_last)
+            x = corrupt(x, kind, sigma, generator=g).to(dev).contiguous(memory_format=torch.channels_last)
             with amp:
                 out.append(model(x).argmax(1).cpu())
     finally:
@@ -729,15 +727,12 @@ def _many_runner(models: list[nn.Module], stacked: bool, dev: torch.device):
     if stacked and M > 1:
         from robustlab.paper_a.nets import stack_models
 
-        wide = stack_models(models).eval()
-        if cuda:
-            wide.to(memory_format=torch.channels_last)
+        wide = stack_models(models).eval().to(memory_format=torch.channels_last)
 
     def run(xc: torch.Tensor) -> torch.Tensor:
         if wide is not None:
             xc = xc.repeat(1, M, 1, 1)
-        if cuda:
-            xc = xc.contiguous(memory_format=torch.channels_last)
+        xc = xc.contiguous(memory_format=torch.channels_last)
         with amp:
             if wide is not None:
                 return wide.forward_models(xc).argmax(-1)
@@ -748,10 +743,15 @@ def _many_runner(models: list[nn.Module], stacked: bool, dev: torch.device):
 
 def evaluate_many(models: Sequence[nn.Module], images_uint8: np.ndarray, labels: np.ndarray, *, kind: str,
                   sigmas: Sequence[float], seed: int = 0, device: str | torch.device = "cpu",
-                  batch_size: int = 500, stacked: bool = False) -> np.ndarray:
+                  batch_size: int = 500, stacked: bool = False, per_image: bool = False) -> np.ndarray:
     """Accuracies (fractions in [0, 1]), shape ``(len(sigmas), len(models))``: entry ``[j, i]`` is
-    ``evaluate(models[i], …, sigma=sigmas[j])`` (see :func:`predict_many`)."""
+    ``evaluate(models[i], …, sigma=sigmas[j])`` (see :func:`predict_many`).
+
+    ``per_image=True``: instead, whether each image is classified correctly, bool
+    ``(len(sigmas), len(models), N)`` in the order of ``images_uint8`` (its mean over the last axis
+    is the accuracy returned otherwise, bit for bit)."""
     images, labels = _check_data(images_uint8, labels)
     pred = predict_many(models, images, kind=kind, sigmas=sigmas, seed=seed, device=device,
                         batch_size=batch_size, stacked=stacked)
-    return (pred == labels[None, None, :]).mean(axis=2)
+    correct = pred == labels[None, None, :]
+    return correct if per_image else correct.mean(axis=2)

@@ -21,14 +21,39 @@ def _sigma_ticks(sigmas):
     return [f"{s:g}" for s in sigmas]
 
 
+def _per_sigma(g, metric: str, sigmas, by_seed: bool):
+    """(mean, lower error, upper error) per σ_train of one architecture's successful rows ``g``: with
+    ``by_seed``, the mean over seeds of each seed's mean and its 95 % t-interval over seeds
+    (:func:`robustlab.core.stats.over_seeds`; no bar where fewer than two seeds have a success);
+    else the mean over images ± one standard error."""
+    if not by_seed:
+        st = g.groupby("sigma_train")[metric].agg(["mean", "sem"]).reindex(sigmas)
+        e = st["sem"].fillna(0).to_numpy()
+        return st["mean"].to_numpy(), e, e
+    from robustlab.core.stats import over_seeds
+
+    per = g.groupby(["sigma_train", "seed"])[metric].mean()
+    mean, lo, hi = [], [], []
+    for s in sigmas:
+        est = over_seeds(per.loc[s].to_numpy() if s in per.index.get_level_values(0) else [])
+        mean.append(est.value)
+        ok = est.finite
+        lo.append(est.value - est.lo if ok else 0.0)
+        hi.append(est.hi - est.value if ok else 0.0)
+    return np.array(mean), np.array(lo), np.array(hi)
+
+
 def plot_delta_vs_sigma(df, kind: str, metric: str = "mean_abs_8bit", ax=None, title: str | None = None):
     """Figs. 5 (kind="noise") and 7 (kind="blur"): mean change of the successfully attacked images
-    against σ_train, one line per architecture, with ± one standard error. σ_train is plotted at
-    equally spaced positions (its values are labelled), as the values span 0 to 5.
-    Returns the matplotlib Figure."""
+    against σ_train, one line per architecture. Error bars: with a ``seed`` column holding two or more
+    replicates (:func:`robustlab.paper_a.delta.run_all`), the line is the mean over seeds of each
+    seed's mean and the bar its 95 % t-interval over seeds; otherwise ± one standard error over
+    images. σ_train is plotted at equally spaced positions (its values are labelled), as the values
+    span 0 to 5. Returns the matplotlib Figure."""
     import matplotlib.pyplot as plt
 
     d = df[(df["kind"] == kind) & df["success"]]
+    by_seed = "seed" in df.columns and df["seed"].nunique() >= 2
     if ax is None:
         fig, ax = plt.subplots(figsize=(5.5, 3.6))
     else:
@@ -36,9 +61,8 @@ def plot_delta_vs_sigma(df, kind: str, metric: str = "mean_abs_8bit", ax=None, t
     sigmas = sorted(df[df["kind"] == kind]["sigma_train"].unique())
     pos = {s: i for i, s in enumerate(sigmas)}
     for arch, g in d.groupby("arch", sort=False):
-        st = g.groupby("sigma_train")[metric].agg(["mean", "sem", "count"]).reindex(sigmas)
-        ax.errorbar([pos[s] for s in sigmas], st["mean"], yerr=st["sem"].fillna(0), marker="o", capsize=3,
-                    label=arch)
+        mean, lo, hi = _per_sigma(g, metric, sigmas, by_seed)
+        ax.errorbar([pos[s] for s in sigmas], mean, yerr=np.vstack([lo, hi]), marker="o", capsize=3, label=arch)
     if metric != "l2":
         ax.axhline(ONE_PERCENT_8BIT, color="grey", ls=":", lw=1)
         ax.text(0.01, ONE_PERCENT_8BIT, " 1 % of the 8-bit range", color="grey", fontsize=8, va="bottom",
@@ -49,14 +73,16 @@ def plot_delta_vs_sigma(df, kind: str, metric: str = "mean_abs_8bit", ax=None, t
     ax.set_ylabel(_METRIC_LABEL.get(metric, metric))
     ax.set_title(title or f"Minimal adversarial change vs training {kind} level")
     ax.set_ylim(bottom=0)
-    ax.legend(title="architecture", fontsize=8)
+    ax.legend(title="architecture" + (f"\n(mean of {df['seed'].nunique()} seeds, 95 % CI)" if by_seed else ""),
+              fontsize=8, title_fontsize=8)
     fig.tight_layout()
     return fig
 
 
 def plot_delta_distribution(df, kind: str, metric: str = "mean_abs_8bit", ax=None):
     """Box plots of the per-image change (successful attacks) per model: σ_train on x, one box per
-    architecture side by side. Returns the Figure."""
+    architecture side by side (every replicate's images pooled when ``df`` has several seeds).
+    Returns the Figure."""
     import matplotlib.pyplot as plt
 
     d = df[(df["kind"] == kind) & df["success"]]

@@ -1,10 +1,14 @@
 """Figures and tables of paper A's accuracy grids (Figs. 4 and 6).
 
 A *matrix* is the output of :func:`robustlab.paper_a.grid.accuracy_matrix`: accuracies as fractions in
-[0, 1], rows σ_train, columns σ_eval, both in the order of ``sigmas``. ``matrices`` maps either
-``(arch, kind)`` or ``arch`` to such a matrix. σ is on the [-1, 1] scale for noise and in pixels
-for blur; σ_train is plotted at equally spaced positions (labelled with its values, as they span
-0 to 5 and include 0, which a log axis cannot show).
+[0, 1], rows σ_train, columns σ_eval, both in the order of ``sigmas``, shape (S, S). A *stack* is
+the output of :func:`robustlab.paper_a.grid.accuracy_matrices`: one such matrix per training seed,
+shape (n_seeds, S, S). Every function here takes either: with two or more seeds it shows the mean
+over seeds and a 95 % Student-t interval over seeds (:func:`robustlab.core.stats.t_quantile`); a
+matrix or a one-seed stack is shown as it is. ``matrices`` maps either ``(arch, kind)`` or ``arch``
+to a matrix or a stack. σ is on the [-1, 1] scale for noise and in pixels for blur; σ_train is
+plotted at equally spaced positions (labelled with its values, as they span 0 to 5 and include 0,
+which a log axis cannot show).
 """
 from __future__ import annotations
 
@@ -12,11 +16,27 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["plot_accuracy_curves", "accuracy_curves_figure", "matrix_table", "SIGMA_UNITS"]
+__all__ = ["plot_accuracy_curves", "accuracy_curves_figure", "matrix_table", "mean_and_halfwidth", "SIGMA_UNITS"]
 
 #: Units of σ per corruption kind.
 SIGMA_UNITS = {"noise": "σ of additive Gaussian noise, [-1, 1] image scale",
                "blur": "σ of the Gaussian blur kernel, pixels"}
+
+
+def mean_and_halfwidth(m) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """A matrix (S, S) or a stack (n_seeds, S, S) → (mean over seeds (S, S), half-width of the 95 %
+    t-interval over seeds (S, S) or None with fewer than two seeds, number of seeds)."""
+    a = np.asarray(m, dtype=float)
+    if a.ndim == 2:
+        return a, None, 1
+    if a.ndim != 3:
+        raise ValueError(f"expected a matrix (S, S) or a stack (n_seeds, S, S), got shape {a.shape}")
+    k = a.shape[0]
+    if k < 2:
+        return a[0], None, k
+    from robustlab.core.stats import t_quantile
+
+    return a.mean(0), t_quantile(k - 1) * a.std(0, ddof=1) / np.sqrt(k), k
 
 
 def _get(matrices: Mapping, arch: str, kind: str) -> np.ndarray:
@@ -27,13 +47,21 @@ def _get(matrices: Mapping, arch: str, kind: str) -> np.ndarray:
     raise KeyError(f"no matrix for arch={arch!r}, kind={kind!r}; have {list(matrices)}")
 
 
-def _draw(ax, m: np.ndarray, sigmas: Sequence[float], kind: str, title: str, legend: bool = True) -> None:
+def _draw(ax, m: np.ndarray, sigmas: Sequence[float], kind: str, title: str, legend: bool = True) -> int:
+    """One panel: a line per σ_eval (the mean over seeds, shaded 95 % t-interval with ≥ 2 seeds).
+    Returns the number of seeds."""
     import matplotlib.pyplot as plt
 
+    mean, hw, k = mean_and_halfwidth(m)
+    if mean.shape != (len(sigmas), len(sigmas)):
+        raise ValueError(f"matrix shape {mean.shape} does not match {len(sigmas)} sigmas")
     x = np.arange(len(sigmas))
     colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(sigmas)))
     for j, s in enumerate(sigmas):
-        ax.plot(x, 100 * m[:, j], marker="o", ms=3.5, color=colors[j], label=f"eval σ={s:g}")
+        ax.plot(x, 100 * mean[:, j], marker="o", ms=3.5, color=colors[j], label=f"eval σ={s:g}")
+        if hw is not None:
+            ax.fill_between(x, 100 * (mean[:, j] - hw[:, j]), 100 * (mean[:, j] + hw[:, j]), color=colors[j],
+                            alpha=0.15, lw=0)
     ax.set_xticks(x, [f"{s:g}" for s in sigmas])
     ax.set_xlabel(f"σ_train ({kind})")
     ax.set_ylabel("test accuracy (%)")
@@ -42,30 +70,39 @@ def _draw(ax, m: np.ndarray, sigmas: Sequence[float], kind: str, title: str, leg
     ax.set_title(title)
     ax.grid(alpha=0.3)
     if legend:
-        ax.legend(fontsize=7, title=f"σ_eval ({kind})", title_fontsize=7, loc="best")
+        ax.legend(fontsize=7, title=f"σ_eval ({kind})" + (f"\nmean of {k} seeds, 95 % CI" if hw is not None else ""),
+                  title_fontsize=7, loc="best")
+    return k
 
 
 def plot_accuracy_curves(matrices: Mapping, sigmas: Sequence[float], kind: str,
                          archs: Sequence[str] | None = None, suptitle: str | None = None):
     """Fig. 4 (noise) / Fig. 6 (blur): accuracy on each σ_eval (one line each) against σ_train,
-    one panel per architecture. The dotted line is chance (10 %). Returns the Figure."""
+    one panel per architecture. The dotted line is chance (10 %). ``matrices`` values are (S, S)
+    matrices or (n_seeds, S, S) stacks; with ≥ 2 seeds each line is the mean over seeds with a shaded
+    95 % t-interval over seeds. Returns the Figure."""
     import matplotlib.pyplot as plt
 
     if archs is None:
         archs = list(dict.fromkeys(k[0] if isinstance(k, tuple) else k for k in matrices
                                    if not isinstance(k, tuple) or k[1] == kind))
     fig, axes = plt.subplots(1, len(archs), figsize=(4.2 * len(archs), 3.8), sharey=True, squeeze=False)
+    ks = []
     for i, (ax, arch) in enumerate(zip(axes[0], archs)):
-        _draw(ax, _get(matrices, arch, kind), sigmas, kind, arch, legend=(i == len(archs) - 1))
+        ks.append(_draw(ax, _get(matrices, arch, kind), sigmas, kind, arch, legend=(i == len(archs) - 1)))
         if i:
             ax.set_ylabel("")
-    fig.suptitle(suptitle or f"Accuracy vs. {kind} level of the training data ({SIGMA_UNITS[kind]})", fontsize=10)
+    k = min(ks, default=1)
+    seeds = f"\nmean over {k} training seeds; shaded: 95 % t-interval over seeds" if k >= 2 else ""
+    fig.suptitle(suptitle or f"Accuracy vs. {kind} level of the training data ({SIGMA_UNITS[kind]}){seeds}",
+                 fontsize=10)
     fig.tight_layout()
     return fig
 
 
 def accuracy_curves_figure(matrices: Mapping, sigmas: Sequence[float], arch: str, kind: str):
-    """Widget callback: the accuracy-vs-σ_train curves of one architecture and kind. Returns a Figure."""
+    """Widget callback: the accuracy-vs-σ_train curves of one architecture and kind (a matrix or a
+    stack, as :func:`plot_accuracy_curves`). Returns a Figure."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
@@ -76,13 +113,17 @@ def accuracy_curves_figure(matrices: Mapping, sigmas: Sequence[float], arch: str
 
 def matrix_table(matrix: np.ndarray, sigmas: Sequence[float], kind: str = "noise", percent: bool = True):
     """The matrix as a pandas DataFrame: rows ``σ_train``, columns ``σ_eval`` (accuracy in %, or
-    fractions when ``percent=False``)."""
+    fractions when ``percent=False``). Given a stack (n_seeds, S, S) with ≥ 2 seeds, each cell is the
+    text ``"mean ± h"``: the mean over seeds and the half-width h of its 95 % t-interval over seeds."""
     import pandas as pd
 
-    m = np.asarray(matrix, dtype=float)
-    if m.shape != (len(sigmas), len(sigmas)):
-        raise ValueError(f"matrix shape {m.shape} does not match {len(sigmas)} sigmas")
-    df = pd.DataFrame(100 * m if percent else m,
-                      index=pd.Index([f"{s:g}" for s in sigmas], name=f"σ_train ({kind})"),
-                      columns=pd.Index([f"{s:g}" for s in sigmas], name=f"σ_eval ({kind})"))
-    return df.round(1 if percent else 3)
+    mean, hw, _ = mean_and_halfwidth(matrix)
+    if mean.shape != (len(sigmas), len(sigmas)):
+        raise ValueError(f"matrix shape {mean.shape} does not match {len(sigmas)} sigmas")
+    scale, digits = (100, 1) if percent else (1, 3)
+    index = pd.Index([f"{s:g}" for s in sigmas], name=f"σ_train ({kind})")
+    columns = pd.Index([f"{s:g}" for s in sigmas], name=f"σ_eval ({kind})")
+    if hw is None:
+        return pd.DataFrame(scale * mean, index=index, columns=columns).round(digits)
+    cells = [[f"{scale * a:.{digits}f} ± {scale * h:.{digits}f}" for a, h in zip(ra, rh)] for ra, rh in zip(mean, hw)]
+    return pd.DataFrame(cells, index=index, columns=columns)

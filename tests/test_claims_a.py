@@ -1,0 +1,333 @@
+"""Paper A's verdicts (robustlab.paper_a.claims) follow from numbers with intervals and go every way.
+
+Inputs are synthetic: correctness grids drawn with fixed per-cell probabilities (paired: the images
+share most of their randomness across cells, as the same test images and corruption draws do) and
+delta tables with chosen mean changes; each claim gets an input where it must say "yes", one where it
+must say "no", and "partly" where the rule has one.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from robustlab.core.claims import NOT_TESTABLE
+from robustlab.paper_a import claims as pac
+
+SIG = [0.0, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0]
+ARCHS = ["resnet", "inception", "resnext"]
+N_TEST = 1500
+#: Two architectures where a test is not about architectures (fewer resamples to draw).
+TWO = ["resnet", "inception"]
+#: Paper-like Fig. 4 accuracies, σ_train (rows) × σ_eval (columns).
+NOISE = np.array([
+    [.80, .80, .78, .70, .30, .15, .10],
+    [.80, .80, .78, .71, .31, .15, .10],
+    [.80, .80, .79, .74, .33, .16, .10],
+    [.79, .79, .79, .79, .40, .18, .10],
+    [.60, .60, .61, .62, .65, .40, .12],
+    [.45, .45, .46, .47, .52, .55, .15],
+    [.20, .20, .20, .20, .22, .25, .30]])
+#: Paper-like Fig. 6 accuracies at the distinct blur levels 0, 0.5, 1, 5 (0.01–0.1 are identity blurs).
+BLUR4 = np.array([[.80, .70, .40, .15], [.79, .72, .45, .16], [.65, .66, .60, .20], [.30, .30, .30, .35]])
+_B = [0, 0, 0, 0, 1, 2, 3]  # SIG index → BLUR4 index
+#: Paper-like mean change (8-bit) per model, and the accuracy behind each model.
+DN = {0.0: 2.0, .01: 2.1, .05: 2.15, .1: 2.2, .5: 2.0, 1.0: 1.6, 5.0: 1.0}
+DB = {0.0: 2.0, .5: 2.02, 1.0: 1.6, 5.0: 1.2}
+ACC = {**{("noise", s): NOISE[i, 0] for i, s in enumerate(SIG)},
+       **{("blur", s): BLUR4[i, 0] for i, s in enumerate([0.0, .5, 1.0, 5.0])}}
+
+
+@pytest.fixture(autouse=True)
+def _few_resamples(monkeypatch):
+    monkeypatch.setattr(pac, "N_BOOT", 100)
+
+
+# ------------------------------------------------------------------------------ synthetic inputs
+def grid(P, n_seeds=1, n_test=N_TEST, seed=0, shared=0.98, images=None):
+    """bool (n_seeds, S, S, n_test): cell (i, j) correct with probability P[i, j]; a test image's
+    uniform draw ``images`` (one per image, the same for every architecture) is used by a cell with
+    probability ``shared``, an independent one otherwise: the images are paired across cells and models."""
+    rng = np.random.default_rng(seed)
+    P = np.asarray(P, float)
+    shape = (n_seeds, *P.shape, n_test)
+    img = np.random.default_rng(99).random(n_test) if images is None else images
+    u = np.where(rng.random(shape) < shared, img, rng.random(shape))
+    return u < np.clip(P, 0, 1)[None, :, :, None]
+
+
+def grids(P, archs=ARCHS, shift=None, n_test=N_TEST, **kw):
+    img = np.random.default_rng(99).random(n_test)
+    return {a: grid(np.asarray(P) + (shift or {}).get(a, 0.0), seed=k, n_test=n_test, images=img, **kw)
+            for k, a in enumerate(archs)}
+
+
+def blur_matrix(b4=BLUR4):
+    return np.asarray(b4)[np.ix_(_B, _B)]
+
+
+def clean(acc=ACC, archs=ARCHS, n_seeds=1, n_test=2000, override=None):
+    """clean_correct {(arch, kind, σ): bool (n_seeds, n_test)} with the given accuracies."""
+    rng = np.random.default_rng(7)
+    out = {}
+    for a in archs:
+        for (k, s), p in acc.items():
+            p = (override or {}).get((a, k, s), p)
+            out[(a, k, s)] = rng.random((n_seeds, n_test)) < p
+    return out
+
+
+def delta_df(dn=DN, db=DB, acc=ACC, archs=ARCHS, n_seeds=1, n_img=128, scale=None, override=None, seed=0):
+    """A run_all-like table: every model's attacked images (correct with its accuracy, 95 % of those
+    attacked successfully) with a change drawn around the model's mean (``override``: (arch, kind, σ) →
+    (Δ, accuracy))."""
+    rng = np.random.default_rng(seed)
+    easy = rng.random(n_img)
+    frames = []
+    models = [("noise", s, d) for s, d in dn.items()] + [("blur", s, d) for s, d in db.items()]
+    for a in archs:
+        for k, s, d in models:
+            d, p = (override or {}).get((a, k, s), (d, acc[(k, s)]))
+            for r in range(n_seeds):
+                corr = easy < p
+                succ = corr & (rng.random(n_img) < 0.95)
+                val = d * (scale or {}).get(a, 1.0) * np.exp(0.3 * rng.standard_normal(n_img))
+                f = pd.DataFrame({"arch": a, "kind": k, "sigma_train": s, "seed": r, "image": 100 + np.arange(n_img),
+                                  "correct": corr, "success": succ, "mean_abs_8bit": np.where(succ, val, np.nan),
+                                  "linf_8bit": np.where(succ, 4 * val, np.nan)})
+                frames.append(f)
+    return pd.concat(frames, ignore_index=True)
+
+
+def by_id(claims):
+    return {c.id: c for c in claims}
+
+
+def verdicts(claims):
+    return {c.id: c.verdict for c in claims}
+
+
+# ------------------------------------------------------------------------------ Fig. 4
+FIG4_IDS = ["A-noise-001", "A-noise-diagonal", "A-noise-drop", "A-noise-small-helps", "A-noise-archs",
+            "A-conclusion-archs", "A-noise-at-least"]
+
+
+def test_fig4_paperlike_all_yes_with_intervals():
+    cs = pac.fig4_claims(grids(NOISE), SIG, ARCHS)
+    assert [c.id for c in cs] == FIG4_IDS
+    assert verdicts(cs) == dict.fromkeys(FIG4_IDS, "yes")
+    for c in cs:  # the headline number with its interval, shown in ours
+        assert c.interval is not None and c.interval[0] <= c.value <= c.interval[1], c
+        assert c.unit == "pts" and c.method == f"bootstrap over {N_TEST} images" and "[" in c.ours
+        assert "3 accuracy points" in c.why or "3 pts" in c.why
+
+
+def test_fig4_each_claim_can_say_no():
+    P = NOISE.copy()
+    P[1] -= 0.10  # the σ 0.01 model is 10 points worse everywhere, and so is every model at σ_eval 0.01
+    P[:, 1] -= 0.10
+    assert verdicts(pac.fig4_claims(grids(P, TWO), SIG, TWO))["A-noise-001"] == "no"
+    # every row's best column is σ_eval 0, the diagonal 10 points below it
+    P = NOISE.copy()
+    for i in range(3, 7):
+        P[i, i] = P[i, 0] - 0.10
+    assert verdicts(pac.fig4_claims(grids(P, TWO), SIG, TWO))["A-noise-diagonal"] == "no"
+    P = NOISE.copy()
+    P[:, 0] = 0.70 + 0.02 * np.arange(7)  # the clean accuracy rises instead of dropping
+    assert verdicts(pac.fig4_claims(grids(P, TWO), SIG, TWO))["A-noise-drop"] == "no"
+    P = NOISE.copy()
+    P[3] = P[0] - 0.10  # σ_train 0.1 harms clean data and gains nothing
+    assert verdicts(pac.fig4_claims(grids(P, TWO), SIG, TWO))["A-noise-small-helps"] == "no"
+    # more training noise is worse everywhere: the matched model never beats the less noisy ones
+    P = np.repeat((0.8 - 0.1 * np.arange(7))[:, None], 7, axis=1)
+    assert verdicts(pac.fig4_claims(grids(P, TWO), SIG, TWO))["A-noise-at-least"] == "no"
+    two = pac.fig4_claims(grids(NOISE, ARCHS[:2], shift={"inception": 0.10}), SIG, ARCHS[:2])
+    assert verdicts(two)["A-noise-archs"] == "no" and verdicts(two)["A-conclusion-archs"] == "no"
+
+
+def test_fig4_partly():
+    P = NOISE.copy()
+    P[1] -= 0.10  # as a model, σ 0.01 differs from σ 0; as evaluation data it does not
+    assert verdicts(pac.fig4_claims(grids(P, TWO), SIG, TWO))["A-noise-001"] == "partly"
+    P = NOISE.copy()
+    P[2, 0] = 0.70  # the clean accuracy drops already at σ 0.05: a drop, but not starting at 0.1
+    assert verdicts(pac.fig4_claims(grids(P, TWO), SIG, TWO))["A-noise-drop"] == "partly"
+    P = NOISE.copy()
+    P[3, 1:5] = P[0, 1:5] - 0.05  # σ 0.1: no harm on clean data, but a loss on noisy data
+    assert verdicts(pac.fig4_claims(grids(P, TWO), SIG, TWO))["A-noise-small-helps"] == "partly"
+    three = pac.fig4_claims(grids(NOISE, shift={"inception": 0.10}), SIG, ARCHS)
+    assert verdicts(three)["A-noise-archs"] == "partly"  # resnet ≈ resnext, inception apart
+    P = NOISE.copy()
+    P[6, 6] = 0.05  # σ_eval 5: the σ 5 model no better than the less noisy ones
+    assert verdicts(pac.fig4_claims(grids(P, TWO), SIG, TWO))["A-noise-at-least"] == "partly"
+
+
+def test_fig4_one_architecture_and_missing_levels():
+    v = verdicts(pac.fig4_claims(grids(NOISE, ["resnet"]), SIG, ["resnet"]))
+    assert v["A-noise-archs"] == NOT_TESTABLE and v["A-noise-drop"] == "yes"
+    sig = [0.0, 0.1, 1.0]  # no σ 0.01 in this run
+    P = NOISE[np.ix_([0, 3, 5], [0, 3, 5])]
+    v = verdicts(pac.fig4_claims(grids(P, ["resnet"]), sig, ["resnet"]))
+    assert v["A-noise-001"] == NOT_TESTABLE and v["A-noise-drop"] == "yes"
+
+
+def test_fig4_two_seeds_give_t_intervals():
+    cs = pac.fig4_claims(grids(NOISE, n_seeds=2, n_test=1000), SIG, ARCHS)
+    assert {c.method for c in cs} == {"t over 2 seeds"}
+
+
+# ------------------------------------------------------------------------------ Fig. 6
+FIG6_IDS = ["A-blur-05", "A-blur-inception", "A-blur-archs"]
+
+
+def test_fig6_paperlike_yes():
+    v = verdicts(pac.fig6_claims(grids(blur_matrix()), SIG, ARCHS))
+    # all alike: ResNet ≈ ResNeXt holds, "Inception is best" does not
+    assert v == {"A-blur-05": "yes", "A-blur-inception": "partly", "A-blur-archs": "yes"}
+    cs = by_id(pac.fig6_claims(grids(blur_matrix(), shift={"inception": 0.05}), SIG, ARCHS))
+    assert cs["A-blur-inception"].verdict == "yes" and cs["A-blur-archs"].verdict == "partly"
+    assert "identity blurs σ 0.01, 0.05, 0.1" in cs["A-blur-05"].why
+
+
+def test_fig6_no_and_partly():
+    b = BLUR4.copy()
+    b[1, 0], b[2, 0], b[3, 0] = 0.70, 0.85, 0.85  # σ 0.5 loses 10 points, σ 1 and 5 gain: neither half
+    assert verdicts(pac.fig6_claims(grids(blur_matrix(b)), SIG, ARCHS))["A-blur-05"] == "no"
+    b = BLUR4.copy()
+    b[2, 0], b[3, 0] = 0.85, 0.85  # flat up to 0.5, but no drop above
+    assert verdicts(pac.fig6_claims(grids(blur_matrix(b)), SIG, ARCHS))["A-blur-05"] == "partly"
+    # Inception worst, ResNet and ResNeXt 10 points apart
+    v = verdicts(pac.fig6_claims(grids(blur_matrix(), shift={"inception": -0.05, "resnet": 0.10}), SIG, ARCHS))
+    assert v["A-blur-inception"] == "no" and v["A-blur-archs"] == "no"
+    # Inception best, but ResNet and ResNeXt apart: partly
+    v = verdicts(pac.fig6_claims(grids(blur_matrix(), shift={"inception": 0.20, "resnet": 0.10}), SIG, ARCHS))
+    assert v["A-blur-inception"] == "partly"
+    one = verdicts(pac.fig6_claims(grids(blur_matrix(), ["resnet"]), SIG, ["resnet"]))
+    assert one["A-blur-inception"] == NOT_TESTABLE and one["A-blur-archs"] == NOT_TESTABLE
+
+
+def test_fig6_duplicates_never_count():
+    P = blur_matrix()
+    g = grids(P)
+    junk = {a: c.copy() for a, c in g.items()}
+    rng = np.random.default_rng(1)
+    for c in junk.values():  # identity-blur rows and columns filled with noise: never read
+        c[:, 1:4] = rng.random(c[:, 1:4].shape) < 0.3
+        c[:, :, 1:4] = rng.random(c[:, :, 1:4].shape) < 0.3
+    assert pac.fig6_claims(g, SIG, ARCHS) == pac.fig6_claims(junk, SIG, ARCHS)
+    # "flat" is never automatic: with only identity blurs at or below 0.5 it cannot be tested
+    sig = [0.0, 0.01, 0.05, 0.1, 1.0]
+    Q = blur_matrix()[np.ix_([0, 1, 2, 3, 5], [0, 1, 2, 3, 5])]
+    c = by_id(pac.fig6_claims(grids(Q), sig, ARCHS))["A-blur-05"]
+    assert c.verdict == "partly" and "σ_train 1" in c.ours and "σ_train 0.01" not in c.ours
+
+
+# ------------------------------------------------------------------------------ Figs. 5 and 7
+DELTA_IDS = ["A-adv-noise", "A-adv-noise-high", "A-adv-blur", "A-adv-archs", "A-adv-small", "A-conclusion-01",
+             "A-adv-low-acc"]
+#: The opposite of the paper everywhere: small noise and σ 0.1 lower, high σ higher, blur 0.5 lower,
+#: low-accuracy models harder to trick, architectures twice apart, changes of ~4 % of the range.
+DN_OPP = {0.0: 8.0, .01: 6.4, .05: 6.4, .1: 6.4, .5: 8.8, 1.0: 10.0, 5.0: 12.0}
+DB_OPP = {0.0: 8.0, .5: 5.6, 1.0: 10.0, 5.0: 12.0}
+
+
+def test_delta_paperlike_all_yes():
+    cs = pac.delta_claims(delta_df(), clean())
+    assert [c.id for c in cs] == DELTA_IDS
+    assert verdicts(cs) == dict.fromkeys(DELTA_IDS, "yes")
+    for c in cs:
+        assert c.interval is not None and c.interval[0] <= c.value <= c.interval[1], c
+        assert "[" in c.ours and "No model left out" in c.why
+    assert by_id(cs)["A-adv-low-acc"].method == "bootstrap over 128 attacked and 2000 test images"
+    assert by_id(cs)["A-adv-noise"].method == "bootstrap over 128 attacked images"
+
+
+def test_delta_opposite_all_no():
+    v = verdicts(pac.delta_claims(delta_df(DN_OPP, DB_OPP, scale={"inception": 2.0}), clean()))
+    assert v == dict.fromkeys(DELTA_IDS, "no")
+
+
+def test_delta_partly():
+    # σ 1 drops, σ 5 does not
+    v = verdicts(pac.delta_claims(delta_df({**DN, 5.0: 2.6}), clean()))
+    assert v["A-adv-noise-high"] == "partly"
+    # blur: flat, but no drop at σ ≥ 1
+    assert verdicts(pac.delta_claims(delta_df(db={**DB, 1.0: 2.5, 5.0: 2.5}), clean()))["A-adv-blur"] == "partly"
+    # σ 0.1 above σ 0 but 20 % below σ 0.05
+    assert verdicts(pac.delta_claims(delta_df({**DN, .05: 2.75}), clean()))["A-conclusion-01"] == "partly"
+    # architectures 35 % apart: value above the 25 % margin → no; 20 % apart with a wide interval → partly or yes
+    assert verdicts(pac.delta_claims(delta_df(scale={"inception": 1.35}), clean()))["A-adv-archs"] == "no"
+
+
+def test_chance_model_is_left_out_and_named():
+    # resnet's σ 5 noise model is at chance (10 %) with a tiny Δ: it must not make σ ≥ 1 "drop"
+    dn = {**DN, 1.0: 2.5}  # σ 1 no lower than the small-noise models
+    ov = {("resnet", "noise", 5.0): (0.3, 0.10)}
+    cs = by_id(pac.delta_claims(delta_df(dn, override=ov), clean(override={("resnet", "noise", 5.0): 0.10})))
+    high = cs["A-adv-noise-high"]
+    assert high.verdict == "no" and "σ 5" not in high.ours  # decided by σ 1 alone
+    assert "resnet noise σ 5 (clean accuracy" in high.why and "not clearly above chance" in high.why
+    # the other architectures' σ 5 models are kept but out of every mean over architectures
+    assert "Kept but not for every architecture (out of the means): inception noise σ 5, resnext noise σ 5" \
+        in high.why
+    assert all("resnet noise σ 5" in c.why for c in cs.values())
+    # with the model at chance kept (old behaviour) the verdict would have been "partly"
+    kept = by_id(pac.delta_claims(delta_df(dn, override={("resnet", "noise", 5.0): (0.3, 0.2)}), clean()))
+    assert kept["A-adv-noise-high"].verdict == "partly"
+
+
+def test_few_successes_are_left_out_and_archs_use_the_common_set():
+    # inception's blur σ 5 model: 4 % accuracy on the attacked images (≈ 5 successes) and a huge Δ
+    ov = {("inception", "blur", 5.0): (20.0, 0.04)}
+    cs = by_id(pac.delta_claims(delta_df(override=ov), clean()))
+    assert "inception blur σ 5 (" in cs["A-adv-archs"].why and "successful attacks (< 10)" in cs["A-adv-archs"].why
+    assert cs["A-adv-archs"].verdict == "yes" and "blur σ 5" not in cs["A-adv-archs"].ours
+
+
+def test_delta_duplicates_and_missing_seed_column():
+    base = pac.delta_claims(delta_df(), clean())
+    # σ 0 only once (under noise) and no seed column: the same numbers
+    df = delta_df()
+    once = df[~((df["kind"] == "blur") & (df["sigma_train"] == 0))].drop(columns="seed")
+    assert pac.delta_claims(once, clean()) == base
+    # identity-blur rows (the σ 0 model) with other numbers, and their clean correctness: never counted
+    dup = df[(df["kind"] == "noise") & (df["sigma_train"] == 0.05)].assign(kind="blur", mean_abs_8bit=50.0)
+    cc = clean()
+    cc.update({(a, "blur", 0.05): cc[(a, "noise", 5.0)] for a in ARCHS})
+    assert pac.delta_claims(pd.concat([df, dup], ignore_index=True), cc) == base
+
+
+def test_delta_two_seeds_give_t_intervals():
+    cs = pac.delta_claims(delta_df(n_seeds=2), clean(n_seeds=2))
+    assert {c.method for c in cs} == {"t over 2 seeds"}
+    assert verdicts(cs)["A-adv-small"] == "yes"
+
+
+def test_delta_not_testable_when_everything_is_left_out():
+    cs = pac.delta_claims(delta_df(n_img=4), clean())  # 4 attacked images: never 10 successes
+    assert set(verdicts(cs).values()) == {NOT_TESTABLE}
+    assert "resnet σ 0 (" in cs[0].why
+
+
+# ------------------------------------------------------------------------------ §3/§4 and the helpers
+def test_conclusion_both_measures():
+    noise = grids(NOISE)
+    cc = pac.clean_correctness({"noise": noise, "blur": grids(blur_matrix())}, SIG)
+    (c,) = pac.conclusion_claims(noise, SIG, ARCHS, delta_df(), cc)
+    assert c.id == "A-conclusion-01-both" and c.verdict == "yes" and c.unit == "pts" and "[" in c.ours
+    P = NOISE.copy()
+    P[3] = P[0] - 0.05
+    worse = grids(P)
+    (c,) = pac.conclusion_claims(worse, SIG, ARCHS, delta_df({**DN, .1: 1.6}), cc)
+    assert c.verdict == "no"
+    (c,) = pac.conclusion_claims(noise, SIG, ARCHS, delta_df({**DN, .1: 1.6}), cc)
+    assert c.verdict == "partly"  # accuracy better, Δ lower
+
+
+def test_clean_correctness_from_the_grids():
+    noise, blur = grids(NOISE, n_seeds=2, n_test=100), grids(blur_matrix(), n_seeds=2, n_test=100)
+    cc = pac.clean_correctness({"noise": noise, "blur": blur}, SIG)
+    assert ("resnet", "noise", 0.01) in cc and ("resnet", "blur", 0.01) not in cc  # identity blur: the σ 0 model
+    assert len(cc) == 3 * (7 + 4)
+    np.testing.assert_array_equal(cc[("inception", "blur", 0.5)], blur["inception"][:, 4, 0, :])
+    assert cc[("resnet", "noise", 1.0)].shape == (2, 100)
