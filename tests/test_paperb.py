@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -76,38 +75,106 @@ def test_rows_and_pixel_index(cfg):
     t = pbx.pixel_rows(cfg, m, x, y, {"d": 2}, [{"n_pixels": p} for p in (1, 64, 256)], progress=False)
     assert list(t["n_pixels"]) == [1, 64, 256] and (t["images"] == 12).all()
     assert np.allclose(t["accuracy"], 1 - t["wrong_rate"])
+    for r in t.itertuples():  # the interval is over the images, of each image's mean over the repeats
+        assert r.per_image.shape == (12,) and r.per_image.mean() == pytest.approx(r.wrong_rate)
+        assert r.wrong_rate_lo <= r.wrong_rate <= r.wrong_rate_hi and r.repeats == 2
     c = pb.pixel_index_curve(t, image_size=16)
     for r in c.itertuples():
         assert r.Pi == pytest.approx(r.wrong_rate / (r.n_pixels / 256)) if r.wrong_rate else r.Pi == 0
         assert r.Pi_min <= r.Pi + 1e-12 <= r.Pi_max + 2e-12
+        assert r.Pi_lo == pytest.approx(r.wrong_rate_lo / (r.n_pixels / 256))
+        assert r.Pi_hi == pytest.approx(r.wrong_rate_hi / (r.n_pixels / 256))
     tab = pb.pixel_index_table(cfg, t, "toy", n_pixels=64, image_size=16)
     assert tab["n_pixels"].iloc[0] == 64 and tab["Pi"].iloc[0] == pytest.approx(c["Pi"].iloc[1])
+    assert tab["Pi_lo"].iloc[0] <= tab["Pi"].iloc[0] <= tab["Pi_hi"].iloc[0]
+    # one draw per setting (the exp. 2/3 grids of the quick profile): the first draw of the stored two-draw run
+    calls = m.calls
+    one = pbx.pixel_rows(cfg, m, x, y, {"d": 2}, [{"n_pixels": 64}], progress=False, repeats=1)
+    assert one["repeats"].iloc[0] == 1 and m.calls == calls, "taken from the stored run, not recomputed"
+    two = pb.pixel_runs(cfg, m, x, y, n_pixels=64, data_key={"d": 2})["wrong"]
+    assert np.array_equal(one["per_image"].iloc[0], two[0])
+    fresh = pbx.pixel_rows(cfg, m, x, y, {"d": 2}, [{"n_pixels": 32}], progress=False, repeats=1)  # computed
+    assert m.calls > calls and np.array_equal(fresh["per_image"].iloc[0],
+                                              pb.pixel_runs(cfg, m, x, y, n_pixels=32, data_key={"d": 2})["wrong"][0])
 
 
-def _table(rates, counts=(1, 2, 4, 8, 16, 32, 64), n=100, **extra):
-    return pd.DataFrame({"n_pixels": list(counts), "wrong_rate": rates, "images": n, "wrong_rate_std": 0.0,
-                         "magnitude": "any", "area": 224, **extra})
+def test_tables_and_figures_show_intervals(cfg):
+    import matplotlib.pyplot as plt
+
+    from robustlab.book.plots import pixels as pp
+
+    m = Counting().eval()
+    x = _data(12)
+    y = pb.predict(m, x, 4).numpy()
+    t = pbx.pixel_rows(cfg, m, x, y, {"d": 3}, [{"n_pixels": p} for p in (1, 64)], progress=False)
+    tab = pp.pixel_table(t)
+    assert "wrong (%) [95 % interval]" in tab.columns and "sd over repeats (pts)" in tab.columns
+    assert all("[" in v for v in tab["wrong (%) [95 % interval]"])
+    wide = pp.pixel_table(t.assign(area=[16, 16]), index="area", columns="n_pixels")
+    assert all("[" in v for v in wide.to_numpy().ravel())
+    fig = pp.pixel_count_figure({"toy": t})
+    plt.close(fig)
+    fig = pp.pixel_index_figure({"toy": pb.pixel_index_curve(t, image_size=16)})
+    plt.close(fig)
 
 
-def test_claim_verdicts_follow_the_numbers():
-    from robustlab.book.checklist import claims_table
+def test_fgsm_changed_share(cfg):
+    x = _data(5)
+    adv = x.copy()
+    adv[0, :8, :, 0] ^= 1  # half of image 0's pixels, one channel
+    adv[2] ^= 3  # every pixel of image 2
+    share = pbx.fgsm_changed_share(cfg, {"adv": lambda: adv}, x, {"d": 4})
+    assert share.tolist() == [0.5, 0.0, 1.0, 0.0, 0.0]
+    again = pbx.fgsm_changed_share(cfg, {"adv": lambda: 1 / 0}, x, {"d": 4})  # cached: never recomputed
+    assert again.tolist() == share.tolist()
 
-    ok = pb.claims_exp1(_table([0.0, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05]))
-    v = {c.id: c.verdict for c in ok}
-    assert v == {"B-64px-range": "yes", "B-resnet-4-64": "partly", "B-more-pixels": "yes",
-                 "B-model-ranking": "not testable here"}
-    bad = {c.id: c.verdict for c in pb.claims_exp1(_table([0.3, 0.2, 0.2, 0.1, 0.1, 0.0, 0.0]))}
-    assert bad["B-more-pixels"] == "no" and bad["B-64px-range"] == "no"
-    e2 = pd.DataFrame({"n_pixels": 64, "magnitude": [10, 40, 127], "wrong_rate": [0.0, 0.02, 0.06], "images": 100})
-    assert pb.claims_exp2(e2)[0].verdict == "yes"
-    e3 = pd.DataFrame({"n_pixels": 64, "area": [224, 112, 56], "wrong_rate": [0.06, 0.06, 0.05], "images": 100})
-    v3 = {c.id: c.verdict for c in pb.claims_exp3(e3, e2)}
-    assert v3 == {"B-area": "yes", "B-magnitude-vs-area": "yes"}
-    pi = {c.id: c.verdict for c in pb.claims_pixel_index(pd.DataFrame({"Pi": [50.0], "n_pixels": [64]}), 98.30)}
-    assert pi == {"B-pi-example": "yes", "B-pi-ranking": "not testable here"}
-    table = claims_table(ok)  # the text comes from the checklist, by id
-    assert list(table.columns) == ["section", "claim", "paper's value", "ours", "verdict", "why"]
-    assert table["claim"].str.len().min() > 0 and list(table["ours"]) == [c.ours for c in ok]
+
+def test_augmentation_has_the_fine_tuned_control(cfg, monkeypatch):
+    """§6.2 with a toy model on 16×16 images: the k = 0 control is fine-tuned (same images, epochs, lr;
+    no pixel changed), stored, and in Table 10/11, the effects and the claims."""
+    import functools
+
+    import robustlab.core.stats as stats
+    import robustlab.paper_b.augment as aug
+    import robustlab.paper_b.claims as pbc
+
+    quick = functools.partial(stats.bootstrap, n_boot=200)  # the numbers are not judged here: stay fast
+    for mod in (stats, pbc, pbx):
+        monkeypatch.setattr(mod, "bootstrap", quick)
+    c = resolve("t", {**{k: v for k, v in cfg.items() if not k.startswith("_") and k != "notebook"},
+                      "aug_pixel_counts": [4, 64], "aug_test_images": 12, "aug_train_images": 12,
+                      "fgsm_eps": 64.0, "grid_pixel_counts": [64], "aug_lr": 0.01})
+    base = Counting().eval()
+    test_x, train_x = _data(12), np.random.default_rng(1).integers(0, 256, (12, 16, 16, 3), dtype=np.uint8)
+    test_y = pb.predict(base, test_x, 4).numpy()  # the base model is right on every held-out image
+    monkeypatch.setattr(aug, "model_key", lambda cfg: {"model": "toy"})
+    monkeypatch.setattr(aug, "select_correct", lambda cfg, n, splits, model: {"items": list(range(n))})
+    monkeypatch.setattr(aug, "selected_images", lambda cfg, sel: (test_x, test_y))
+    monkeypatch.setattr(aug, "_train_set", lambda cfg: (train_x, pb.predict(base, train_x, 4).numpy()))
+    seen = []
+    real = aug.change_pixels
+    monkeypatch.setattr(aug, "change_pixels", lambda x, k, *a, **kw: seen.append(k) or real(x, k, *a, **kw))
+    res = aug.augmentation(c, base, progress=False)
+    assert set(seen) == {0, 4, 64}  # the control's training images are unchanged
+    e = res["exp1"]
+    assert list(dict.fromkeys(e["model"])) == ["base", aug.CONTROL, "k=4", "k=64"]
+    assert set(e[e["model"] == aug.CONTROL]["n_pixels"]) == {0, 64}
+    assert (e["wrong_rate_lo"] <= e["wrong_rate"] + 1e-12).all()
+    assert (e["wrong_rate"] <= e["wrong_rate_hi"] + 1e-12).all()
+    assert all(len(v) == 12 for v in e["per_image"])
+    assert e[(e["model"] == "base") & (e["n_pixels"] == 0)]["wrong_rate"].iloc[0] == 0
+    t10, t11 = aug.augmentation_tables(res)
+    assert aug.CONTROL in t10.index
+    if len(res["fgsm"]):
+        assert aug.CONTROL in t11.index and "vs control (pts) [95 % interval]" in t11.columns
+    eff = aug.augmentation_effects(res)
+    assert set(eff["model"]) == {"base", "k=4", "k=64"} and (eff["effect_lo"] <= eff["effect_hi"]).all()
+    claims = {x.id: x for x in pb.claims_augmentation(res)}
+    assert {"B-aug-random", "B-aug-small-k", "B-aug-clean", "B-aug-fgsm"} <= set(claims)
+    assert claims["B-aug-random"].interval is not None
+    seen.clear()
+    again = aug.augmentation(c, base, progress=False)  # everything stored: nothing trained again
+    assert seen == [] and list(again["exp1"]["wrong_rate"]) == list(e["wrong_rate"])
 
 
 def test_cifar_scale():

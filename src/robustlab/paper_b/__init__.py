@@ -10,13 +10,13 @@ from importlib import import_module as _import_module
 
 #: the names the chapters use → the module that defines them (imported on first use)
 _WHERE = {
-    "augment": ("augmentation", "augmentation_tables", "finetune", "finetune_lr_check"),
+    "augment": ("augmentation", "augmentation_effects", "augmentation_tables", "finetune", "finetune_lr_check"),
     "cifar": ("cifar_pixel_experiments", "cifar_scale"),
     "claims": ("claims_augmentation", "claims_exp1", "claims_exp2", "claims_exp3", "claims_exp4",
                "claims_pixel_index", "describe_run"),
     "classifiers": ("class_names", "load_model", "model_key", "predict", "throughput"),
     "experiments": ("experiment1", "experiment2", "experiment3", "experiment4", "fgsm_examples", "pixel_runs"),
-    "pixel_index": ("pixel_index_curve", "pixel_index_table"),
+    "pixel_index": ("fgsm_pixel_index", "pixel_index_curve", "pixel_index_table"),
     "pixels": ("change_pixels",),
     "selection": ("select_correct", "selected_images", "stored_selection"),
 }

@@ -1,5 +1,14 @@
 """Paper B §6.2: few-pixel augmentation by fine-tuning, tested with experiment 1 on held-out images
-and with the base model's FGSM examples; and the check of the fine-tuning learning rate."""
+and with the base model's FGSM examples; and the check of the fine-tuning learning rate.
+
+Besides the base model and one model per k in ``cfg.aug_pixel_counts``, :func:`augmentation` always
+fine-tunes a **control**, ``"k=0 (control)"``: the same training images, epochs, learning rate and
+batches, with no pixel changed. Fine-tuning on ten ImageNet classes alone can change a model's
+errors on those classes; comparing each k model with the control (not with the base model)
+separates the effect of the changed pixels from the effect of fine-tuning. All rates carry their
+95 % interval over the held-out images (or FGSM examples), and the comparisons are paired: every
+model is tested on the same images (:func:`augmentation_effects`).
+"""
 from __future__ import annotations
 
 import copy
@@ -21,7 +30,7 @@ from robustlab.paper_b.classifiers import (
     resolve_model,
     to_input,
 )
-from robustlab.paper_b.experiments import fgsm_examples, pixel_rows
+from robustlab.paper_b.experiments import fgsm_examples, pixel_rows, rate_estimate
 from robustlab.paper_b.pixels import change_pixels
 from robustlab.paper_b.selection import (
     load_split,
@@ -30,7 +39,10 @@ from robustlab.paper_b.selection import (
     split_per_class,
 )
 
-__all__ = ["finetune", "finetune_lr_check", "augmentation", "augmentation_tables"]
+__all__ = ["CONTROL", "finetune", "finetune_lr_check", "augmentation", "augmentation_tables", "augmentation_effects"]
+
+#: The name of the fine-tuned control model (k = 0: fine-tuned, no pixel changed).
+CONTROL = "k=0 (control)"
 
 
 def _train_set(cfg) -> tuple[np.ndarray, np.ndarray]:
@@ -44,9 +56,9 @@ def _train_set(cfg) -> tuple[np.ndarray, np.ndarray]:
 def finetune(cfg, base: nn.Module, images: np.ndarray, labels: np.ndarray, k: int,
              progress: bool = True) -> nn.Module:
     """Fine-tune a copy of ``base`` on ``images`` with ``k`` random pixels changed (any value,
-    anywhere; fresh draws every epoch): ``cfg.aug_epochs`` epochs of SGD (lr ``cfg.aug_lr``,
-    momentum 0.9, batch ``min(cfg.batch_size, 32)``), all layers trainable, the 1,000-class head
-    kept, BatchNorm statistics frozen (eval mode)."""
+    anywhere; fresh draws every epoch; ``k = 0``: the images unchanged, the control):
+    ``cfg.aug_epochs`` epochs of SGD (lr ``cfg.aug_lr``, momentum 0.9, batch ``min(cfg.batch_size, 32)``),
+    all layers trainable, the 1,000-class head kept, BatchNorm statistics frozen (eval mode)."""
     from robustlab.core.progress import tqdm
 
     model = copy.deepcopy(base).to(cfg.torch_device)
@@ -110,13 +122,18 @@ def finetune_lr_check(cfg, lrs: Sequence[float], k: int, base: nn.Module | None 
 
 
 def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> dict[str, Any]:
-    """§6.2: for each k in ``cfg.aug_pixel_counts`` fine-tune (:func:`finetune`) on
-    ``cfg.aug_train_images`` Imagenette *train* images, then on ``cfg.aug_test_images`` held-out
-    *val* images the base model classifies correctly: exp. 1 for ``cfg.grid_pixel_counts``
-    (+ the clean accuracy), and the share of the base model's FGSM examples (those that fool it)
-    that still fool the fine-tuned model. Fine-tuned weights are cached; all numbers too.
+    """§6.2: for k = 0 (the control, :data:`CONTROL`) and each k in ``cfg.aug_pixel_counts``
+    fine-tune (:func:`finetune`) on ``cfg.aug_train_images`` Imagenette *train* images, then on
+    ``cfg.aug_test_images`` held-out *val* images the base model classifies correctly: exp. 1 for
+    ``cfg.grid_pixel_counts`` (+ the clean accuracy), and the share of the base model's FGSM
+    examples (those that fool it) that still fool the fine-tuned model. Fine-tuned weights are
+    cached; all numbers too.
 
-    Returns ``{"exp1": DataFrame, "fgsm": DataFrame, "train_images", "test_images"}``.
+    Returns ``{"exp1": DataFrame, "fgsm": DataFrame, "train_images", "test_images",
+    "fgsm_fooled_base"}``; ``exp1`` has one row per model × pixel count (0 = clean) with
+    ``wrong_rate`` and its 95 % interval over the held-out images (``wrong_rate_lo``/``_hi``), the
+    spread over the repeats (``wrong_rate_std``) and ``per_image``; ``fgsm`` one row per model with
+    ``still_fooling_rate`` and its interval over the FGSM examples and ``per_example``.
     """
     from robustlab.core import budget
     from robustlab.core.results import ResultStore, config_hash
@@ -145,7 +162,7 @@ def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> d
         m.load_state_dict(sd)
         return m.to(cfg.torch_device).eval()
 
-    models: dict[str, Any] = {"base": base}
+    models: dict[str, Any] = {"base": base, CONTROL: LazyModel(lambda: tuned(0))}
     for k in cfg.aug_pixel_counts:
         models[f"k={k}"] = LazyModel(lambda k=k: tuned(k))
     rows, frows = [], []
@@ -157,26 +174,95 @@ def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> d
         ck = {"what": "paperb-aug-clean", **mk}
         clean = store.get_or_compute("paperb-aug-clean", ck,
                                      lambda m=m: predict(m, test_x, cfg.eval_batch_size).numpy())
-        rows.append({"model": name, "n_pixels": 0, "images": len(test_y), "wrong_rate": float((clean != test_y).mean()),
-                     "wrong_rate_std": 0.0, "accuracy": float((clean == test_y).mean())})
+        w = (clean != test_y).astype(float)
+        est = rate_estimate(w)
+        rows.append({"model": name, "n_pixels": 0, "images": len(test_y), "wrong_rate": float(w.mean()),
+                     "wrong_rate_lo": est.lo, "wrong_rate_hi": est.hi, "wrong_rate_std": 0.0,
+                     "accuracy": float(1 - w.mean()), "per_image": w})
         t = pixel_rows(cfg, m, test_x, test_y, mk, [{"n_pixels": p} for p in cfg.grid_pixel_counts], tag="aug",
-                  progress=False)
+                       progress=False)
         for r in t.itertuples():
             rows.append({"model": name, "n_pixels": r.n_pixels, "images": r.images, "wrong_rate": r.wrong_rate,
-                         "wrong_rate_std": r.wrong_rate_std, "accuracy": r.accuracy})
+                         "wrong_rate_lo": r.wrong_rate_lo, "wrong_rate_hi": r.wrong_rate_hi,
+                         "wrong_rate_std": r.wrong_rate_std, "accuracy": r.accuracy, "per_image": r.per_image})
         if fooled.any():
             fk = {"what": "paperb-aug-fgsm", **mk, "eps": cfg.fgsm_eps}
             p = store.get_or_compute("paperb-aug-fgsm", fk,
                                      lambda m=m: predict(m, fg["adv"]()[fooled], cfg.eval_batch_size).numpy())
+            still = (p != test_y[fooled]).astype(float)
+            se = rate_estimate(still, "FGSM examples")
             frows.append({"model": name, "fgsm_examples": int(fooled.sum()),
-                          "still_fooling_rate": float((p != test_y[fooled]).mean()),
-                          "restored_rate": float((p == test_y[fooled]).mean())})
+                          "still_fooling_rate": float(still.mean()), "still_fooling_lo": se.lo,
+                          "still_fooling_hi": se.hi, "restored_rate": float((p == test_y[fooled]).mean()),
+                          "per_example": still})
     return {"exp1": pd.DataFrame(rows), "fgsm": pd.DataFrame(frows), "train_images": cfg.aug_train_images,
             "test_images": int(len(test_y)), "fgsm_fooled_base": int(fooled.sum())}
 
 
+def _diff(a: np.ndarray, b: np.ndarray, what: str = "images"):
+    """mean(a) − mean(b) with the paired bootstrap over the shared items."""
+    from robustlab.core.stats import bootstrap
+
+    return bootstrap(lambda x, y: float(np.mean(x) - np.mean(y)), np.asarray(a, float), np.asarray(b, float),
+                     what=what)
+
+
+def augmentation_effects(result: dict[str, Any], control: str = CONTROL) -> pd.DataFrame:
+    """Each model's improvement over the ``control`` (default the k = 0 fine-tuned model), per test
+    pixel count (0 = clean): ``effect = wrong-rate(control) − wrong-rate(model)`` (positive = fewer
+    errors than the control) with its paired-bootstrap 95 % interval over the held-out images
+    (``effect_lo``/``_hi``, as :class:`~robustlab.core.stats.Estimate` in ``estimate``). Rows for
+    every model but the control (the base model's row shows what fine-tuning alone did, with the
+    sign flipped: its effect is base vs control)."""
+    e = result["exp1"]
+    if control not in set(e["model"]):
+        raise KeyError(f"augmentation_effects: no {control!r} model in the result "
+                       f"(models: {list(e['model'].unique())})")
+    ctl = e[e["model"] == control].set_index("n_pixels")
+    rows = []
+    for m in dict.fromkeys(e["model"]):
+        if m == control:
+            continue
+        for r in e[e["model"] == m].itertuples():
+            if r.n_pixels not in ctl.index:
+                continue
+            c = ctl.loc[r.n_pixels]
+            est = _diff(c["per_image"], r.per_image)
+            rows.append({"model": m, "n_pixels": int(r.n_pixels), "images": int(r.images),
+                         "control_wrong_rate": float(c["wrong_rate"]), "wrong_rate": float(r.wrong_rate),
+                         "effect": est.value, "effect_lo": est.lo, "effect_hi": est.hi, "estimate": est})
+    return pd.DataFrame(rows)
+
+
+def _cell(v: float, lo: float, hi: float) -> str:
+    if not np.isfinite(v):
+        return "n/a"
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return f"{100 * v:.1f}"
+    return f"{100 * v:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]"
+
+
 def augmentation_tables(result: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Table 10 (wrong-rate per model × pixel count) and Table 11 (FGSM survival per model)."""
-    t10 = result["exp1"].pivot_table(index="model", columns="n_pixels", values="wrong_rate", sort=False)
-    t10.columns = [("clean" if c == 0 else f"{c} px") for c in t10.columns]
-    return t10, result["fgsm"].set_index("model") if len(result["fgsm"]) else result["fgsm"]
+    """Table 10 (wrong-rate in % with its 95 % interval over the held-out images, per model × test
+    pixel count; the control is the row ``k=0 (control)``) and Table 11 (FGSM examples still fooling
+    each model, % with its interval over the examples, and the paired difference to the control in
+    points)."""
+    e = result["exp1"].assign(cell=lambda d: [_cell(r.wrong_rate, r.wrong_rate_lo, r.wrong_rate_hi)
+                                              for r in d.itertuples()])
+    t10 = e.pivot_table(index="model", columns="n_pixels", values="cell", aggfunc="first", sort=False)
+    t10 = t10.reindex(list(dict.fromkeys(e["model"])))
+    t10.columns = [("clean (%)" if c == 0 else f"{c} px (%)") for c in t10.columns]
+    t10.columns.name = "wrong-rate [95 % interval]"
+    f = result["fgsm"]
+    if not len(f):
+        return t10, f
+    t11 = pd.DataFrame({"model": f["model"], "FGSM examples": f["fgsm_examples"],
+                        "still fooling (%) [95 % interval]": [_cell(r.still_fooling_rate, r.still_fooling_lo,
+                                                                    r.still_fooling_hi) for r in f.itertuples()]})
+    ctl = f[f["model"] == CONTROL]
+    if len(ctl):
+        c = ctl["per_example"].iloc[0]
+        t11["vs control (pts) [95 % interval]"] = [
+            "—" if r.model == CONTROL else _diff(r.per_example, c, "FGSM examples").fmt(100, 1, sign=True)
+            for r in f.itertuples()]
+    return t10, t11.set_index("model")

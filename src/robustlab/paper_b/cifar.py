@@ -32,7 +32,8 @@ def cifar_pixel_experiments(cfg, progress: bool = True) -> dict[str, Any]:
     (224 → 32, 200 → 29, 160 → 23, 112 → 16, 56 → 8). The models take [-1, 1] input; pixels are
     changed in 8-bit before the conversion. Selection: the test images each model classifies
     correctly among the first ``3 · cfg.n_images`` of a seeded order, at most ``cfg.n_images`` (fewer
-    for a weak model; the tables give the count).
+    for a weak model; the tables give the count). Experiments 2 and 3 run at ``cfg.grid_pixel_counts``
+    with ``cfg.n_repeats`` draws (no claim is judged on them).
     """
     from robustlab.core.results import ResultStore
     from robustlab.data.cifar10 import load_cifar10

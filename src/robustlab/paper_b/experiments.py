@@ -1,6 +1,19 @@
 """Paper B's experiments 1–4 (§6.1): wrong-rates after random few-pixel changes of the selected
 images (count, magnitude, window), and few-pixel changes of FGSM examples. Every setting's
-``cfg.n_repeats`` seeded draws are cached, keyed by the model, the images and the setting."""
+``cfg.n_repeats`` seeded draws are cached, keyed by the model, the images and the setting.
+
+Every rate comes with two numbers of its uncertainty (:func:`pixel_rows`):
+
+* a 95 % interval over the **images** (``wrong_rate_lo`` / ``wrong_rate_hi``): each image's value is
+  its mean over the repeats (``per_image``), and the images are resampled by the paired bootstrap of
+  :func:`robustlab.core.stats.bootstrap` — the sampling error that matters when the claims generalise
+  from these images to others;
+* the spread over the **repeats** (``wrong_rate_std``, ``_min``, ``_max``): how much one draw of the
+  random changes differs from another on the same images.
+
+Every setting of a model runs on the *same* images, so differences between settings are paired: the
+claims resample the images jointly for both ``per_image`` arrays (:mod:`robustlab.paper_b.claims`).
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -11,6 +24,7 @@ import torch
 from torch import nn
 
 from robustlab.core.seeds import derive_seed
+from robustlab.core.stats import bootstrap
 from robustlab.paper_b.classifiers import (
     describe,
     load_model,
@@ -23,9 +37,9 @@ from robustlab.paper_b.pixel_index import spread
 from robustlab.paper_b.pixels import change_pixels, make_generator
 from robustlab.paper_b.selection import LazyImages, select_correct, selected_images
 
-__all__ = ["CHUNK", "N_FGSM_EXAMPLES", "changed_predictions", "pixel_runs", "pixel_rows",
+__all__ = ["CHUNK", "N_FGSM_EXAMPLES", "changed_predictions", "pixel_runs", "rate_estimate", "pixel_rows",
            "model_and_data", "experiment1", "experiment2", "experiment3", "fgsm_images", "fgsm_examples",
-           "experiment4"]
+           "fgsm_changed_share", "experiment4"]
 
 #: images changed together with one seeded generator: results do not depend on the batch size.
 CHUNK = 256
@@ -46,8 +60,11 @@ def changed_predictions(model: nn.Module, images: np.ndarray, n_pixels: int, mag
 
 def pixel_runs(cfg, model: nn.Module, images: np.ndarray, labels: np.ndarray, *, n_pixels: int,
                magnitude: int | None = None, area: int | None = None, data_key: dict | None = None,
-               tag: str = "clean", targets: np.ndarray | None = None) -> dict[str, Any]:
-    """``cfg.n_repeats`` seeded runs of one setting; cached under ``data_key``.
+               tag: str = "clean", targets: np.ndarray | None = None, repeats: int | None = None) -> dict[str, Any]:
+    """``repeats`` (default ``cfg.n_repeats``) seeded runs of one setting; cached under ``data_key``.
+    Repeat r draws the same changes whatever the number of repeats, so fewer repeats than a stored
+    ``cfg.n_repeats`` run of the same setting are taken from it (exp. 3's whole-image window is
+    exp. 1's setting).
 
     Returns ``{"wrong": bool (R, N)`` (prediction != label) ``, "rate": spread of wrong-rates,
     "setting": ...}``. With ``targets`` (exp. 4: the adversarial classes) also ``"still": bool
@@ -58,12 +75,13 @@ def pixel_runs(cfg, model: nn.Module, images: np.ndarray, labels: np.ndarray, *,
     h = images.shape[1]
     area_eff = None if area is None or area >= h else int(area)
     setting = {"n_pixels": int(n_pixels), "magnitude": magnitude, "area": area_eff}
-    key = {"what": "paperb-pixels", "tag": tag, **(data_key or {}), **setting, "repeats": cfg.n_repeats,
+    repeats = int(cfg.n_repeats if repeats is None else repeats)
+    key = {"what": "paperb-pixels", "tag": tag, **(data_key or {}), **setting, "repeats": repeats,
            "seed": cfg.seed, "chunk": CHUNK}
 
     def compute():
         wrong, still = [], []
-        for r in range(cfg.n_repeats):
+        for r in range(repeats):
             pred = changed_predictions(model, images, n_pixels, magnitude, area_eff,
                                        derive_seed(cfg.seed, tag, n_pixels, magnitude, area_eff, r),
                                        cfg.eval_batch_size)
@@ -75,7 +93,15 @@ def pixel_runs(cfg, model: nn.Module, images: np.ndarray, labels: np.ndarray, *,
             out["still"] = np.stack(still)
         return out
 
-    res = ResultStore.for_cfg(cfg).get_or_compute("paperb-pixels", key, compute)
+    store = ResultStore.for_cfg(cfg)
+    res = None
+    if repeats < cfg.n_repeats and not store.has("paperb-pixels", key):
+        # the first draws of a stored run with more repeats are these draws (same seeds): take them
+        more = store.get("paperb-pixels", {**key, "repeats": int(cfg.n_repeats)})
+        if more is not None:
+            res = {k: (v[:repeats] if k in ("wrong", "still") else v) for k, v in more.items()}
+    if res is None:
+        res = store.get_or_compute("paperb-pixels", key, compute)
     res["rate"] = spread(res["wrong"].mean(1))
     return res
 
@@ -96,7 +122,20 @@ class _Data:
         return cls._cache[k]
 
 
-def pixel_rows(cfg, model, images, labels, dkey, settings, tag="clean", targets=None, progress=True):
+def rate_estimate(per_image: np.ndarray, what: str = "images"):
+    """The mean of per-item values (each image's mean over the repeats) with its paired-bootstrap 95 %
+    interval over the items (:func:`robustlab.core.stats.bootstrap`)."""
+    return bootstrap(np.mean, np.asarray(per_image, dtype=float), what=what)
+
+
+def pixel_rows(cfg, model, images, labels, dkey, settings, tag="clean", targets=None, progress=True,
+               repeats: int | None = None):
+    """One row per setting: the wrong-rate with its 95 % interval over the images (``wrong_rate_lo``,
+    ``wrong_rate_hi``), its spread over the repeats (``wrong_rate_std``, ``_min``, ``_max``) and the
+    per-image values (``per_image``: each image's share of wrong repeats, for paired comparisons).
+    With ``targets`` (exp. 4) also the restored and still-fooling rates with their intervals
+    (``restored_lo``/``_hi``, ``still_fooling_lo``/``_hi``, ``still_per_image``). ``repeats``: draws
+    per setting (default ``cfg.n_repeats``)."""
     from robustlab.core import budget
     from robustlab.core.progress import tqdm
 
@@ -104,16 +143,24 @@ def pixel_rows(cfg, model, images, labels, dkey, settings, tag="clean", targets=
     for j, s in enumerate(tqdm(settings, desc=f"paper B {tag}", disable=not progress, leave=False)):
         if j:
             budget.check(f"paper B {tag} pixel runs")  # every finished setting is stored
-        res = pixel_runs(cfg, model, images, labels, data_key=dkey, tag=tag, targets=targets, **s)
+        res = pixel_runs(cfg, model, images, labels, data_key=dkey, tag=tag, targets=targets, repeats=repeats, **s)
         n = images.shape[0]
+        per_image = res["wrong"].mean(0)
+        est = rate_estimate(per_image)
         row = {"n_pixels": s["n_pixels"], "magnitude": "any" if s.get("magnitude") is None else s["magnitude"],
                "area": images.shape[1] if s.get("area") is None else s["area"], "images": n,
                "wrong_mean": res["rate"]["mean"] * n, "wrong_rate": res["rate"]["mean"],
+               "wrong_rate_lo": est.lo, "wrong_rate_hi": est.hi,
                "wrong_rate_std": res["rate"]["std"], "wrong_rate_min": res["rate"]["min"],
-               "wrong_rate_max": res["rate"]["max"], "accuracy": 1 - res["rate"]["mean"], "repeats": res["rate"]["n"]}
+               "wrong_rate_max": res["rate"]["max"], "accuracy": 1 - res["rate"]["mean"], "repeats": res["rate"]["n"],
+               "per_image": per_image}
         if targets is not None:
             st = spread(res["still"].mean(1))
-            row.update(restored_rate=row["accuracy"], still_fooling_rate=st["mean"], still_fooling_std=st["std"])
+            still = res["still"].mean(0)
+            se = rate_estimate(still, "FGSM examples")
+            row.update(restored_rate=row["accuracy"], restored_lo=1 - est.hi, restored_hi=1 - est.lo,
+                       still_fooling_rate=st["mean"], still_fooling_lo=se.lo, still_fooling_hi=se.hi,
+                       still_fooling_std=st["std"], still_per_image=still)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -131,17 +178,20 @@ def experiment1(cfg, model: nn.Module | None = None) -> pd.DataFrame:
 
 
 def experiment2(cfg, model: nn.Module | None = None) -> pd.DataFrame:
-    """Exp. 2 (Table 7, Fig. 9): wrong-rate per magnitude (± m per channel) and pixel count."""
+    """Exp. 2 (Table 7, Fig. 9): wrong-rate per magnitude (± m per channel) and pixel count
+    (``cfg.grid_pixel_counts``; ``cfg.grid_repeats`` draws per setting)."""
     model, images, labels, _, dkey = model_and_data(cfg, model)
     settings = [{"n_pixels": p, "magnitude": m} for p in cfg.grid_pixel_counts for m in cfg.magnitudes]
-    return pixel_rows(cfg, model, images, labels, dkey, settings)
+    return pixel_rows(cfg, model, images, labels, dkey, settings, repeats=cfg.grid_repeats)
 
 
 def experiment3(cfg, model: nn.Module | None = None) -> pd.DataFrame:
-    """Exp. 3 (Table 8, Fig. 10): wrong-rate per centred window side and pixel count."""
+    """Exp. 3 (Table 8, Fig. 10): wrong-rate per centred window side and pixel count
+    (``cfg.area_pixel_counts``: the paper's Fig. 10 is read at 8 and 32 pixels; ``cfg.grid_repeats``
+    draws per setting)."""
     model, images, labels, _, dkey = model_and_data(cfg, model)
-    settings = [{"n_pixels": p, "area": a} for p in cfg.grid_pixel_counts for a in cfg.areas]
-    return pixel_rows(cfg, model, images, labels, dkey, settings)
+    settings = [{"n_pixels": p, "area": a} for p in cfg.area_pixel_counts for a in cfg.areas]
+    return pixel_rows(cfg, model, images, labels, dkey, settings, repeats=cfg.grid_repeats)
 
 
 #: FGSM examples kept in the stored record (for figures); the rest are recomputed when needed.
@@ -195,15 +245,39 @@ def fgsm_examples(cfg, model: nn.Module, images: Any, labels: np.ndarray, data_k
     return out
 
 
+def fgsm_changed_share(cfg, fg: dict[str, Any], images: Any, data_key: dict, eps: float | None = None) -> np.ndarray:
+    """Per image, the share of its pixels that FGSM changed (a pixel counts when any of its channels
+    differs in 8 bits from the original) — Pi's ``p`` for the FGSM examples of :func:`fgsm_examples`
+    (``fg``). Cached beside them; computing it needs the adversarial images."""
+    from robustlab.core.results import ResultStore
+
+    eps = float(cfg.fgsm_eps if eps is None else eps)
+    key = {"what": "paperb-fgsm-changed-share", **data_key, "eps": eps}
+
+    def compute():
+        adv = fg["adv"]()
+        out = np.empty(len(adv), dtype=np.float64)
+        for i in range(0, len(adv), CHUNK):
+            a, x = adv[i:i + CHUNK], np.asarray(images[i:i + CHUNK])
+            out[i:i + len(a)] = (a != x).any(-1).mean((1, 2))
+        return out
+
+    return np.asarray(ResultStore.for_cfg(cfg).get_or_compute("paperb-fgsm", key, compute), dtype=np.float64)
+
+
 def experiment4(cfg, model: nn.Module | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Exp. 4 (Table 9): FGSM examples that fool the model, then n-pixel changes (any value,
     anywhere): the share returned to the correct class (``restored_rate``) and the share still
-    classified as the adversarial class. Returns (table, summary)."""
+    classified as the adversarial class. Returns (table, summary); the summary also holds, per
+    selected image, whether FGSM fooled the model (``fooled_per_image``) and the share of its pixels
+    FGSM changed (``changed_share_per_image``) — what Pi of the FGSM change needs
+    (:func:`robustlab.paper_b.pixel_index.fgsm_pixel_index`)."""
     model, images, labels, _, dkey = model_and_data(cfg, model)
     fg = fgsm_examples(cfg, model, images, labels, dkey)
     fooled = fg["pred"] != labels
     summary = {"eps": cfg.fgsm_eps, "images": int(len(labels)), "fooled": int(fooled.sum()),
-               "fgsm_success_rate": float(fooled.mean())}
+               "fgsm_success_rate": float(fooled.mean()), "fgsm_success": rate_estimate(fooled.astype(float)),
+               "fooled_per_image": fooled, "changed_share_per_image": fgsm_changed_share(cfg, fg, images, dkey)}
     if not fooled.any():
         return pd.DataFrame(), summary
     lab, tgt = labels[fooled], fg["pred"][fooled]

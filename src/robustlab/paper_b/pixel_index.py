@@ -11,6 +11,14 @@ Smaller Pi = more robust. The paper's worked example (10,000 images of 224×224,
 range 255, area 200×200, 1,000 wrong) prints Pi = 98.30; the exact formula gives 98.34: the
 paper rounded the intermediate percentages (p = 0.1276 %, a = 79.72 %) and cut the result to
 two decimals. ``paper_rounding=True`` reproduces that arithmetic.
+
+Pi is linear in ``w``, so its 95 % interval over the images is ``w``'s (``Pi_lo`` / ``Pi_hi``, from
+the paired bootstrap of :func:`robustlab.paper_b.experiments.pixel_rows`) divided by ``p · r · a``;
+``Pi_min`` / ``Pi_max`` are its range over the repeats.
+
+§5 says "Pi is also suitable for adversarial examples": :func:`fgsm_pixel_index` computes Pi of the
+FGSM change with the same formula (``w`` = share of the images FGSM fools, ``p`` = share of pixels it
+changed, ``r = 2ε/255``, ``a = 1``) beside Pi of random changes on the same images.
 """
 from __future__ import annotations
 
@@ -24,7 +32,8 @@ import pandas as pd
 from robustlab.core.checks import check_float
 from robustlab.core.errors import ParameterError
 
-__all__ = ["pixel_index", "accuracy", "wrong_rate", "spread"]
+__all__ = ["pixel_index", "accuracy", "wrong_rate", "spread", "pixel_index_curve", "pixel_index_table",
+           "fgsm_pixel_index"]
 
 
 def pixel_index(wrong: float, total: int, n_pixels: int, image_size: int | tuple[int, int] = 224,
@@ -105,27 +114,85 @@ def wrong_rate(wrong_per_repeat: Sequence[Any], total: int | None = None) -> dic
 # --------------------------------------------------------------------------------------
 # Pi of experiment tables (Table 5)
 # --------------------------------------------------------------------------------------
+def _range_of(r) -> float:
+    return 255 if r.magnitude == "any" else min(255, 2 * int(r.magnitude))
+
+
 def pixel_index_curve(table: pd.DataFrame, image_size: int = 224) -> pd.DataFrame:
-    """Pi per row of an experiment-1/3 table (value range 255; area from the table)."""
+    """Pi per row of an experiment-1/3 table (value range 255, or 2m for magnitude m; area from the
+    table), with its 95 % interval over the images (``Pi_lo``, ``Pi_hi``: the wrong-rate's interval
+    scaled by the same ``1 / (p · r · a)``) and its range over the repeats (``Pi_min``, ``Pi_max``)."""
     out = table.copy()
-    out["Pi"] = [pixel_index(r.wrong_mean, r.images, r.n_pixels, image_size,
-                             255 if r.magnitude == "any" else min(255, 2 * int(r.magnitude)),
+    out["Pi"] = [pixel_index(r.wrong_mean, r.images, r.n_pixels, image_size, _range_of(r),
                              None if int(r.area) >= image_size else int(r.area)) for r in table.itertuples()]
-    lo = out["wrong_rate_min"] * out["images"]
-    hi = out["wrong_rate_max"] * out["images"]
-    some = out["wrong_mean"] > 0
-    out["Pi_min"] = out["Pi"] * np.where(some, lo / out["wrong_mean"].where(some, 1), 0)
-    out["Pi_max"] = out["Pi"] * np.where(some, hi / out["wrong_mean"].where(some, 1), 0)
+    # Pi = wrong_rate · scale; 0/0 (no wrong image) → scale from the formula with a one-image rate
+    scale = np.asarray([pixel_index(1, 1, r.n_pixels, image_size, _range_of(r),
+                                    None if int(r.area) >= image_size else int(r.area)) for r in table.itertuples()])
+    if "wrong_rate_lo" in out:
+        out["Pi_lo"] = out["wrong_rate_lo"] * scale
+        out["Pi_hi"] = out["wrong_rate_hi"] * scale
+    out["Pi_min"] = out["wrong_rate_min"] * scale
+    out["Pi_max"] = out["wrong_rate_max"] * scale
     return out
 
 
 def pixel_index_table(cfg, exp1: pd.DataFrame, model_label: str | None = None, n_pixels: int = 64,
                       image_size: int = 224) -> pd.DataFrame:
     """Table 5: Pi of the model at the paper's setting (``n_pixels`` = 64, any value, whole image;
-    the largest pixel count run if 64 was not)."""
+    the largest pixel count run if 64 was not), with its 95 % interval over the images."""
     curve = pixel_index_curve(exp1, image_size)
     p = n_pixels if n_pixels in set(curve["n_pixels"]) else int(curve["n_pixels"].max())
     r = curve[curve["n_pixels"] == p].iloc[0]
-    return pd.DataFrame([{"model": model_label or cfg.model_name, "images": int(r.images), "n_pixels": p,
-                          "value_range": 255, "area": f"{image_size}x{image_size}", "wrong_mean": r.wrong_mean,
-                          "wrong_rate": r.wrong_rate, "Pi": r.Pi, "Pi_min": r.Pi_min, "Pi_max": r.Pi_max}])
+    row = {"model": model_label or cfg.model_name, "images": int(r.images), "n_pixels": p,
+           "value_range": 255, "area": f"{image_size}x{image_size}", "wrong_mean": r.wrong_mean,
+           "wrong_rate": r.wrong_rate, "Pi": r.Pi}
+    if "Pi_lo" in curve:
+        row.update(Pi_lo=r.Pi_lo, Pi_hi=r.Pi_hi)
+    row.update(Pi_min=r.Pi_min, Pi_max=r.Pi_max)
+    return pd.DataFrame([row])
+
+
+def fgsm_pixel_index(summary: dict, exp1: pd.DataFrame, n_pixels: int = 64,
+                     image_size: int = 224) -> tuple[pd.DataFrame, Any]:
+    """Pi of the FGSM change (exp. 4's ``summary``) beside Pi of ``n_pixels`` random changes (exp. 1,
+    any value, whole image; the largest count run if ``n_pixels`` was not) on the same images, with
+    the same formula ``Pi = w / (p · r · a)``:
+
+    * FGSM: ``w`` = share of the images FGSM fools, ``p`` = mean share of pixels it changed
+      (``changed_share_per_image``), ``r = min(255, 2ε) / 255`` (each channel moves by ±ε), ``a = 1``;
+    * random: ``w`` = exp. 1's wrong-rate, ``p = n / (H · W)``, ``r = 1``, ``a = 1``.
+
+    Returns (table with one row each: w, p, r, a, Pi and Pi's 95 % interval over the images;
+    the :class:`~robustlab.core.stats.Estimate` of ``Pi_FGSM − Pi_random``, paired bootstrap over the
+    images: both are measured on the same images).
+    """
+    from robustlab.core.stats import bootstrap
+
+    fooled = np.asarray(summary["fooled_per_image"], dtype=float)
+    share = np.asarray(summary["changed_share_per_image"], dtype=float)
+    e1 = exp1[exp1["magnitude"].astype(str) == "any"] if "magnitude" in exp1 else exp1
+    p_n = n_pixels if n_pixels in set(e1["n_pixels"]) else int(e1["n_pixels"].max())
+    row = e1[e1["n_pixels"] == p_n].iloc[0]
+    wrong = np.asarray(row["per_image"], dtype=float)
+    if len(wrong) != len(fooled):
+        raise ValueError(f"fgsm_pixel_index: exp. 1 has {len(wrong)} images, exp. 4 {len(fooled)}: not the same images")
+    hw = float(image_size) ** 2
+    r_f = min(255.0, 2.0 * float(summary["eps"])) / 255.0
+    p_r = p_n / hw
+
+    def pi_fgsm(f, s):
+        ps = float(np.mean(s))
+        return float(np.mean(f)) / (ps * r_f) if ps > 0 else float("nan")
+
+    def pi_random(w):
+        return float(np.mean(w)) / p_r
+
+    e_f = bootstrap(pi_fgsm, fooled, share)
+    e_r = bootstrap(pi_random, wrong)
+    diff = bootstrap(lambda f, s, w: pi_fgsm(f, s) - pi_random(w), fooled, share, wrong)
+    rows = [{"change": f"FGSM (ε = {float(summary['eps']):g}/255)", "images": len(fooled),
+             "w": float(fooled.mean()), "p": float(share.mean()), "r": r_f, "a": 1.0,
+             "Pi": e_f.value, "Pi_lo": e_f.lo, "Pi_hi": e_f.hi},
+            {"change": f"random, {p_n} px (any value)", "images": len(wrong), "w": float(wrong.mean()), "p": p_r,
+             "r": 1.0, "a": 1.0, "Pi": e_r.value, "Pi_lo": e_r.lo, "Pi_hi": e_r.hi}]
+    return pd.DataFrame(rows), diff

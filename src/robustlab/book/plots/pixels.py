@@ -2,8 +2,11 @@
 augmentation, and the interactive original-vs-changed image view.
 
 Inputs are the DataFrames of :mod:`robustlab.paper_b.experiments` (columns ``n_pixels``, ``magnitude``,
-``area``, ``images``, ``wrong_rate`` (share in [0, 1]), ``wrong_rate_std``, ``wrong_mean``
-(images), ``accuracy``). Error bars are ± one standard deviation over the seeded repeats.
+``area``, ``images``, ``wrong_rate`` (share in [0, 1]) with its 95 % interval over the images
+``wrong_rate_lo`` / ``wrong_rate_hi``, ``wrong_rate_std`` (spread over the repeats), ``wrong_mean``
+(images), ``accuracy``). Error bars are the **95 % bootstrap intervals over the images** (each
+image's value is its mean over the repeats); a table without interval columns falls back to ± one
+standard deviation over the repeats. Tables give both: the interval, and the spread over repeats.
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["pixel_count_figure", "magnitude_figure", "area_figure", "pixel_index_figure", "fgsm_restore_figure",
-           "augmentation_figure", "pixel_table", "pixel_change_figure"]
+           "augmentation_figure", "pixel_table", "effects_table", "pixel_change_figure"]
 
 
 def _tables(tables: pd.DataFrame | Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -28,11 +31,27 @@ def _two_panels(title: str):
     return fig, axes
 
 
+def _err(t: pd.DataFrame, col: str = "wrong_rate", lo: str | None = None, hi: str | None = None,
+         std: str = "wrong_rate_std") -> np.ndarray:
+    """Asymmetric error bars (2, n) of ``col`` (below, above) from its interval columns (default
+    ``col_lo`` / ``col_hi``), in ``col``'s units; reversed (``[::-1]``) they are the bars of
+    ``1 − col``. Without interval columns: ± ``std``."""
+    lo, hi = lo or f"{col}_lo", hi or f"{col}_hi"
+    v = t[col].to_numpy(float)
+    if lo in t and hi in t:
+        low, high = t[lo].to_numpy(float), t[hi].to_numpy(float)
+        e = np.stack([v - low, high - v])
+        return np.where(np.isfinite(e), np.clip(e, 0, None), 0.0)
+    s = t[std].to_numpy(float) if std in t else np.zeros_like(v)
+    return np.stack([s, s])
+
+
 def _curve(ax_acc, ax_wrong, t: pd.DataFrame, x: str, label: str, log_x: bool = False):
     t = t.sort_values(x)
     xs = t[x].to_numpy()
-    ax_acc.errorbar(xs, 100 * t["accuracy"], yerr=100 * t["wrong_rate_std"], marker="o", capsize=3, label=label)
-    ax_wrong.errorbar(xs, t["wrong_mean"], yerr=t["wrong_rate_std"] * t["images"], marker="o", capsize=3, label=label)
+    e = _err(t)
+    ax_acc.errorbar(xs, 100 * t["accuracy"], yerr=100 * e[::-1], marker="o", capsize=3, label=label)
+    ax_wrong.errorbar(xs, t["wrong_mean"], yerr=e * t["images"].to_numpy(float), marker="o", capsize=3, label=label)
     if log_x:
         for ax in (ax_acc, ax_wrong):
             ax.set_xscale("log", base=2)
@@ -90,12 +109,13 @@ def area_figure(table: pd.DataFrame, title: str | None = None):
 
 
 def pixel_index_figure(curves: pd.DataFrame | Mapping[str, pd.DataFrame], title: str | None = None):
-    """Pi (paper B eq. 7) vs pixel count, one curve per model; bars = min–max over repeats."""
+    """Pi (paper B eq. 7) vs pixel count, one curve per model; bars = 95 % interval over the images
+    (``Pi_lo``/``Pi_hi``; min–max over the repeats for a curve without them)."""
     fig, ax = plt.subplots(figsize=(6, 3.8), constrained_layout=True)
     for label, c in _tables(curves).items():
         c = c.sort_values("n_pixels")
-        ax.errorbar(c["n_pixels"], c["Pi"], yerr=[c["Pi"] - c["Pi_min"], c["Pi_max"] - c["Pi"]], marker="o",
-                    capsize=3, label=label or None)
+        lo, hi = ("Pi_lo", "Pi_hi") if "Pi_lo" in c else ("Pi_min", "Pi_max")
+        ax.errorbar(c["n_pixels"], c["Pi"], yerr=_err(c, "Pi", lo, hi), marker="o", capsize=3, label=label or None)
         ax.set_xscale("log", base=2)
         ax.set_xticks(c["n_pixels"], [str(int(v)) for v in c["n_pixels"]])
     ax.set_xlabel("changed pixels per image")
@@ -109,13 +129,16 @@ def pixel_index_figure(curves: pd.DataFrame | Mapping[str, pd.DataFrame], title:
 
 def fgsm_restore_figure(table: pd.DataFrame, title: str | None = None):
     """Exp. 4 (Table 9): share of FGSM examples returned to the true class / still classified as the
-    adversarial class, vs the number of random pixels changed on them."""
+    adversarial class, vs the number of random pixels changed on them (bars: 95 % intervals over the
+    examples)."""
     fig, ax = plt.subplots(figsize=(6, 3.8), constrained_layout=True)
     t = table.sort_values("n_pixels")
-    ax.errorbar(t["n_pixels"], 100 * t["restored_rate"], yerr=100 * t["wrong_rate_std"], marker="o", capsize=3,
-                label="back to the true class")
-    ax.errorbar(t["n_pixels"], 100 * t["still_fooling_rate"], yerr=100 * t["still_fooling_std"], marker="s",
-                capsize=3, label="still the adversarial class")
+    ax.errorbar(t["n_pixels"], 100 * t["restored_rate"], yerr=100 * _err(t, "restored_rate", "restored_lo",
+                                                                        "restored_hi", "wrong_rate_std"),
+                marker="o", capsize=3, label="back to the true class")
+    ax.errorbar(t["n_pixels"], 100 * t["still_fooling_rate"],
+                yerr=100 * _err(t, "still_fooling_rate", "still_fooling_lo", "still_fooling_hi", "still_fooling_std"),
+                marker="s", capsize=3, label="still the adversarial class")
     ax.set_xscale("log", base=2)
     ax.set_xticks(t["n_pixels"], [str(int(v)) for v in t["n_pixels"]])
     ax.set_xlabel("random pixels changed on the FGSM example")
@@ -127,8 +150,10 @@ def fgsm_restore_figure(table: pd.DataFrame, title: str | None = None):
 
 
 def augmentation_figure(result: Mapping[str, Any], title: str | None = None):
-    """§6.2: (a) wrong-rate on held-out images per pixel count for the base and each fine-tuned
-    model (0 = clean), (b) share of the base model's FGSM examples still fooling each model."""
+    """§6.2: (a) wrong-rate on held-out images per pixel count for the base model, the fine-tuned
+    control (k = 0, hatched) and each fine-tuned k model (0 = clean), (b) share of the base model's
+    FGSM examples still fooling each model. Bars: 95 % intervals over the held-out images / the FGSM
+    examples."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
     e = result["exp1"]
     models = list(dict.fromkeys(e["model"]))
@@ -136,19 +161,24 @@ def augmentation_figure(result: Mapping[str, Any], title: str | None = None):
     w = 0.8 / max(len(models), 1)
     for i, m in enumerate(models):
         t = e[e["model"] == m].set_index("n_pixels").reindex(counts)
-        axes[0].bar(np.arange(len(counts)) + i * w, 100 * t["wrong_rate"], w, yerr=100 * t["wrong_rate_std"],
-                    capsize=2, label=m)
+        axes[0].bar(np.arange(len(counts)) + i * w, 100 * t["wrong_rate"], w, yerr=100 * _err(t), capsize=2,
+                    label=m, hatch="//" if "control" in str(m) else None)
     axes[0].set_xticks(np.arange(len(counts)) + w * (len(models) - 1) / 2,
                        ["clean" if c == 0 else f"{c} px" for c in counts])
     axes[0].set_ylabel(f"wrong (% of {int(e['images'].iloc[0])} held-out images)")
     axes[0].set_xlabel("random pixels changed at test time")
-    top = float(np.nanmax(100 * (e["wrong_rate"] + e["wrong_rate_std"]))) if len(e) else 1.0
+    top = float(np.nanmax(100 * (e["wrong_rate"] + _err(e)[1]))) if len(e) else 1.0
     axes[0].set_ylim(0, max(top, 1.0) * 1.45)  # head room for the legend
     axes[0].legend(title="model (k = pixels changed in training)", fontsize=8, title_fontsize=8, ncol=3,
                    loc="upper left")
     f = result["fgsm"]
     if len(f):
-        axes[1].bar(f["model"], 100 * f["still_fooling_rate"], color="tab:red")
+        bars = axes[1].bar(f["model"], 100 * f["still_fooling_rate"], color="tab:red", capsize=3,
+                           yerr=100 * _err(f, "still_fooling_rate", "still_fooling_lo", "still_fooling_hi", "none"))
+        for b, m in zip(bars, f["model"]):
+            if "control" in str(m):
+                b.set_hatch("//")
+        axes[1].tick_params(axis="x", labelrotation=20)
         axes[1].set_ylabel(f"FGSM examples still fooling (% of {int(f['fgsm_examples'].iloc[0])})")
     axes[1].set_xlabel("model")
     for ax in axes:
@@ -157,23 +187,36 @@ def augmentation_figure(result: Mapping[str, Any], title: str | None = None):
     return fig
 
 
+def _ci_cell(v: float, lo: float, hi: float, f) -> str:
+    if np.isfinite(lo) and np.isfinite(hi):
+        return f"{f(v)} [{f(lo)}, {f(hi)}]"
+    return f(v)
+
+
 def pixel_table(table: pd.DataFrame, index: str = "n_pixels", columns: str | None = None,
                 percent: bool = True) -> pd.DataFrame:
-    """Paper-style table: rows ``index``; per column group ``wrong (mean ± std)`` and accuracy.
+    """Paper-style table: rows ``index``; the wrong-rate with its 95 % interval over the images
+    (``wrong (%) [95 % interval]``), the spread over the repeats (``sd over repeats``), and the accuracy.
 
-    With ``columns`` (e.g. ``"magnitude"`` or ``"area"``) a wide table of wrong-rates is returned.
+    With ``columns`` (e.g. ``"magnitude"`` or ``"area"``) a wide table of wrong-rates with their
+    intervals is returned.
     """
     f = (lambda v: f"{100 * v:.1f}") if percent else (lambda v: f"{v:.3f}")
+    lo = table["wrong_rate_lo"] if "wrong_rate_lo" in table else pd.Series(np.nan, index=table.index)
+    hi = table["wrong_rate_hi"] if "wrong_rate_hi" in table else pd.Series(np.nan, index=table.index)
+    cells = [_ci_cell(v, a, b, f) for v, a, b in zip(table["wrong_rate"], lo, hi)]
     if columns is not None:
-        cell = table.assign(cell=[f"{f(r.wrong_rate)} ± {f(r.wrong_rate_std)}" for r in table.itertuples()])
-        wide = cell.pivot(index=index, columns=columns, values="cell")
+        wide = table.assign(cell=cells).pivot(index=index, columns=columns, values="cell")
         wide.columns = [f"{columns} {c}" for c in wide.columns]
+        wide.columns.name = f"wrong{' (%)' if percent else ''} [95 % interval]"
         return wide
+    reps = table["repeats"] if "repeats" in table else pd.Series(1, index=table.index)
     out = pd.DataFrame({index: table[index],
                         "images": table["images"],
                         "wrong images (mean)": table["wrong_mean"].round(1),
-                        "wrong (%) ± std" if percent else "wrong ± std":
-                            [f"{f(r.wrong_rate)} ± {f(r.wrong_rate_std)}" for r in table.itertuples()],
+                        "wrong (%) [95 % interval]" if percent else "wrong [95 % interval]": cells,
+                        "sd over repeats" + (" (pts)" if percent else ""):
+                            [f(s) if int(r) > 1 else "— (1 repeat)" for s, r in zip(table["wrong_rate_std"], reps)],
                         "accuracy (%)" if percent else "accuracy": [f(v) for v in table["accuracy"]]})
     return out.set_index(index)
 
@@ -196,3 +239,14 @@ def pixel_change_figure(example: Mapping[str, Any], label: int, class_names: Seq
     axes[1].scatter(pos[:, 1], pos[:, 0], s=60, facecolors="none", edgecolors="yellow", linewidths=0.8)
     fig.suptitle(f"true class: {name(int(label))} (circles: changed pixels)", fontsize=10)
     return fig
+
+
+def effects_table(effects: pd.DataFrame) -> pd.DataFrame:
+    """The augmentation's effects over the control (:func:`robustlab.paper_b.augment.augmentation_effects`)
+    as a table: rows = models, columns = test pixel counts, cells = "+x.x [lo, hi]" points (positive =
+    fewer wrong images than the control), paired 95 % interval over the held-out images."""
+    t = effects.assign(cell=[e.fmt(100, 1, sign=True) for e in effects["estimate"]])
+    t = t.pivot(index="model", columns="n_pixels", values="cell").reindex(list(dict.fromkeys(effects["model"])))
+    t.columns = [("clean" if c == 0 else f"{c} px") + " (pts)" for c in t.columns]
+    t.columns.name = "control − model [95 % interval]"
+    return t

@@ -1,0 +1,261 @@
+"""robustlab.paper_b.claims: every paper-B verdict follows from a number with its interval, and can go
+each way — constructed inputs where each claim must say "yes", "no" (and "partly" where it exists).
+
+Per-image values are built *nested*: with a rate r, the first round(r·n) images of a fixed order are
+wrong, so a setting with a higher rate is wrong on a superset of the images of a lower one (the
+usual picture: some images are fragile). Paired differences then have tight intervals at large n,
+and wide ones at small n.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import robustlab.paper_b as pb
+from robustlab.core.claims import NOT_TESTABLE
+from robustlab.paper_b.augment import CONTROL, augmentation_effects, augmentation_tables
+from robustlab.paper_b.pixel_index import fgsm_pixel_index, pixel_index
+
+ORDER = np.random.default_rng(0).permutation(100_000)
+
+
+@pytest.fixture(autouse=True)
+def fewer_resamples(monkeypatch):
+    """400 bootstrap resamples instead of 2,000: the constructed cases are far from the verdicts' edges,
+    and the tests stay fast on a busy machine."""
+    import functools
+
+    import robustlab.core.stats as stats
+    import robustlab.paper_b.claims as claims
+    import robustlab.paper_b.experiments as experiments
+
+    quick = functools.partial(stats.bootstrap, n_boot=400)
+    for mod in (stats, claims, experiments):
+        monkeypatch.setattr(mod, "bootstrap", quick)
+
+
+def nested(rate: float, n: int) -> np.ndarray:
+    """Per-image values (0/1) of a rate: the first round(rate·n) images of a fixed order are wrong."""
+    out = np.zeros(n)
+    out[ORDER[ORDER < n][: round(rate * n)]] = 1.0
+    return out
+
+
+def disjoint(rate: float, n: int, shift: int) -> np.ndarray:
+    """Per-image values of a rate on images that start ``shift`` places later in the fixed order."""
+    out = np.zeros(n)
+    idx = ORDER[ORDER < n]
+    out[np.roll(idx, -shift)[: round(rate * n)]] = 1.0
+    return out
+
+
+def rows(settings, n, **const):
+    """A pixel_rows-like table: ``settings`` = [(dict of columns, per-image array)]."""
+    out = []
+    for cols, v in settings:
+        out.append({"magnitude": "any", "area": 224, **const, **cols, "images": n, "wrong_rate": float(v.mean()),
+                    "wrong_mean": float(v.sum()), "wrong_rate_std": 0.0, "repeats": 1, "per_image": v})
+    return pd.DataFrame(out)
+
+
+def exp1(rates, counts=(1, 2, 4, 8, 16, 32, 64), n=2000):
+    return rows([({"n_pixels": p}, nested(r, n)) for p, r in zip(counts, rates)], n)
+
+
+def verdicts(claims):
+    return {c.id: c.verdict for c in claims}
+
+
+# --- experiment 1 -------------------------------------------------------------------------------
+def test_exp1_yes():
+    c = pb.claims_exp1(exp1([0.0, 0.002, 0.01, 0.02, 0.03, 0.04, 0.05]))
+    v = verdicts(c)
+    assert v["B-64px-range"] == "yes" and v["B-more-pixels"] == "yes"
+    assert v["B-resnet-4-64"] == "partly"  # agrees, but MobileNetV2 is not ResNet: partly at best
+    assert v["B-64px-10pct"] == "no"  # 5 %: supports §6.1.1, not §4
+    assert v["B-model-ranking"] == NOT_TESTABLE
+    by = {x.id: x for x in c}
+    assert "supports §6.1.1's ≈ 5 %" in by["B-64px-10pct"].ours and "[" in by["B-64px-range"].ours
+    assert by["B-64px-range"].value == pytest.approx(5.0) and by["B-64px-range"].unit == "%"
+    lo, hi = by["B-64px-range"].interval
+    assert lo < 5.0 < hi and "bootstrap over 2000 images" == by["B-64px-range"].method
+
+
+def test_exp1_no():
+    v = verdicts(pb.claims_exp1(exp1([0.3, 0.2, 0.2, 0.1, 0.1, 0.0, 0.0])))
+    assert v["B-more-pixels"] == "no" and v["B-64px-range"] == "no"
+    assert v["B-64px-10pct"] == "no" and v["B-resnet-4-64"] == "no"
+
+
+def test_exp1_partly_and_the_10_percent_side():
+    # a significant drop between neighbours lowers the trend to partly; 10 % at 64 px supports §4
+    c = pb.claims_exp1(exp1([0.01, 0.05, 0.02, 0.03, 0.04, 0.06, 0.10]))
+    v = verdicts(c)
+    assert v["B-more-pixels"] == "partly" and v["B-64px-10pct"] == "yes" and v["B-resnet-4-64"] == "no"
+    assert "supports §4's ≈ 10 %" in next(x.ours for x in c if x.id == "B-64px-10pct")
+    # few images: the value inside the paper's range, the interval not
+    v = verdicts(pb.claims_exp1(exp1([0.0, 0.04], counts=(1, 64), n=100)))
+    assert v["B-64px-range"] == "partly" and v["B-resnet-4-64"] == "partly"
+
+
+# --- experiments 2 and 3 --------------------------------------------------------------------------
+def exp2(rates, mags=(10, 40, 127), n=1000, p=64):
+    return rows([({"n_pixels": p, "magnitude": m}, nested(r, n)) for m, r in zip(mags, rates)], n)
+
+
+def test_exp2_yes_no_partly():
+    assert pb.claims_exp2(exp2([0.0, 0.02, 0.06]))[0].verdict == "yes"
+    assert pb.claims_exp2(exp2([0.06, 0.03, 0.0]))[0].verdict == "no"
+    assert pb.claims_exp2(exp2([0.01, 0.012], mags=(10, 127), n=500))[0].verdict == "partly"
+    c = pb.claims_exp2(exp2([0.0, 0.02, 0.06]))[0]
+    assert c.unit == "pts" and c.value == pytest.approx(6.0) and c.interval[0] > 0
+
+
+def exp3(rates_by_count, areas=(224, 160, 56), n=1000, make=None):
+    make = make or (lambda r, n, i: nested(r, n))
+    return rows([({"n_pixels": p, "area": a}, make(r, n, i)) for p, rates in rates_by_count.items()
+                 for i, (a, r) in enumerate(zip(areas, rates))], n)
+
+
+def test_exp3_yes():
+    e3 = exp3({8: [0.01, 0.01, 0.01], 32: [0.04, 0.04, 0.04], 64: [0.05, 0.05, 0.05]})
+    v = verdicts(pb.claims_exp3(e3, exp2([0.0, 0.02, 0.06])))
+    assert v == {"B-area": "yes", "B-area-fig10": "yes", "B-magnitude-vs-area": "yes"}
+
+
+def test_exp3_no():
+    e3 = exp3({8: [0.05, 0.10, 0.20], 32: [0.05, 0.10, 0.20], 64: [0.05, 0.10, 0.20]})
+    v = verdicts(pb.claims_exp3(e3, exp2([0.0, 0.02, 0.06])))
+    assert v == {"B-area": "no", "B-area-fig10": "no", "B-magnitude-vs-area": "no"}
+
+
+def test_exp3_partly_and_not_testable():
+    # equal rates on different images, few images: the value is inside ±2 pts, the interval is not
+    e3 = exp3({8: [0.05, 0.05, 0.05], 32: [0.05, 0.05, 0.05]}, n=200, make=lambda r, n, i: disjoint(r, n, 7 * i))
+    v = verdicts(pb.claims_exp3(e3))
+    assert v == {"B-area": "partly", "B-area-fig10": "partly"}
+    # magnitude range 1 pt vs windows 0, few images: the value above 0, the interval not
+    e3 = exp3({64: [0.05, 0.05, 0.05]}, n=200)
+    v = verdicts(pb.claims_exp3(e3, exp2([0.05, 0.055], mags=(10, 127), n=200)))
+    assert v == {"B-area": NOT_TESTABLE, "B-area-fig10": NOT_TESTABLE, "B-magnitude-vs-area": "partly"}
+
+
+# --- experiment 4 ---------------------------------------------------------------------------------
+def exp4(restored, n):
+    t = exp1([1 - restored[0], 1 - restored[1]], counts=(1, 64), n=n)
+    return t.assign(restored_rate=1 - t["wrong_rate"])
+
+
+def test_exp4():
+    s = {"eps": 2.0}
+    assert pb.claims_exp4(exp4([0.1, 0.5], 400), s)[0].verdict == "yes"
+    assert pb.claims_exp4(exp4([0.01, 0.05], 400), s)[0].verdict == "no"
+    assert pb.claims_exp4(exp4([0.1, 0.22], 100), s)[0].verdict == "partly"
+    assert pb.claims_exp4(pd.DataFrame(), s)[0].verdict == NOT_TESTABLE
+    c = pb.claims_exp4(exp4([0.1, 0.5], 400), s)[0]
+    assert c.value == pytest.approx(50.0) and "FGSM examples" in c.method
+
+
+# --- §6.2 augmentation ----------------------------------------------------------------------------
+def aug(wrong64, clean=None, still=None, n=400, n_fgsm=300, models=("base", CONTROL, "k=4", "k=64")):
+    """An augmentation() result: ``wrong64``/``clean``/``still`` = {model: rate}."""
+    clean = clean or {}
+    e = []
+    for m in models:
+        for p, r in ((0, clean.get(m, 0.0)), (64, wrong64[m])):
+            v = nested(r, n)
+            e.append({"model": m, "n_pixels": p, "images": n, "wrong_rate": float(v.mean()), "wrong_rate_lo": np.nan,
+                      "wrong_rate_hi": np.nan, "wrong_rate_std": 0.0, "accuracy": 1 - float(v.mean()),
+                      "per_image": v})
+    f = []
+    for m, r in (still or {}).items():
+        v = nested(r, n_fgsm)
+        f.append({"model": m, "fgsm_examples": n_fgsm, "still_fooling_rate": float(v.mean()),
+                  "still_fooling_lo": np.nan, "still_fooling_hi": np.nan, "restored_rate": 1 - float(v.mean()),
+                  "per_example": v})
+    return {"exp1": pd.DataFrame(e), "fgsm": pd.DataFrame(f), "train_images": 100, "test_images": n,
+            "fgsm_fooled_base": n_fgsm}
+
+
+def test_augmentation_yes():
+    res = aug({"base": 0.18, CONTROL: 0.20, "k=4": 0.05, "k=64": 0.12},
+              still={"base": 1.0, CONTROL: 0.6, "k=4": 0.3, "k=64": 0.4})
+    c = pb.claims_augmentation(res)
+    assert verdicts(c) == {"B-aug-random": "yes", "B-aug-small-k": "yes", "B-aug-clean": "yes", "B-aug-fgsm": "yes"}
+    by = {x.id: x for x in c}
+    assert by["B-aug-random"].value == pytest.approx(15.0)  # k=4 vs the control at 64 px
+    assert by["B-aug-fgsm"].value == pytest.approx(-30.0) and by["B-aug-fgsm"].interval[1] < 0
+    eff = augmentation_effects(res)
+    assert set(eff["model"]) == {"base", "k=4", "k=64"}
+    assert eff.set_index(["model", "n_pixels"]).loc[("k=4", 64), "effect"] == pytest.approx(0.15)
+    t10, t11 = augmentation_tables(res)
+    assert list(t10.index) == ["base", CONTROL, "k=4", "k=64"] and list(t10.columns) == ["clean (%)", "64 px (%)"]
+    assert t11.loc[CONTROL, "vs control (pts) [95 % interval]"] == "—"
+    assert t11.loc["k=4", "vs control (pts) [95 % interval]"].startswith("-30.0 [")
+
+
+def test_augmentation_no():
+    # both k models no better than the control, k=64 better than k=4, clean accuracy lost, FGSM worse
+    res = aug({"base": 0.18, CONTROL: 0.20, "k=4": 0.25, "k=64": 0.20},
+              clean={"k=4": 0.10, "k=64": 0.10}, still={"base": 1.0, CONTROL: 0.6, "k=4": 0.7})
+    v = verdicts(pb.claims_augmentation(res))
+    assert v == {"B-aug-random": "no", "B-aug-small-k": "no", "B-aug-clean": "no", "B-aug-fgsm": "no"}
+
+
+def test_augmentation_partly_and_not_testable():
+    res = aug({"base": 0.18, CONTROL: 0.20, "k=4": 0.10, "k=64": 0.25}, clean={"k=4": 0.01, "k=64": 0.01}, n=100,
+              still={"base": 1.0, CONTROL: 0.6, "k=4": 0.58}, n_fgsm=50)
+    v = verdicts(pb.claims_augmentation(res))
+    assert v["B-aug-random"] == "partly"  # k=4 better than the control, k=64 worse
+    assert v["B-aug-clean"] == "partly"  # 1 % of 100: inside ±2 pts, the interval is not
+    assert v["B-aug-fgsm"] == "partly"  # 2 pts fewer, the interval reaches above 0
+    one_k = aug({"base": 0.1, CONTROL: 0.2, "k=4": 0.1}, models=("base", CONTROL, "k=4"))
+    assert verdicts(pb.claims_augmentation(one_k))["B-aug-small-k"] == NOT_TESTABLE
+    no_control = aug({"base": 0.1, "k=4": 0.1}, models=("base", "k=4"))
+    assert set(verdicts(pb.claims_augmentation(no_control)).values()) == {NOT_TESTABLE}
+
+
+# --- §5 Pixel-index ---------------------------------------------------------------------------------
+def pi_inputs(fooled_rate, random_rate, n=2000, eps=2.0):
+    summary = {"eps": eps, "fooled_per_image": nested(fooled_rate, n).astype(bool),
+               "changed_share_per_image": np.full(n, 0.99)}
+    return summary, exp1([random_rate], counts=(64,), n=n)
+
+
+def test_fgsm_pixel_index_uses_the_same_formula():
+    summary, e1 = pi_inputs(0.8, 0.01)
+    table, diff = fgsm_pixel_index(summary, e1)
+    f, r = table.iloc[0], table.iloc[1]
+    assert f["Pi"] == pytest.approx(pixel_index(0.8 * 2000, 2000, 0.99 * 224 * 224, 224, 4))
+    assert r["Pi"] == pytest.approx(pixel_index(0.01 * 2000, 2000, 64, 224, 255))
+    assert diff.value == pytest.approx(f["Pi"] - r["Pi"]) and f["Pi_lo"] < f["Pi"] < f["Pi_hi"]
+
+
+def test_pixel_index_claims():
+    pi = pd.DataFrame({"Pi": [50.0], "Pi_lo": [40.0], "Pi_hi": [60.0], "n_pixels": [64], "images": [200]})
+    v = verdicts(pb.claims_pixel_index(pi, 98.30, fgsm_pixel_index(*pi_inputs(0.8, 0.01))))
+    assert v == {"B-pi-example": "yes", "B-pi-ranking": NOT_TESTABLE, "B-pi-adversarial": "yes"}
+    v = verdicts(pb.claims_pixel_index(pi, 98.34, fgsm_pixel_index(*pi_inputs(0.05, 0.01))))
+    assert v["B-pi-example"] == "no" and v["B-pi-adversarial"] == "no"
+    v = verdicts(pb.claims_pixel_index(pi, 98.30, fgsm_pixel_index(*pi_inputs(0.13, 0.01, n=500))))
+    assert v["B-pi-adversarial"] == "partly"
+    c = pb.claims_pixel_index(pi, 98.30)
+    assert [x.id for x in c] == ["B-pi-example", "B-pi-ranking"] and c[1].interval == (40.0, 60.0)
+
+
+def test_every_claim_has_checklist_text_and_shows_its_interval():
+    from robustlab.book.checklist import TABLE_COLUMNS, claims_table
+
+    res = aug({"base": 0.18, CONTROL: 0.20, "k=4": 0.05, "k=64": 0.12},
+              still={"base": 1.0, CONTROL: 0.6, "k=4": 0.3, "k=64": 0.4})
+    claims = (pb.claims_exp1(exp1([0.0, 0.002, 0.01, 0.02, 0.03, 0.04, 0.05]))
+              + pb.claims_exp3(exp3({8: [0.01] * 3, 32: [0.04] * 3, 64: [0.05] * 3}), exp2([0.0, 0.02, 0.06]))
+              + pb.claims_exp2(exp2([0.0, 0.02, 0.06])) + pb.claims_exp4(exp4([0.1, 0.5], 400), {"eps": 2.0})
+              + pb.claims_augmentation(res))
+    table = claims_table(claims)
+    assert list(table.columns) == TABLE_COLUMNS and table["claim"].str.len().min() > 0
+    for c in claims:
+        if c.verdict != NOT_TESTABLE:
+            assert c.value is not None and c.interval is not None and c.method.startswith("bootstrap"), c
+            assert "[" in c.ours, c  # the interval is in the words too
