@@ -79,12 +79,13 @@ def test_notebook_05_tiny(run_notebook):
 
 
 # --- paper B ------------------------------------------------------------------------------
-B_IDS = {"06_pixel_count": {"B-64px-range", "B-resnet-4-64", "B-64px-10pct", "B-more-pixels", "B-model-ranking"},
+B_IDS = {"06_pixel_count": {"B-64px-range", "B-resnet-4-64", "B-64px-10pct", "B-more-pixels", "B-model-ranking",
+                            "B-pi-ranking"},
          "07_pixel_magnitude": {"B-magnitude"},
          "08_pixel_area": {"B-area", "B-area-fig10", "B-magnitude-vs-area"},
          "09_fgsm_and_pixels": {"B-fgsm-restore"},
          "10_augmentation": {"B-aug-random", "B-aug-small-k", "B-aug-clean", "B-aug-fgsm"},
-         "11_pixel_index": {"B-pi-example", "B-pi-ranking", "B-pi-adversarial"}}
+         "11_pixel_index": {"B-pi-example", "B-pi-adversarial"}}
 
 
 @pytest.mark.parametrize("name", ["06_pixel_count", "07_pixel_magnitude", "08_pixel_area", "09_fgsm_and_pixels",

@@ -148,7 +148,7 @@ def test_augmentation_has_the_fine_tuned_control(cfg, monkeypatch):
     test_x, train_x = _data(12), np.random.default_rng(1).integers(0, 256, (12, 16, 16, 3), dtype=np.uint8)
     test_y = pb.predict(base, test_x, 4).numpy()  # the base model is right on every held-out image
     monkeypatch.setattr(aug, "model_key", lambda cfg: {"model": "toy"})
-    monkeypatch.setattr(aug, "select_correct", lambda cfg, n, splits, model: {"items": list(range(n))})
+    monkeypatch.setattr(aug, "select_correct", lambda cfg, n, splits, model, joint: {"items": list(range(n))})
     monkeypatch.setattr(aug, "selected_images", lambda cfg, sel: (test_x, test_y))
     monkeypatch.setattr(aug, "_train_set", lambda cfg: (train_x, pb.predict(base, train_x, 4).numpy()))
     seen = []
@@ -191,3 +191,63 @@ def test_real_model_selection_is_correct(shared_data, cache_dir, tmp_path):
     sel = pb.select_correct(cfg, model=model)
     x, y = pb.selected_images(cfg, sel)
     assert x.shape == (4, 224, 224, 3) and (pb.predict(model, x, 4).numpy() == y).all()
+
+
+@pytest.mark.slow
+def test_several_models_from_a_weights_folder(shared_data, cache_dir, tmp_path, monkeypatch):
+    """Paper B with several models: the real MobileNetV2 and a SqueezeNet 1.1 from a local state_dict
+    (random, with its last layer set to answer "tench" for every image, so that some images are right
+    for both); AlexNet has no file and cannot be downloaded (offline, simulated): it is reported and
+    left out, and the run goes on. The images are those both models classify correctly, every model
+    gets its rows, and the ranking claims are computed."""
+    import warnings
+
+    import torchvision
+
+    import robustlab.paper_b.classifiers as clf
+    from robustlab.core.errors import DataError
+
+    wdir = tmp_path / "weights"
+    wdir.mkdir()
+    sq = torchvision.models.squeezenet1_1(weights=None)
+    final = sq.classifier[1]
+    nn.init.zeros_(final.weight)
+    nn.init.zeros_(final.bias)
+    final.bias.data[0] = 1.0  # class 0 = tench, an Imagenette class
+    torch.save(sq.state_dict(), wdir / "squeezenet1_1.pth")
+
+    real = clf.pretrained
+
+    def offline(name, weights="DEFAULT", **kw):
+        if isinstance(weights, str) and (weights == "DEFAULT" or weights.startswith("IMAGENET")):
+            raise DataError(f"cannot download the torchvision weights {weights} for {name} (offline)")
+        return real(name, weights, **kw)
+
+    monkeypatch.setattr(clf, "pretrained", offline)
+    monkeypatch.setattr(clf, "_downloaded", lambda *a: False)
+    clf._AVAILABLE.clear()
+    cfg = resolve("t", {"profile": "tiny", "data_dir": str(shared_data), "cache_dir": str(cache_dir),
+                        "results_dir": str(tmp_path / "r"), "n_images": 3, "n_repeats": 1,
+                        "pixel_counts": [1, 64], "weights_dir": str(wdir),
+                        "model_names": ["mobilenet_v2", "squeezenet1_1", "alexnet"]})
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        names, missing = pb.available(cfg)
+    assert names == ["mobilenet_v2", "squeezenet1_1"] and set(missing) == {"alexnet"}
+    assert "alexnet.pth" in missing["alexnet"] and any("AlexNet" in str(x.message) for x in w)
+    assert pb.primary(cfg) == "mobilenet_v2"
+    sel = pb.select_correct(cfg)
+    x, y = pb.selected_images(cfg, sel)
+    assert (y == 0).all() and sel["models"] == names and set(sel["top1_checked"]) == set(names)
+    for n in names:  # every selected image is right for every model
+        assert (pb.predict(pb.load_model(pb.for_model(cfg, n)), x, 3).numpy() == y).all()
+    table = pb.models_table(cfg, sel)
+    assert list(table["model"]) == ["MobileNetV2", "SqueezeNet 1.1", "AlexNet"]
+    assert table["ran"].iloc[2].startswith("no:") and table["torchvision's published top-1 [%]"].notna().all()
+    e1 = pb.per_model(cfg, pb.experiment1)
+    assert list(e1["model_name"]) == ["mobilenet_v2", "mobilenet_v2", "squeezenet1_1", "squeezenet1_1"]
+    assert (e1[e1["model_name"] == "squeezenet1_1"]["wrong_rate"] == 0).all()  # it always answers tench
+    v = {c.id: c for c in pb.claims_models(e1, sel["top1_checked"], missing)}
+    assert v["B-model-ranking"].verdict in ("yes", "partly", "no") and "AlexNet" in v["B-model-ranking"].why
+    assert v["B-pi-ranking"].verdict == "not testable here"  # a rank correlation needs three models
+    assert "Left out for want of weights" in pb.describe_run(cfg)

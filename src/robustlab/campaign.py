@@ -214,8 +214,11 @@ def _paper_a(cfg) -> list[Unit]:
 # --------------------------------------------------------------------------------------
 def _paper_b(cfg) -> list[Unit]:
     from robustlab import paper_b as paperb
+    from robustlab.paper_b.classifiers import label, model_names
 
-    f = imagenet_forward_flops(cfg.model_name)
+    names = model_names(cfg)  # requested; those without weights are left out when the units run
+    f_all = sum(imagenet_forward_flops(m) for m in names)  # exp. 1 and the selection run every model
+    f = imagenet_forward_flops(cfg.model_name or ("resnet101" if "resnet101" in names else names[0]))
     n = int(cfg.n_images)
     R = int(cfg.n_repeats)
     Rg = int(cfg.get("grid_repeats") or cfg.n_repeats)  # draws per setting of the exp. 2/3 grids
@@ -229,13 +232,17 @@ def _paper_b(cfg) -> list[Unit]:
     aug_train = aug_k * int(cfg.aug_epochs) * int(cfg.aug_train_images)
     aug_eval = (aug_k + 1) * int(cfg.aug_test_images) * (1 + R * n_grid + 1)
     out = [
-        Unit("b-select", "paper-b", f"find {n:,} ImageNet images {cfg.model_name} classifies correctly",
+        Unit("b-select", "paper-b", f"find {n:,} ImageNet images that {', '.join(label(m) for m in names)} "
+                                    f"all classify correctly",
              run=lambda c: paperb.select_correct(c),
              done=lambda c: paperb.stored_selection(c) is not None,
-             work=lambda c: fw(1.4 * n)),
-        Unit("b-exp1", "paper-b", f"exp. 1: {len(cfg.pixel_counts)} pixel counts × {R} draws × {n:,} images",
-             run=lambda c: paperb.experiment1(c), done=lambda c: _probe(lambda: paperb.experiment1(c)),
-             work=lambda c: fw(len(cfg.pixel_counts) * R * n), deps=("b-select",)),
+             work=lambda c: (1.4 * n * len(names), f_all * 1.4 * n)),
+        Unit("b-exp1", "paper-b", f"exp. 1, every model: {len(cfg.pixel_counts)} pixel counts × {R} draws × "
+                                  f"{n:,} images",
+             run=lambda c: paperb.per_model(c, paperb.experiment1),
+             done=lambda c: _probe(lambda: paperb.per_model(c, paperb.experiment1)),
+             work=lambda c: (len(cfg.pixel_counts) * R * n * len(names), f_all * len(cfg.pixel_counts) * R * n),
+             deps=("b-select",)),
         Unit("b-exp2", "paper-b", f"exp. 2: {n_grid} pixel counts × {len(cfg.magnitudes)} magnitudes × {Rg} draws",
              run=lambda c: paperb.experiment2(c), done=lambda c: _probe(lambda: paperb.experiment2(c)),
              work=lambda c: fw(n_grid * len(cfg.magnitudes) * Rg * n), deps=("b-select",)),

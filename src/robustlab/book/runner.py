@@ -233,7 +233,7 @@ PROFILE_ROWS = [  # (label, parameter(s)) shown in the intro's profile table
     ("training / test images", ("train_subset", "test_subset")),
     ("σ levels (noise and blur)", "sigmas"),
     ("images attacked per model", "n_attack_images"),
-    ("paper-B model", "model_name"),
+    ("paper-B models", "model_names"),
     ("ImageNet images", "n_images"),
     ("random draws per setting", "n_repeats"),
     ("changed-pixel counts", "pixel_counts"),

@@ -121,9 +121,15 @@ SPEC: dict[str, Param] = {
     "attack_norm": Param("str", "norm of the minimal-change attack", _choices(("linf", "l2"))),
     "attack_steps": Param("int", "gradient steps of the minimal-change attack", _range(1)),
     # --- paper B ---------------------------------------------------------------------
-    "model_name": Param("str", "ImageNet classifier for paper B", _choices(IMAGENET_ARCHS)),
-    "weights": Param("str", "'DEFAULT' (torchvision download) or a path to a state_dict file; None = the shared "
-                            "MobileNetV2", optional=True),
+    "model_names": Param("list[str]", "ImageNet classifiers for paper B, in table order (those whose weights "
+                                      "cannot be had are reported and left out)", _nonempty(_choices(IMAGENET_ARCHS))),
+    "model_name": Param("str", "run paper B on this one classifier only (None = every one of model_names)",
+                        _choices(IMAGENET_ARCHS), optional=True),
+    "weights": Param("str", "weights of model_name: 'DEFAULT' (torchvision download) or a path to a state_dict "
+                            "file; None = a file <model>.pth in weights_dir, the shared MobileNetV2, else the "
+                            "torchvision download", optional=True),
+    "weights_dir": Param("path", "folder of <model>.pth ImageNet state_dicts (None = $ROBUSTLAB_WEIGHTS when set)",
+                         optional=True),
     "n_images": Param("int", "correctly classified ImageNet images used (paper: 10,000)", _range(1)),
     "n_repeats": Param("int", "independent random draws per setting (spread reported)", _range(1)),
     "pixel_counts": Param("list[int]", "numbers of changed pixels (exp. 1, 3, 4)", _nonempty(_range(1))),

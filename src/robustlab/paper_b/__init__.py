@@ -12,13 +12,16 @@ from importlib import import_module as _import_module
 _WHERE = {
     "augment": ("augmentation", "augmentation_effects", "augmentation_tables", "finetune", "finetune_lr_check"),
     "cifar": ("cifar_pixel_experiments", "cifar_scale"),
-    "claims": ("claims_augmentation", "claims_exp1", "claims_exp2", "claims_exp3", "claims_exp4",
+    "claims": ("claims_augmentation", "claims_exp1", "claims_models", "merge_claims", "claims_exp2", "claims_exp3",
+               "claims_exp4",
                "claims_pixel_index", "describe_run"),
-    "classifiers": ("class_names", "load_model", "model_key", "predict", "throughput"),
-    "experiments": ("experiment1", "experiment2", "experiment3", "experiment4", "fgsm_examples", "pixel_runs"),
+    "classifiers": ("available", "class_names", "for_model", "label", "load_model", "model_key", "predict",
+                    "primary", "published_top1", "throughput"),
+    "experiments": ("experiment1", "experiment2", "experiment3", "experiment4", "fgsm_examples", "per_model",
+                    "pixel_runs"),
     "pixel_index": ("fgsm_pixel_index", "pixel_index_curve", "pixel_index_table"),
     "pixels": ("change_pixels",),
-    "selection": ("select_correct", "selected_images", "stored_selection"),
+    "selection": ("models_table", "select_correct", "selected_images", "stored_selection"),
 }
 _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
 __all__ = sorted(_MODULE_OF)

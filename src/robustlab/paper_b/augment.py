@@ -99,7 +99,7 @@ def finetune_lr_check(cfg, lrs: Sequence[float], k: int, base: nn.Module | None 
 
     base = base or load_model(cfg)
     store = ResultStore.for_cfg(cfg)
-    sel = select_correct(cfg, n=cfg.aug_test_images, splits=("val",), model=base)
+    sel = select_correct(cfg, n=cfg.aug_test_images, splits=("val",), model=base, joint=False)
     test_x, test_y = selected_images(cfg, sel)
     train = {}
     rows = []
@@ -140,7 +140,7 @@ def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> d
 
     base = base or load_model(cfg)
     store = ResultStore.for_cfg(cfg)
-    sel = select_correct(cfg, n=cfg.aug_test_images, splits=("val",), model=base)
+    sel = select_correct(cfg, n=cfg.aug_test_images, splits=("val",), model=base, joint=False)
     test_x, test_y = selected_images(cfg, sel)
     tkey = {**model_key(cfg), "aug_test": config_hash({"items": sel["items"]})}
     fg = fgsm_examples(cfg, base, test_x, test_y, tkey)

@@ -29,11 +29,12 @@ import pandas as pd
 
 from robustlab.core.claims import NOT_TESTABLE, Claim, below, combine, exceeds, within
 from robustlab.core.stats import Estimate, bootstrap
-from robustlab.paper_b.classifiers import weights_arg
+from robustlab.paper_b.classifiers import SHARED_MOBILENET, weights_arg
 from robustlab.paper_b.selection import stored_selection
 
 __all__ = ["describe_run", "claims_exp1", "claims_exp2", "claims_exp3", "claims_exp4", "claims_augmentation",
-           "claims_pixel_index", "PAPER_64PX_RANGE", "ABOUT_4PX", "ABOUT_64PX", "SAME", "CONSIDERABLE"]
+           "claims_pixel_index", "claims_models", "merge_claims", "PAPER_64PX_RANGE", "ABOUT_4PX", "ABOUT_64PX",
+           "SAME", "CONSIDERABLE"]
 
 #: The paper's range of 64-pixel wrong-rates over its five models (§1, Table 6).
 PAPER_64PX_RANGE = (0.035, 0.14)
@@ -49,27 +50,36 @@ CONSIDERABLE = 0.20
 
 
 def describe_run(cfg) -> str:
-    """Markdown: which model, images, sizes and hardware produced this page's numbers."""
-    w = weights_arg(cfg)
+    """Markdown: which models, images, sizes and hardware produced this page's numbers, and which of
+    the requested models were left out for want of weights."""
+    from robustlab.paper_b.classifiers import available, for_model, label
+
     sel = stored_selection(cfg)
     if sel and "device" in sel:
         ran = f"computed on {sel['device']}" + (f" ({sel['date']})" if sel.get("date") else "")
     else:
         ran = "not computed yet"
-    real = cfg.model_name == "mobilenet_v2" and cfg.weights is None
-    model = ("the **real ImageNet-pretrained MobileNetV2** (torchvision's quantized model, dequantized; "
-             f"`{Path(w).name}`)" if real else f"`{cfg.model_name}` with weights `{w}`")
+    names, missing = available(cfg)
+
+    def one(n: str) -> str:
+        w = weights_arg(for_model(cfg, n))
+        if n == "mobilenet_v2" and Path(w).name == Path(SHARED_MOBILENET).name:
+            return ("the **real ImageNet-pretrained MobileNetV2** (torchvision's quantized model, dequantized; "
+                    f"`{Path(w).name}`)")
+        return f"{label(n)} (weights `{Path(w).name if Path(w).is_file() else w}`)"
+
+    models = "; ".join(one(n) for n in names)
+    left = (" **Left out for want of weights:** " + "; ".join(f"{label(k)} — {v}" for k, v in missing.items()) + "."
+            if missing else "")
     grid_r = cfg.get("grid_repeats") or cfg.n_repeats
-    return (f"**What produced these numbers.** Model: {model}. Images: the first {cfg.n_images} real ImageNet "
-            f"images (one-per-class sample, then Imagenette val/train, seeded order) that this model classifies "
-            f"correctly; {cfg.n_repeats} seeded repeats per setting of experiments 1 and 4 and of the "
-            f"augmentation test ({grid_r} in the exp. 2/3 grids), every image changed independently. Every "
+    every = "every one of these models classifies" if len(names) > 1 else "this model classifies"
+    return (f"**What produced these numbers.** Model{'s' if len(names) > 1 else ''}: {models}.{left} Images: the "
+            f"first {cfg.n_images} real ImageNet images (one-per-class sample, then Imagenette val/train, seeded "
+            f"order) that {every} correctly; {cfg.n_repeats} seeded repeats per setting of experiments 1 and 4 and "
+            f"of the augmentation test ({grid_r} in the exp. 2/3 grids), every image changed independently. Every "
             f"rate is shown with its **95 % interval over the images** (paired bootstrap; each image's value "
             f"is its mean over the repeats), and the spread over the repeats beside it. Profile "
-            f"`{cfg.profile}`, {ran}. The paper's five models (ResNet-101, DenseNet-121, VGG-16, AlexNet, "
-            f"SqueezeNet 1.1) need torchvision's downloaded weights, which cannot be had here: they are "
-            f"exercised in the tests with random weights only, and their rows below are the paper's numbers, "
-            f"not ours.")
+            f"`{cfg.profile}`, {ran}.")
 
 
 # --------------------------------------------------------------------------------------
@@ -204,8 +214,6 @@ def claims_exp1(e1: pd.DataFrame, model_label: str = "MobileNetV2") -> list[Clai
                                              f"{_pts(total)} (paired, {n} images)", verdict,
                             "yes when the paired difference largest − smallest count is above 0 with its whole "
                             "interval and no step to the next count is significantly negative", total, 100, "pts"))
-    out.append(Claim("B-model-ranking", "only MobileNetV2 has real weights here", NOT_TESTABLE,
-                     "the five models' ImageNet weights cannot be downloaded on this machine"))
     return out
 
 
@@ -423,16 +431,10 @@ def claims_pixel_index(pi_row: pd.DataFrame, example: float, fgsm: tuple[pd.Data
                        ) -> list[Claim]:
     """§5 worked example, Table 5 and "Pi also suits adversarial examples" (``fgsm``: the result of
     :func:`robustlab.paper_b.pixel_index.fgsm_pixel_index`)."""
-    r = pi_row.iloc[0]
-    pi = Estimate(float(r["Pi"]), float(r.get("Pi_lo", np.nan)), float(r.get("Pi_hi", np.nan)),
-                  f"bootstrap over {int(r['images'])} images" if "images" in r else "none",
-                  int(r["images"]) if "images" in r else 0)
     out = [Claim.of("B-pi-example", f"{example:.2f} (with the paper's rounding of p and a)",
                     "yes" if abs(example - 98.30) < 0.005 else "no",
                     "exact arithmetic; the exact formula gives 98.34: the paper rounded p to 0.1276 % and a to 79.72 %",
-                    Estimate(example, float("nan"), float("nan"), "exact")),
-           Claim.of("B-pi-ranking", f"MobileNetV2: Pi = {pi.fmt(1, 1)} at {int(r['n_pixels'])} px", NOT_TESTABLE,
-                    "needs several models with real weights; only MobileNetV2 has them here", pi)]
+                    Estimate(example, float("nan"), float("nan"), "exact"))]
     if fgsm is not None:
         table, diff = fgsm
         f, rnd = table.iloc[0], table.iloc[1]
@@ -448,3 +450,97 @@ def claims_pixel_index(pi_row: pd.DataFrame, example: float, fgsm: tuple[pd.Data
                             "of change than random pixel changes on the same images (paired difference above 0 "
                             "with its whole interval)", diff))
     return out
+
+
+# --------------------------------------------------------------------------------------
+# several models: §1's range, Table 6's ranking, Table 5's Pi against accuracy
+# --------------------------------------------------------------------------------------
+def _spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rank correlation of two short vectors (average ranks for ties); NaN when constant."""
+    rx, ry = pd.Series(x).rank().to_numpy(), pd.Series(y).rank().to_numpy()
+    if np.ptp(rx) == 0 or np.ptp(ry) == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def claims_models(e1: pd.DataFrame, top1: dict[str, float], missing: dict[str, str] | None = None,
+                  n_pixels: int = 64) -> list[Claim]:
+    """§1 (3.5 % to 14 % wrong at 0.12 % of the pixels, best to worst model), Table 6's ranking
+    (DenseNet the most robust, SqueezeNet the least) and Table 5's "Pi goes with accuracy", from the
+    experiment-1 table of every model (:func:`robustlab.paper_b.experiments.per_model`: a ``model_name``
+    column, one row per model and pixel count, ``per_image`` on the same images for every model) and
+    each model's own top-1 on the images checked (``top1``). ``missing``: models left out, and why.
+
+    Every model sees the same images, so the per-model rates are compared by a paired bootstrap over
+    the images. Not testable only when fewer than two models ran (the page names the missing weights).
+    """
+    from robustlab.paper_b.classifiers import label
+
+    missing = missing or {}
+    gone = "; ".join(f"{label(k)} ({v.split(';')[0]})" for k, v in missing.items()) or "none"
+    t = e1[e1["n_pixels"] == (n_pixels if n_pixels in set(e1["n_pixels"]) else int(e1["n_pixels"].max()))]
+    names = list(dict.fromkeys(t["model_name"]))
+    px = int(t["n_pixels"].iloc[0]) if len(t) else n_pixels
+    ids = ("B-64px-range", "B-model-ranking", "B-pi-ranking")
+    if len(names) < 2:
+        why = f"needs two or more models; ran: {', '.join(label(n) for n in names) or 'none'}; missing weights: {gone}"
+        return [Claim(i, f"{len(names)} model ran", NOT_TESTABLE, why) for i in ids[1:]]
+    W = np.stack([_arr(t[t["model_name"] == n]["per_image"].iloc[0]) for n in names])  # (models, images)
+    rates = {n: _rate(W[k]) for k, n in enumerate(names)}
+    listing = ", ".join(f"{label(n)} {_pc(rates[n])}" for n in names)
+    out = []
+    # §1: best and worst model both inside the paper's 3.5-14 % span
+    lo, hi = PAPER_64PX_RANGE
+    best, worst = min(names, key=lambda n: rates[n].value), max(names, key=lambda n: rates[n].value)
+    v = combine([_inside(rates[best], lo, hi), _inside(rates[worst], lo, hi)])
+    out.append(Claim.of("B-64px-range", f"{px} px: best {label(best)} {_pc(rates[best])}, worst {label(worst)} "
+                                        f"{_pc(rates[worst])} ({len(names)} models, {W.shape[1]} images)", v,
+                        f"yes when the best and the worst model's 95 % intervals lie inside the paper's "
+                        f"{100 * lo:g}–{100 * hi:g} %, partly when their values do; missing weights: {gone}",
+                        rates[worst], 100, "%"))
+    # Table 6: DenseNet lowest wrong-rate, SqueezeNet highest (paired differences to every other model)
+    parts, txt, head = [], [], None
+    for who, rule, word in (("densenet121", below, "most"), ("squeezenet1_1", exceeds, "least")):
+        if who not in names:
+            continue
+        k = names.index(who)
+        others = [j for j in range(len(names)) if j != k]
+        if word == "most":
+            d = bootstrap(lambda w, k=k, o=others: float(w[k].mean() - w[o].mean(-1).min()), W)
+        else:
+            d = bootstrap(lambda w, k=k, o=others: float(w[k].mean() - w[o].mean(-1).max()), W)
+        parts.append(rule(d))
+        head = head or d
+        txt.append(f"{label(who)} minus the {'best' if word == 'most' else 'worst'} other: {_pts(d)}")
+    if parts:
+        out.append(Claim.of("B-model-ranking", f"{px} px: {listing}; " + "; ".join(txt), combine(parts),
+                            "yes when DenseNet's wrong-rate is below every other model's and SqueezeNet's above "
+                            "(paired bootstrap over the images, whole interval); each part is judged where its "
+                            f"model ran; missing weights: {gone}", head, 100, "pts"))
+    else:
+        out.append(Claim("B-model-ranking", f"{px} px: {listing}", NOT_TESTABLE,
+                         f"DenseNet and SqueezeNet did not run; missing weights: {gone}"))
+    # Table 5: Pi = w / (p r a) with p, r, a the same for every model, so Pi ranks like w: a smaller Pi
+    # should go with a higher accuracy, i.e. a negative rank correlation of Pi and top-1
+    acc = np.asarray([top1.get(n, np.nan) for n in names], dtype=float)
+    if np.isfinite(acc).sum() >= 2 and len(names) >= 3:
+        rho = bootstrap(lambda w: _spearman(w.mean(-1), acc), W)
+        out.append(Claim.of("B-pi-ranking", f"Spearman ρ(Pi, top-1) = {rho.fmt(1, 2, sign=True)} over {len(names)} "
+                                            f"models (top-1 on the images checked: "
+                                            f"{', '.join(f'{label(n)} {100 * a:.1f} %' for n, a in zip(names, acc))})",
+                            below(rho),
+                            "Pi at 64 px (any value, whole image) differs between models only by w; yes when the "
+                            "rank correlation with the models' top-1 is below 0 with its whole interval "
+                            f"(bootstrap over the images); missing weights: {gone}", rho))
+    else:
+        out.append(Claim("B-pi-ranking", listing, NOT_TESTABLE, "a rank correlation needs three models or more"
+                                                                 f"; missing weights: {gone}"))
+    return out
+
+
+def merge_claims(base: list[Claim], override: list[Claim]) -> list[Claim]:
+    """``base`` with every claim whose id ``override`` also has replaced by override's, then the rest
+    of ``override`` (each id once: e.g. the several-model B-64px-range replaces the one-model one)."""
+    new = {c.id: c for c in override}
+    out = [new.pop(c.id, c) for c in base]
+    return out + list(new.values())

@@ -29,7 +29,8 @@ from robustlab.core.errors import CheckpointError, DataError, ParameterError
 from robustlab.data.scale import to_unit
 
 __all__ = ["IMAGENET_ARCHS", "IMAGENET_MEAN", "IMAGENET_STD", "Normalize", "pretrained", "SHARED_MOBILENET",
-           "shared_mobilenet_path"]
+           "shared_mobilenet_path", "PAPER_WEIGHTS", "LABELS", "label", "weights_dir", "model_names", "for_model",
+           "available", "primary", "published_top1", "weights_arg", "model_key", "load_model"]
 
 #: ImageNet statistics used by every torchvision classifier (on the [0, 1] scale of :func:`to_unit`).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -144,16 +145,149 @@ def pretrained(name: str, weights: str | os.PathLike | None = "DEFAULT", *, norm
 
 
 # --------------------------------------------------------------------------------------
-# the model of a run, its identity in cache keys, and forward passes on 8-bit images
+# the models of a run: which, with which weights, which of them can be had
 # --------------------------------------------------------------------------------------
-def weights_arg(cfg) -> str | None:
-    if cfg.weights is not None:
-        return cfg.weights
-    if cfg.model_name != "mobilenet_v2":
-        return "DEFAULT"
-    from robustlab.paper_b.classifiers import shared_mobilenet_path
+#: the torchvision weights each model downloads when no local file is given: IMAGENET1K_V1, what
+#: ``pretrained=True`` gave when the paper was written (2021).
+PAPER_WEIGHTS = {n: "IMAGENET1K_V1" for n in IMAGENET_ARCHS if n != "mobilenet_v2"} | {"mobilenet_v2": "DEFAULT"}
 
-    return str(shared_mobilenet_path(cfg.data_dir))
+#: display names, in the paper's spelling.
+LABELS = {"mobilenet_v2": "MobileNetV2", "resnet101": "ResNet-101", "densenet121": "DenseNet-121",
+          "vgg16": "VGG-16", "alexnet": "AlexNet", "squeezenet1_1": "SqueezeNet 1.1"}
+
+
+def label(name: str) -> str:
+    return LABELS.get(name, name)
+
+
+def weights_dir(cfg) -> Path | None:
+    """The folder of ``<model>.pth`` state_dicts: ``cfg.weights_dir``, else ``$ROBUSTLAB_WEIGHTS``."""
+    d = cfg.get("weights_dir") or os.environ.get("ROBUSTLAB_WEIGHTS") or None
+    return Path(d).expanduser() if d else None
+
+
+def model_names(cfg) -> list[str]:
+    """The models the run asks for: ``[cfg.model_name]`` when set, else ``cfg.model_names``."""
+    if cfg.get("models"):
+        return list(cfg["models"])
+    if cfg.get("model_name"):
+        return [cfg.model_name]
+    names = cfg.get("model_names") or ["mobilenet_v2"]
+    return list(dict.fromkeys(names))
+
+
+def for_model(cfg, name: str):
+    """``cfg`` for one model of the run: ``model_name`` = ``name``; the run's model list is kept (the
+    images are those *every* available model classifies correctly)."""
+    out = type(cfg)(cfg)
+    out["models"] = model_names(cfg)
+    out["model_name"] = name
+    if name != cfg.get("model_name"):
+        out["weights"] = None  # ``weights`` belongs to the one model named by model_name
+    return out
+
+
+def _weights_for(cfg, name: str) -> str:
+    if cfg.get("weights") is not None and cfg.get("model_name") == name:
+        return cfg.weights
+    d = weights_dir(cfg)
+    if d is not None and (d / f"{name}.pth").is_file():
+        return str(d / f"{name}.pth")
+    if name == "mobilenet_v2":
+        shared = shared_mobilenet_path(cfg.get("data_dir"))
+        if shared.is_file():
+            return str(shared)
+    return PAPER_WEIGHTS.get(name, "DEFAULT")
+
+
+def _downloaded(name: str, enum_name: str) -> bool:
+    """Whether torchvision's weights file is already in the torch hub cache (no download needed)."""
+    try:
+        url = _enum_weights(name, enum_name).url
+    except ParameterError:
+        return False
+    return (Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]).is_file()
+
+
+_AVAILABLE: dict[tuple, tuple[list[str], dict[str, str]]] = {}
+
+
+def available(cfg) -> tuple[list[str], dict[str, str]]:
+    """(models whose weights can be had, {model: why not and what to do}) for :func:`model_names`.
+
+    A local file (``weights``, ``weights_dir``, the shared MobileNetV2) counts when it exists; a
+    torchvision enum when its file is in the torch hub cache or can be downloaded now (tried once per
+    process: a download is what a machine with internet should do). Reported once per process."""
+    names = model_names(cfg)
+    w = (cfg.get("model_name"), cfg.weights) if cfg.get("weights") is not None else None
+    key = (tuple(names), str(weights_dir(cfg)), w, str(cfg.get("data_dir")))
+    if key in _AVAILABLE:
+        return _AVAILABLE[key]
+    ok, missing = [], {}
+    for n in names:
+        w = _weights_for(cfg, n)
+        is_file = not (w == "DEFAULT" or (w.isupper() and os.sep not in w and not Path(w).suffix))
+        if is_file:
+            if Path(w).is_file():
+                ok.append(n)
+            else:
+                missing[n] = f"no file {w}"
+            continue
+        if _downloaded(n, w):
+            ok.append(n)
+            continue
+        try:
+            pretrained(n, w)
+            ok.append(n)
+        except (DataError, CheckpointError, ParameterError) as e:
+            d = weights_dir(cfg)
+            missing[n] = (f"torchvision's {n} {w} weights cannot be downloaded here ({str(e).split('(')[0].strip()}); "
+                          f"put its state_dict at {(d or Path('<weights_dir>')) / (n + '.pth')} "
+                          f"(weights_dir= or $ROBUSTLAB_WEIGHTS) or run where torchvision can download")
+    if missing:
+        import warnings
+
+        warnings.warn("paper B: left out for want of weights: " + "; ".join(f"{label(k)}: {v}" for k, v in
+                                                                              missing.items()), stacklevel=2)
+    if not ok:
+        raise DataError(f"paper B: no model of {names} has weights here ({missing}). Give weights_dir= (or "
+                        f"$ROBUSTLAB_WEIGHTS) a folder of <model>.pth state_dicts, or run with internet.")
+    _AVAILABLE[key] = (ok, missing)
+    return ok, missing
+
+
+def primary(cfg) -> str:
+    """The one model of single-model steps (the fine-tuning of §6.2): ``cfg.model_name`` when set, else
+    ResNet-101 when available (the paper's choice), else the first available model."""
+    if cfg.get("model_name"):
+        return cfg.model_name
+    ok, _ = available(cfg)
+    return "resnet101" if "resnet101" in ok else ok[0]
+
+
+def _name(cfg) -> str:
+    return cfg.get("model_name") or primary(cfg)
+
+
+def published_top1(name: str, shared: bool = False) -> tuple[str, float] | None:
+    """(weights enum, ImageNet-1k top-1 %) that torchvision publishes for the weights :data:`PAPER_WEIGHTS`
+    names, or (``shared``) for the quantized MobileNetV2 that the shared, dequantized file comes from
+    (None when unknown)."""
+    if shared:
+        from torchvision.models.quantization import MobileNet_V2_QuantizedWeights
+
+        w = MobileNet_V2_QuantizedWeights.DEFAULT
+        return f"quantized {w.name}", float(w.meta["_metrics"]["ImageNet-1K"]["acc@1"])
+    try:
+        w = _enum_weights(name, PAPER_WEIGHTS.get(name, "DEFAULT"))
+        return w.name, float(w.meta["_metrics"]["ImageNet-1K"]["acc@1"])
+    except (ParameterError, KeyError, ValueError):
+        return None
+
+
+def weights_arg(cfg) -> str | None:
+    """The weights of ``cfg.model_name`` (else of :func:`primary`): a state_dict path or an enum name."""
+    return _weights_for(cfg, _name(cfg))
 
 
 _SHA_CACHE: dict[tuple[str, int, int], str] = {}
@@ -178,7 +312,7 @@ def model_key(cfg) -> dict[str, Any]:
     name, or a weights file by its name and SHA-256 (never its path, so results computed on another
     machine, with the file elsewhere, are found)."""
     w = weights_arg(cfg)
-    key: dict[str, Any] = {"model": cfg.model_name, "weights": w}
+    key: dict[str, Any] = {"model": _name(cfg), "weights": w}
     if w is not None and Path(w).is_file():
         key["weights"] = Path(w).name
         key["weights_sha256"] = _file_sha256(Path(w))
@@ -203,10 +337,9 @@ def resolve_model(model):
 
 
 def load_model(cfg) -> nn.Module:
-    """``cfg.model_name`` with its weights on ``cfg.torch_device`` (channels_last, eval mode)."""
-    from robustlab.paper_b.classifiers import pretrained
-
-    m = pretrained(cfg.model_name, weights_arg(cfg))
+    """``cfg.model_name`` (else :func:`primary`) with its weights on ``cfg.torch_device`` (channels_last,
+    eval mode)."""
+    m = pretrained(_name(cfg), weights_arg(cfg))
     return m.to(cfg.torch_device, memory_format=torch.channels_last).eval()
 
 

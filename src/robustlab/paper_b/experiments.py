@@ -37,7 +37,7 @@ from robustlab.paper_b.pixel_index import spread
 from robustlab.paper_b.pixels import change_pixels, make_generator
 from robustlab.paper_b.selection import LazyImages, select_correct, selected_images
 
-__all__ = ["CHUNK", "N_FGSM_EXAMPLES", "changed_predictions", "pixel_runs", "rate_estimate", "pixel_rows",
+__all__ = ["CHUNK", "N_FGSM_EXAMPLES", "per_model", "changed_predictions", "pixel_runs", "rate_estimate", "pixel_rows",
            "model_and_data", "experiment1", "experiment2", "experiment3", "fgsm_images", "fgsm_examples",
            "fgsm_changed_share", "experiment4"]
 
@@ -285,3 +285,24 @@ def experiment4(cfg, model: nn.Module | None = None) -> tuple[pd.DataFrame, dict
     table = pixel_rows(cfg, model, adv, lab, {**dkey, "fgsm_eps": cfg.fgsm_eps},
                        [{"n_pixels": p} for p in cfg.pixel_counts], tag="fgsm", targets=tgt)
     return table, summary
+
+
+def per_model(cfg, experiment, *args, **kwargs):
+    """``experiment(cfg_m, ...)`` for every model m of the run whose weights can be had
+    (:func:`~robustlab.paper_b.classifiers.available`), on the same images (those every one of them
+    classifies correctly), as one table with ``model`` (display name) and ``model_name`` columns first.
+    An experiment that returns (table, summary) gives (table, {model_name: summary})."""
+    from robustlab.paper_b.classifiers import available, for_model, label
+
+    tables, extra = [], {}
+    for name in available(cfg)[0]:
+        res = experiment(for_model(cfg, name), *args, **kwargs)
+        t = res[0] if isinstance(res, tuple) else res
+        t = t.copy()
+        t.insert(0, "model_name", name)
+        t.insert(0, "model", label(name))
+        tables.append(t)
+        if isinstance(res, tuple):
+            extra[name] = res[1]
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    return (table, extra) if extra else table

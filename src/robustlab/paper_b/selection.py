@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,11 @@ from torch import nn
 
 from robustlab.core.errors import DataError, EmptySelectionError
 from robustlab.paper_b.classifiers import (
+    LazyModel,
+    _name,
+    available,
     describe,
+    for_model,
     load_model,
     model_key,
     predict,
@@ -20,8 +25,8 @@ from robustlab.paper_b.classifiers import (
     throughput,
 )
 
-__all__ = ["SELECTION_SPLITS", "IMAGE_SIZE", "LazyImages", "select_correct", "stored_selection", "selected_images",
-           "load_split", "split_per_class"]
+__all__ = ["models_table", "SELECTION_SPLITS", "IMAGE_SIZE", "LazyImages", "select_correct", "stored_selection",
+           "selected_images", "load_split", "split_per_class"]
 
 #: where correctly classified images are drawn from, in this order.
 SELECTION_SPLITS = ("sample", "val", "train")
@@ -67,23 +72,29 @@ def load_split(cfg, split: str, per_class: int | None):
 
 
 def select_correct(cfg, n: int | None = None, splits: Sequence[str] = SELECTION_SPLITS, model: nn.Module | None = None,
-                   exclude: dict | None = None) -> dict[str, Any]:
-    """The first ``n`` images (default ``cfg.n_images``) the model classifies correctly.
+                   exclude: dict | None = None, joint: bool = True) -> dict[str, Any]:
+    """The first ``n`` images (default ``cfg.n_images``) that *every* model of the run classifies
+    correctly (§6; ``joint=False``: only ``cfg.model_name``'s model, e.g. the base of a fine-tuning).
 
-    The candidates of each split in ``splits`` are visited in a seeded random order (split by
-    split) and evaluated in batches until ``n`` are found; splits are decoded only as far as
-    needed. Cached. Returns ``{"items": [(split, per_class, index)], "labels", "checked",
-    "correct_rate"}``; :func:`selected_images` turns it into the images.
+    The run's models are those of :func:`~robustlab.paper_b.classifiers.available` (a model whose
+    weights cannot be had is left out and reported); ``model``, when given, is the already loaded
+    model of a one-model selection. The candidates of each split in ``splits`` are visited in a
+    seeded random order (split by split) and evaluated in batches until ``n`` are found; splits are
+    decoded only as far as needed. Cached. Returns ``{"items": [(split, per_class, index)], "labels",
+    "checked", "correct_rate"`` (all models right), ``"models"``, ``"top1_checked"`` ({model: its own
+    top-1 on the images checked})``}``; :func:`selected_images` turns it into the images.
     """
     from robustlab.core.results import ResultStore
 
     n = int(n or cfg.n_images)
-    key = _selection_key(cfg, n, splits)
+    names = _run_models(cfg, joint)
+    key = _selection_key(cfg, n, splits, names)
 
     def compute():
-        nonlocal model
-        model = resolve_model(model) or load_model(cfg)
+        models = {m: (resolve_model(model) if model is not None and len(names) == 1 else
+                      LazyModel(lambda m=m: load_model(for_model(cfg, m)))) for m in names}
         items, labels, checked, right = [], [], 0, 0
+        right_by = dict.fromkeys(names, 0)
         seen: set[tuple[str, str]] = set()
         for split in splits:
             first = split_per_class(split, n - len(items))
@@ -95,15 +106,19 @@ def select_correct(cfg, n: int | None = None, splits: Sequence[str] = SELECTION_
                     s = load_split(cfg, split, per_class)
                 except DataError:
                     break
-                names = s.names or [str(i) for i in range(len(s))]
+                names_ = s.names or [str(i) for i in range(len(s))]
                 order = np.random.default_rng([cfg.seed, len(split)]).permutation(len(s))
-                order = np.asarray([i for i in order if (split, names[i]) not in seen], dtype=np.int64)
+                order = np.asarray([i for i in order if (split, names_[i]) not in seen], dtype=np.int64)
                 bs = cfg.eval_batch_size
                 for i in range(0, len(order), bs):
                     idx = np.sort(order[i:i + bs])
-                    seen.update((split, names[j]) for j in idx)
-                    pred = predict(model, s.images[idx], bs).numpy()
-                    ok = pred == s.labels[idx]
+                    seen.update((split, names_[j]) for j in idx)
+                    x = s.images[idx]
+                    ok = np.ones(len(idx), dtype=bool)
+                    for m, net in models.items():
+                        hit = predict(net, x, bs).numpy() == s.labels[idx]
+                        right_by[m] += int(hit.sum())
+                        ok &= hit
                     checked += len(idx)
                     right += int(ok.sum())
                     for j in idx[ok]:
@@ -117,17 +132,30 @@ def select_correct(cfg, n: int | None = None, splits: Sequence[str] = SELECTION_
         if len(items) < n:
             raise EmptySelectionError(
                 f"n_images={n}: only {len(items)} of {checked} images in splits {list(splits)} are classified "
-                f"correctly by {cfg.model_name}; lower n_images or add data")
+                f"correctly by {' and '.join(names)}; lower n_images or add data")
+        first_model = models[names[0]]
         return {"items": items, "labels": np.asarray(labels, dtype=np.int64), "checked": checked,
-                "correct_rate": right / max(checked, 1), "device": describe(cfg.torch_device),
-                "forward_img_s": throughput(model, batch_size=min(int(cfg.eval_batch_size), 64)),
+                "correct_rate": right / max(checked, 1), "models": names,
+                "top1_checked": {m: r / max(checked, 1) for m, r in right_by.items()},
+                "device": describe(cfg.torch_device),
+                "forward_img_s": throughput(first_model, batch_size=min(int(cfg.eval_batch_size), 64)),
                 "date": time.strftime("%Y-%m-%d")}
 
     return ResultStore.for_cfg(cfg).get_or_compute("paperb-selection", key, compute)
 
 
-def _selection_key(cfg, n: int, splits: Sequence[str] = SELECTION_SPLITS) -> dict[str, Any]:
-    return {"what": "paperb-selection", **model_key(cfg), "n": int(n), "splits": list(splits), "seed": cfg.seed}
+def _run_models(cfg, joint: bool = True) -> list[str]:
+    return available(cfg)[0] if joint else [_name(cfg)]
+
+
+def _selection_key(cfg, n: int, splits: Sequence[str] = SELECTION_SPLITS, names: list[str] | None = None
+                   ) -> dict[str, Any]:
+    names = names if names is not None else _run_models(cfg)
+    if len(names) == 1:  # one model: the key selections always had
+        models: dict[str, Any] = model_key(for_model(cfg, names[0]))
+    else:
+        models = {"models": [model_key(for_model(cfg, m)) for m in names]}
+    return {"what": "paperb-selection", **models, "n": int(n), "splits": list(splits), "seed": cfg.seed}
 
 
 def stored_selection(cfg) -> dict[str, Any] | None:
@@ -160,3 +188,24 @@ def selected_images(cfg, selection: dict[str, Any]) -> tuple[LazyImages, np.ndar
         return np.asarray(load_split(cfg, split, pc).images[i])
 
     return LazyImages(load, (len(items), IMAGE_SIZE, IMAGE_SIZE, 3), load_one), np.asarray(selection["labels"])
+
+
+def models_table(cfg, selection: dict[str, Any]):
+    """One row per requested model: whether it ran (or why not), its own top-1 on the images checked
+    by the selection (%, measured) and torchvision's published ImageNet-1k top-1 of the weights the
+    model downloads (%, with the enum's name)."""
+    import pandas as pd
+
+    from robustlab.paper_b.classifiers import SHARED_MOBILENET, label, model_names, published_top1, weights_arg
+
+    names, missing = available(cfg)
+    top1 = selection.get("top1_checked") or ({names[0]: selection["correct_rate"]} if len(names) == 1 else {})
+    rows = []
+    for n in model_names(cfg):
+        pub = published_top1(n, shared=str(weights_arg(for_model(cfg, n))).endswith(Path(SHARED_MOBILENET).name))
+        rows.append({"model": label(n), "ran": "yes" if n in names else f"no: {missing.get(n, '')}",
+                     "top-1 on the images checked [%]": round(100 * top1[n], 1) if n in top1 else None,
+                     "images checked": selection["checked"] if n in top1 else None,
+                     "torchvision's published top-1 [%]": pub[1] if pub else None,
+                     "of the weights": pub[0] if pub else None})
+    return pd.DataFrame(rows)
