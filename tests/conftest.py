@@ -59,7 +59,7 @@ def run_notebook(shared_data, cache_dir, nb_results, tmp_path_factory):
         os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures into outputs
         pm.execute_notebook(str(REPO / "notebooks" / f"{name}.ipynb"), str(out_dir / f"{name}.ipynb"),
                             parameters=params, kernel_name="python3", cwd=str(REPO), progress_bar=False)
-        return read_records(nb_results / params["profile"] / "records" / f"{name}.json")
+        return read_records(Path(params["results_dir"]) / params["profile"] / "records" / f"{name}.json")
 
     return run
 

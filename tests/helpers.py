@@ -49,3 +49,22 @@ def same_state(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     """Both modules have bit-identical state dicts."""
     sa, sb = a.state_dict(), b.state_dict()
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def save_tench_squeezenet(folder) -> None:
+    """``<folder>/squeezenet1_1.pth``: a randomly initialised SqueezeNet 1.1 whose last layer answers
+    class 0 (tench, an Imagenette class) for every image, so that some real images are classified
+    correctly by it and by the real MobileNetV2 (paper B's several-model path with local weights)."""
+    from pathlib import Path
+
+    import torch
+    import torchvision
+    from torch import nn
+
+    sq = torchvision.models.squeezenet1_1(weights=None)
+    final = sq.classifier[1]
+    nn.init.zeros_(final.weight)
+    nn.init.zeros_(final.bias)
+    final.bias.data[0] = 1.0
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    torch.save(sq.state_dict(), Path(folder) / "squeezenet1_1.pth")

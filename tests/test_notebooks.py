@@ -111,9 +111,31 @@ def test_notebook_tiny(run_notebook, name):
         assert set(rec["aug_lr_check"]) == {"0.001"} and 0 <= rec["aug_lr_check"]["0.001"] <= 1
         assert {"k=0 (control)|0", "k=0 (control)|64", "k=4|64"} <= set(rec["aug_wrong_rate"])
         assert "k=4|64" in rec["aug_effect_vs_control"]
+        assert set(rec["aug_base_by_model"]) == {"MobileNetV2|0", "MobileNetV2|64"}
     if name == "11_pixel_index":
         assert round(rec["pi_example"]["paper_rounding"], 2) == 98.30
         assert len(rec["pi_fgsm"]) == 2 and rec["pi_interval"][0] <= rec["pi"] <= rec["pi_interval"][1]
+
+
+@pytest.mark.slow
+def test_paper_b_chapters_with_two_models(run_notebook, tmp_path):
+    """The same chapters with a second model from a local weights folder (a random SqueezeNet 1.1 that
+    always answers "tench"): every model gets its rows and curves, the ranking claims are computed."""
+    from helpers import save_tench_squeezenet
+
+    save_tench_squeezenet(tmp_path / "w")
+    two = {"model_names": ["mobilenet_v2", "squeezenet1_1"], "weights_dir": str(tmp_path / "w"),
+           "results_dir": str(tmp_path / "r"), "cifar_models_pixels": False}
+    rec = run_notebook("06_pixel_count", **two)
+    assert rec["selection"]["models"] == ["mobilenet_v2", "squeezenet1_1"]
+    assert set(rec["exp1_wrong_rate_by_model"]) == {"MobileNetV2", "SqueezeNet 1.1"}
+    v = {c["id"]: c for c in rec["claims"]}
+    assert v["B-model-ranking"]["verdict"] in ("yes", "partly", "no") and "[" in v["B-model-ranking"]["ours"]
+    assert v["B-64px-range"]["verdict"] in ("yes", "partly", "no") and "SqueezeNet" in v["B-64px-range"]["ours"]
+    rec = run_notebook("11_pixel_index", **two)
+    assert set(rec["pi_by_model"]) == {"MobileNetV2", "SqueezeNet 1.1"}
+    rec = run_notebook("10_augmentation", **two)  # MobileNetV2 is fine-tuned; both have their base rows
+    assert {k.split("|")[0] for k in rec["aug_base_by_model"]} == {"MobileNetV2", "SqueezeNet 1.1"}
 
 
 # --- the summary (last: it reads the records the chapters above left) ------------------------

@@ -202,19 +202,12 @@ def test_several_models_from_a_weights_folder(shared_data, cache_dir, tmp_path, 
     gets its rows, and the ranking claims are computed."""
     import warnings
 
-    import torchvision
-
     import robustlab.paper_b.classifiers as clf
+    from helpers import save_tench_squeezenet
     from robustlab.core.errors import DataError
 
     wdir = tmp_path / "weights"
-    wdir.mkdir()
-    sq = torchvision.models.squeezenet1_1(weights=None)
-    final = sq.classifier[1]
-    nn.init.zeros_(final.weight)
-    nn.init.zeros_(final.bias)
-    final.bias.data[0] = 1.0  # class 0 = tench, an Imagenette class
-    torch.save(sq.state_dict(), wdir / "squeezenet1_1.pth")
+    save_tench_squeezenet(wdir)
 
     real = clf.pretrained
 

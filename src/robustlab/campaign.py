@@ -228,6 +228,9 @@ def _paper_b(cfg) -> list[Unit]:
     def fw(n_img: float) -> tuple[float, float]:
         return n_img, f * n_img
 
+    def every(n_img: float) -> tuple[float, float]:  # the same images through every requested model
+        return n_img * len(names), f_all * n_img
+
     aug_k = len(cfg.aug_pixel_counts) + 1  # + the k = 0 control
     aug_train = aug_k * int(cfg.aug_epochs) * int(cfg.aug_train_images)
     aug_eval = (aug_k + 1) * int(cfg.aug_test_images) * (1 + R * n_grid + 1)
@@ -243,16 +246,23 @@ def _paper_b(cfg) -> list[Unit]:
              done=lambda c: _probe(lambda: paperb.per_model(c, paperb.experiment1)),
              work=lambda c: (len(cfg.pixel_counts) * R * n * len(names), f_all * len(cfg.pixel_counts) * R * n),
              deps=("b-select",)),
-        Unit("b-exp2", "paper-b", f"exp. 2: {n_grid} pixel counts × {len(cfg.magnitudes)} magnitudes × {Rg} draws",
-             run=lambda c: paperb.experiment2(c), done=lambda c: _probe(lambda: paperb.experiment2(c)),
-             work=lambda c: fw(n_grid * len(cfg.magnitudes) * Rg * n), deps=("b-select",)),
-        Unit("b-exp3", "paper-b", f"exp. 3: {n_area} pixel counts × {len(cfg.areas)} windows × {Rg} draws",
-             run=lambda c: paperb.experiment3(c), done=lambda c: _probe(lambda: paperb.experiment3(c)),
-             work=lambda c: fw(n_area * len(cfg.areas) * Rg * n), deps=("b-select",)),
-        Unit("b-exp4", "paper-b", f"exp. 4: FGSM (ε = {cfg.fgsm_eps:g}/255) then {len(cfg.pixel_counts)} pixel counts",
-             run=lambda c: paperb.experiment4(c), done=lambda c: _probe(lambda: paperb.experiment4(c)),
-             work=lambda c: (n * (4 + len(cfg.pixel_counts) * R), f * n * (4 + len(cfg.pixel_counts) * R)),
-             deps=("b-select",)),
+        Unit("b-exp2", "paper-b", f"exp. 2, every model: {n_grid} pixel counts × {len(cfg.magnitudes)} magnitudes × "
+                                  f"{Rg} draws",
+             run=lambda c: paperb.per_model(c, paperb.experiment2),
+             done=lambda c: _probe(lambda: paperb.per_model(c, paperb.experiment2)),
+             work=lambda c: every(n_grid * len(cfg.magnitudes) * Rg * n), deps=("b-select",)),
+        Unit("b-exp3", "paper-b", f"exp. 3, every model: {n_area} pixel counts × {len(cfg.areas)} windows × {Rg} draws",
+             run=lambda c: paperb.per_model(c, paperb.experiment3),
+             done=lambda c: _probe(lambda: paperb.per_model(c, paperb.experiment3)),
+             work=lambda c: every(n_area * len(cfg.areas) * Rg * n), deps=("b-select",)),
+        Unit("b-exp4", "paper-b", f"exp. 4, every model: FGSM (ε = {cfg.fgsm_eps:g}/255) then "
+                                  f"{len(cfg.pixel_counts)} pixel counts",
+             run=lambda c: paperb.per_model(c, paperb.experiment4),
+             done=lambda c: _probe(lambda: paperb.per_model(c, paperb.experiment4)),
+             work=lambda c: every(n * (4 + len(cfg.pixel_counts) * R)), deps=("b-select",)),
+        Unit("b-aug-bases", "paper-b", "§6.2: every model's base run on the held-out images",
+             run=lambda c: paperb.augmentation_bases(c), done=lambda c: _probe(lambda: paperb.augmentation_bases(c)),
+             work=lambda c: every(int(cfg.aug_test_images) * (2 + R * n_grid))),
         Unit("b-aug", "paper-b", f"§6.2: fine-tune {aug_k} models on {cfg.aug_train_images:,} images with k changed "
              f"pixels, then test them", run=lambda c: paperb.augmentation(c),
              done=lambda c: _probe(lambda: paperb.augmentation(c, progress=False)),

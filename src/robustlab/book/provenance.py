@@ -77,7 +77,7 @@ CHAPTER_UNITS = {
     "07_pixel_magnitude": ("b-exp1", "b-exp2"),
     "08_pixel_area": ("b-exp2", "b-exp3"),
     "09_fgsm_and_pixels": ("b-exp4",),
-    "10_augmentation": ("b-aug", "b-aug-lr"),
+    "10_augmentation": ("b-aug", "b-aug-lr", "b-aug-bases"),
     "11_pixel_index": ("b-exp1", "b-cifar"),
 }
 

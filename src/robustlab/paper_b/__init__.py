@@ -10,15 +10,16 @@ from importlib import import_module as _import_module
 
 #: the names the chapters use → the module that defines them (imported on first use)
 _WHERE = {
-    "augment": ("augmentation", "augmentation_effects", "augmentation_tables", "finetune", "finetune_lr_check"),
+    "augment": ("augmentation", "augmentation_bases", "augmentation_effects", "augmentation_tables", "finetune",
+                "finetune_lr_check"),
     "cifar": ("cifar_pixel_experiments", "cifar_scale"),
     "claims": ("claims_augmentation", "claims_exp1", "claims_models", "merge_claims", "claims_exp2", "claims_exp3",
                "claims_exp4",
                "claims_pixel_index", "describe_run"),
     "classifiers": ("available", "class_names", "for_model", "label", "load_model", "model_key", "predict",
                     "primary", "published_top1", "throughput"),
-    "experiments": ("experiment1", "experiment2", "experiment3", "experiment4", "fgsm_examples", "per_model",
-                    "pixel_runs"),
+    "experiments": ("experiment1", "experiment2", "experiment3", "experiment4", "fgsm_examples", "model_rows",
+                    "per_model", "pixel_runs"),
     "pixel_index": ("fgsm_pixel_index", "pixel_index_curve", "pixel_index_table"),
     "pixels": ("change_pixels",),
     "selection": ("models_table", "select_correct", "selected_images", "stored_selection"),

@@ -39,7 +39,8 @@ from robustlab.paper_b.selection import (
     split_per_class,
 )
 
-__all__ = ["CONTROL", "finetune", "finetune_lr_check", "augmentation", "augmentation_tables", "augmentation_effects"]
+__all__ = ["CONTROL", "finetune", "finetune_lr_check", "augmentation", "augmentation_bases", "augmentation_tables",
+           "augmentation_effects"]
 
 #: The name of the fine-tuned control model (k = 0: fine-tuned, no pixel changed).
 CONTROL = "k=0 (control)"
@@ -121,6 +122,48 @@ def finetune_lr_check(cfg, lrs: Sequence[float], k: int, base: nn.Module | None 
     return pd.DataFrame(rows)
 
 
+def _variant_rows(cfg, name: str, m, test_x, test_y, mk: dict) -> list[dict]:
+    """Rows of one model variant on the held-out images: clean (``n_pixels`` 0) and exp. 1 at
+    ``cfg.grid_pixel_counts``, with intervals over the images and ``per_image``. Cached under ``mk``."""
+    from robustlab.core.results import ResultStore
+
+    clean = ResultStore.for_cfg(cfg).get_or_compute("paperb-aug-clean", {"what": "paperb-aug-clean", **mk},
+                                                    lambda: predict(m, test_x, cfg.eval_batch_size).numpy())
+    w = (clean != test_y).astype(float)
+    est = rate_estimate(w)
+    rows = [{"model": name, "n_pixels": 0, "images": len(test_y), "wrong_rate": float(w.mean()),
+             "wrong_rate_lo": est.lo, "wrong_rate_hi": est.hi, "wrong_rate_std": 0.0,
+             "accuracy": float(1 - w.mean()), "per_image": w}]
+    t = pixel_rows(cfg, m, test_x, test_y, mk, [{"n_pixels": p} for p in cfg.grid_pixel_counts], tag="aug",
+                   progress=False)
+    for r in t.itertuples():
+        rows.append({"model": name, "n_pixels": r.n_pixels, "images": r.images, "wrong_rate": r.wrong_rate,
+                     "wrong_rate_lo": r.wrong_rate_lo, "wrong_rate_hi": r.wrong_rate_hi,
+                     "wrong_rate_std": r.wrong_rate_std, "accuracy": r.accuracy, "per_image": r.per_image})
+    return rows
+
+
+def augmentation_bases(cfg) -> pd.DataFrame:
+    """The augmentation test's base run for every model of the run (§6.2's "before" rows): on the
+    ``cfg.aug_test_images`` held-out Imagenette *val* images that every model classifies correctly,
+    the clean wrong-rate and exp. 1 at ``cfg.grid_pixel_counts``; one row per model × pixel count
+    (``model`` = display name, ``model_name``). With one model these are the base rows of
+    :func:`augmentation` (the same cached numbers)."""
+    from robustlab.core.results import config_hash
+    from robustlab.paper_b.classifiers import available, for_model, label
+
+    sel = select_correct(cfg, n=cfg.aug_test_images, splits=("val",))
+    test_x, test_y = selected_images(cfg, sel)
+    rows = []
+    for name in available(cfg)[0]:
+        c = for_model(cfg, name)
+        m = LazyModel(lambda c=c: load_model(c))
+        mk = {**model_key(c), "aug_test": config_hash({"items": sel["items"]}), "variant": "base", "aug": None}
+        rows += [{**r, "model": label(name), "model_name": name}
+                 for r in _variant_rows(c, "base", m, test_x, test_y, mk)]
+    return pd.DataFrame(rows)
+
+
 def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> dict[str, Any]:
     """§6.2: for k = 0 (the control, :data:`CONTROL`) and each k in ``cfg.aug_pixel_counts``
     fine-tune (:func:`finetune`) on ``cfg.aug_train_images`` Imagenette *train* images, then on
@@ -171,20 +214,7 @@ def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> d
             budget.check("the few-pixel augmentation")  # every finished variant is stored
         mk = {**tkey, "variant": name, "aug": None if name == "base" else
               {"train_images": cfg.aug_train_images, "epochs": cfg.aug_epochs, "lr": cfg.aug_lr}}
-        ck = {"what": "paperb-aug-clean", **mk}
-        clean = store.get_or_compute("paperb-aug-clean", ck,
-                                     lambda m=m: predict(m, test_x, cfg.eval_batch_size).numpy())
-        w = (clean != test_y).astype(float)
-        est = rate_estimate(w)
-        rows.append({"model": name, "n_pixels": 0, "images": len(test_y), "wrong_rate": float(w.mean()),
-                     "wrong_rate_lo": est.lo, "wrong_rate_hi": est.hi, "wrong_rate_std": 0.0,
-                     "accuracy": float(1 - w.mean()), "per_image": w})
-        t = pixel_rows(cfg, m, test_x, test_y, mk, [{"n_pixels": p} for p in cfg.grid_pixel_counts], tag="aug",
-                       progress=False)
-        for r in t.itertuples():
-            rows.append({"model": name, "n_pixels": r.n_pixels, "images": r.images, "wrong_rate": r.wrong_rate,
-                         "wrong_rate_lo": r.wrong_rate_lo, "wrong_rate_hi": r.wrong_rate_hi,
-                         "wrong_rate_std": r.wrong_rate_std, "accuracy": r.accuracy, "per_image": r.per_image})
+        rows += _variant_rows(cfg, name, m, test_x, test_y, mk)
         if fooled.any():
             fk = {"what": "paperb-aug-fgsm", **mk, "eps": cfg.fgsm_eps}
             p = store.get_or_compute("paperb-aug-fgsm", fk,

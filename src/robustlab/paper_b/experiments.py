@@ -37,8 +37,8 @@ from robustlab.paper_b.pixel_index import spread
 from robustlab.paper_b.pixels import change_pixels, make_generator
 from robustlab.paper_b.selection import LazyImages, select_correct, selected_images
 
-__all__ = ["CHUNK", "N_FGSM_EXAMPLES", "per_model", "changed_predictions", "pixel_runs", "rate_estimate", "pixel_rows",
-           "model_and_data", "experiment1", "experiment2", "experiment3", "fgsm_images", "fgsm_examples",
+__all__ = ["CHUNK", "N_FGSM_EXAMPLES", "per_model", "model_rows", "changed_predictions", "pixel_runs", "rate_estimate",
+           "pixel_rows", "model_and_data", "experiment1", "experiment2", "experiment3", "fgsm_images", "fgsm_examples",
            "fgsm_changed_share", "experiment4"]
 
 #: images changed together with one seeded generator: results do not depend on the batch size.
@@ -306,3 +306,9 @@ def per_model(cfg, experiment, *args, **kwargs):
             extra[name] = res[1]
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     return (table, extra) if extra else table
+
+
+def model_rows(table: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The rows of one model (``model_name``) of a :func:`per_model` table, without the model columns:
+    the one-model table the single-model claims read."""
+    return table[table["model_name"] == name].drop(columns=["model", "model_name"]).reset_index(drop=True)

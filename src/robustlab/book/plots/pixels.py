@@ -81,12 +81,21 @@ def pixel_count_figure(tables: pd.DataFrame | Mapping[str, pd.DataFrame], title:
     return fig
 
 
+def _by_model(table: pd.DataFrame, key: str):
+    """(model prefix for labels, key value, rows) per curve: one curve per ``key`` value, and per model
+    when the table holds several (a ``model`` column, as :func:`robustlab.paper_b.per_model` gives)."""
+    several = "model" in table and table["model"].nunique() > 1
+    groups = table.groupby(["model", key], sort=False) if several else table.groupby(key, sort=False)
+    for k, t in groups:
+        yield (f"{k[0]}, ", k[1], t) if several else ("", k, t)
+
+
 def magnitude_figure(table: pd.DataFrame, title: str | None = None):
     """Fig. 9 style: accuracy and wrong images vs the change magnitude m (±m per channel, 8-bit
-    units), one curve per pixel count."""
+    units), one curve per pixel count (and per model when ``table`` holds several)."""
     fig, axes = _two_panels(title or "Magnitude of the change: exp. 2")
-    for p, t in table.groupby("n_pixels"):
-        _curve(axes[0], axes[1], t.assign(magnitude=t["magnitude"].astype(int)), "magnitude", f"{p} px")
+    for name, p, t in _by_model(table, "n_pixels"):
+        _curve(axes[0], axes[1], t.assign(magnitude=t["magnitude"].astype(int)), "magnitude", f"{name}{p} px")
     _finish(axes, "max change per channel m (8-bit units, ±m)", int(table["images"].iloc[0]), "pixels")
     return fig
 
@@ -96,12 +105,12 @@ def area_figure(table: pd.DataFrame, title: str | None = None):
     curve per window when several counts were run, else x = window side."""
     fig, axes = _two_panels(title or "Position range of the change (centred window): exp. 3")
     if table["n_pixels"].nunique() > 1:
-        for a, t in table.groupby("area", sort=False):
-            _curve(axes[0], axes[1], t, "n_pixels", f"{a}×{a}", log_x=True)
+        for name, a, t in _by_model(table, "area"):
+            _curve(axes[0], axes[1], t, "n_pixels", f"{name}{a}×{a}", log_x=True)
         _finish(axes, "changed pixels per image", int(table["images"].iloc[0]), "window")
     else:
-        for p, t in table.groupby("n_pixels"):
-            _curve(axes[0], axes[1], t, "area", f"{p} px")
+        for name, p, t in _by_model(table, "n_pixels"):
+            _curve(axes[0], axes[1], t, "area", f"{name}{p} px")
         for ax in axes:
             ax.invert_xaxis()
         _finish(axes, "side of the centred window (pixels)", int(table["images"].iloc[0]), "pixels")
