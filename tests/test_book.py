@@ -212,3 +212,16 @@ def test_pages_load_in_headless_chromium_without_console_errors(built_site):
         assert "</html>" in proc.stdout and "robustlab" in proc.stdout
         if page.endswith("01_data.html"):
             assert proc.stdout.count("<img") >= 5 and "Provenance of this page" in proc.stdout
+
+
+def test_data_fingerprint_names_the_data_not_the_machine(tmp_path):
+    """Provenance names a data file by its folder and name (and MD5), never by the absolute path of the
+    machine that built the book."""
+    from robustlab.book.provenance import data_fingerprint
+
+    f = tmp_path / "cifar10" / "data.tar.gz"
+    f.parent.mkdir()
+    f.write_bytes(b"x")
+    text = data_fingerprint(f)
+    assert text.startswith("cifar10/data.tar.gz (md5 ") and str(tmp_path) not in text
+    assert data_fingerprint(f.parent) == "cifar10 (folder, 1 files)"

@@ -53,7 +53,8 @@ _MD5_CACHE: dict[tuple[str, int, int], str] = {}
 
 
 def data_fingerprint(path: str | Path) -> str:
-    """``<path> (md5 …)`` for a file; for a folder just its path and file count."""
+    """``<folder>/<file> (md5 …)`` for a file; for a folder its name and file count. Only the last two
+    parts of the path: the page names the data, not the folders of the machine that built it."""
     from robustlab.data.common import file_md5
 
     p = Path(path)
@@ -62,10 +63,14 @@ def data_fingerprint(path: str | Path) -> str:
         k = (str(p.resolve()), st.st_size, st.st_mtime_ns)
         if k not in _MD5_CACHE:
             _MD5_CACHE[k] = file_md5(p)
-        return f"{p} (md5 {_MD5_CACHE[k]})"
+        return f"{_short(p)} (md5 {_MD5_CACHE[k]})"
     if p.is_dir():
-        return f"{p} (folder, {sum(1 for q in p.rglob('*') if q.is_file())} files)"
-    return str(p)
+        return f"{p.name} (folder, {sum(1 for q in p.rglob('*') if q.is_file())} files)"
+    return _short(p)
+
+
+def _short(p: Path) -> str:
+    return "/".join(p.parts[-2:])
 
 
 #: Campaign units whose results each chapter shows (globs; see robustlab.campaign).

@@ -205,8 +205,11 @@ def execute_notebook(name: str, parameters: Mapping[str, Any], notebooks_dir: Pa
     # inherited by the kernel would silently drop every figure, so the kernels get the inline backend
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     try:
+        # the kernel's start-up warnings (unencrypted local TCP, parent exited) say nothing about the
+        # chapter: the kernel logs errors only
         pm.execute_notebook(str(src), str(tmp), parameters=dict(parameters), kernel_name=kernel_name,
-                            cwd=str(cwd), progress_bar=False, log_output=False)
+                            cwd=str(cwd), progress_bar=False, log_output=False,
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"])
     except BaseException as e:
         idx, first_line, error = _failure_details(e, tmp)
         copy = None

@@ -129,7 +129,7 @@ def pixel_change_example(model, image_uint8, n_pixels: int = 16, magnitude: int 
 
     from robustlab.paper_b.classifiers import predict
 
-    img = np.asarray(image_uint8, dtype=np.uint8)[None]
+    img = np.array(image_uint8, dtype=np.uint8)[None]  # a writable copy (images may be read-only views)
     mag = None if magnitude is None or int(magnitude) >= 255 else int(magnitude)
     changed, pos = change_pixels(torch.from_numpy(img), int(n_pixels), mag, area, int(seed), return_positions=True)
     both = np.concatenate([img, changed.numpy()])
