@@ -225,3 +225,19 @@ def test_data_fingerprint_names_the_data_not_the_machine(tmp_path):
     text = data_fingerprint(f)
     assert text.startswith("cifar10/data.tar.gz (md5 ") and str(tmp_path) not in text
     assert data_fingerprint(f.parent) == "cifar10 (folder, 1 files)"
+
+
+def test_parameter_cells_are_kept_but_removed_from_the_page(tmp_path):
+    import nbformat
+
+    from robustlab.book.runner import hide_parameter_cells
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("profile = 'quick'\nseed = None", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("seed = 1", metadata={"tags": ["injected-parameters"]}),
+                nbformat.v4.new_code_cell("print(seed)")]
+    p = tmp_path / "n.ipynb"
+    nbformat.write(nb, str(p))
+    assert hide_parameter_cells(p) == 2 and hide_parameter_cells(p) == 0
+    cells = nbformat.read(str(p), as_version=4).cells
+    assert len(cells) == 3 and [("remove-cell" in c.metadata.get("tags", [])) for c in cells] == [True, True, False]

@@ -48,7 +48,7 @@ import yaml
 from robustlab.core.errors import ParameterError, RobustlabError
 from robustlab.core.results import atomic_write_text
 
-__all__ = ["chapters", "NotebookFailed", "parse_param", "select_chapters", "execute_notebook",
+__all__ = ["chapters", "NotebookFailed", "parse_param", "select_chapters", "execute_notebook", "hide_parameter_cells",
            "write_placeholder", "profiles_table", "run_book", "build_site", "main"]
 
 #: The repository this package was installed from (editable install): its _toc.yml is the default.
@@ -225,9 +225,32 @@ def execute_notebook(name: str, parameters: Mapping[str, Any], notebooks_dir: Pa
             raise
         raise NotebookFailed(name, idx, first_line, error, copy) from None
     _clear_page(out_dir, name)
+    hide_parameter_cells(tmp)
     os.replace(tmp, out_dir / f"{name}.ipynb")
     (failed_dir / f"{name}.ipynb").unlink(missing_ok=True)  # an earlier failure is now stale
     return time.time() - t0
+
+
+#: cells kept in the executed notebook but removed from its page (Jupyter Book's ``remove-cell`` tag)
+HIDDEN_CELL_TAGS = ("parameters", "injected-parameters")
+
+
+def hide_parameter_cells(path: Path) -> int:
+    """Tag the parameters cell and papermill's injected-parameters cell of an executed notebook
+    ``remove-cell``: the page shows the chapter, not lines of ``name = None``; the .ipynb keeps them
+    (papermill and JupyterLab need them). Returns the number of cells tagged."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    n = 0
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if any(t in tags for t in HIDDEN_CELL_TAGS) and "remove-cell" not in tags:
+            tags.append("remove-cell")
+            n += 1
+    if n:
+        nbformat.write(nb, str(path))
+    return n
 
 
 PROFILE_ROWS = [  # (label, parameter(s)) shown in the intro's profile table
