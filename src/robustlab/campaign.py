@@ -214,11 +214,11 @@ def _paper_a(cfg) -> list[Unit]:
 # --------------------------------------------------------------------------------------
 def _paper_b(cfg) -> list[Unit]:
     from robustlab import paper_b as paperb
-    from robustlab.paper_b.classifiers import label, model_names
+    from robustlab.paper_b.classifiers import label, model_names, preferred
 
     names = model_names(cfg)  # requested; those without weights are left out when the units run
     f_all = sum(imagenet_forward_flops(m) for m in names)  # exp. 1 and the selection run every model
-    f = imagenet_forward_flops(cfg.model_name or ("resnet101" if "resnet101" in names else names[0]))
+    f = imagenet_forward_flops(cfg.model_name or preferred(names))  # the one fine-tuned model
     n = int(cfg.n_images)
     R = int(cfg.n_repeats)
     Rg = int(cfg.get("grid_repeats") or cfg.n_repeats)  # draws per setting of the exp. 2/3 grids

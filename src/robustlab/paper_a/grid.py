@@ -289,10 +289,6 @@ def train_grid(cfg, kinds: Iterable[str] = ("noise", "blur"), archs: Iterable[st
     return todo
 
 
-def _worker_init() -> None:
-    torch.set_num_threads(1)
-
-
 def _train_worker(cfg_items: dict, arch: str, kind: str, sigma: float, replicate: int) -> tuple:
     from robustlab.core.params import Config
 
@@ -318,7 +314,7 @@ def _train_in_processes(cfg, jobs: list[tuple[str, str, float, int]], progress: 
 
         bar = tqdm(total=len(order), desc=f"training {len(order)} models in {n} processes", unit="model")
     try:
-        with ProcessPoolExecutor(n, mp_context=mp.get_context("spawn"), initializer=_worker_init) as ex:
+        with ProcessPoolExecutor(n, mp_context=mp.get_context("spawn")) as ex:
             futs = [ex.submit(_train_worker, dict(cfg), *j) for j in order]
             for f in as_completed(futs):
                 arch, kind, s, r, secs = f.result()

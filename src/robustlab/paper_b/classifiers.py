@@ -30,7 +30,7 @@ from robustlab.data.scale import to_unit
 
 __all__ = ["IMAGENET_ARCHS", "IMAGENET_MEAN", "IMAGENET_STD", "Normalize", "pretrained", "SHARED_MOBILENET",
            "shared_mobilenet_path", "PAPER_WEIGHTS", "LABELS", "label", "weights_dir", "model_names", "for_model",
-           "available", "primary", "published_top1", "weights_arg", "model_key", "load_model"]
+           "available", "primary", "preferred", "published_top1", "weights_arg", "model_key", "load_model"]
 
 #: ImageNet statistics used by every torchvision classifier (on the [0, 1] scale of :func:`to_unit`).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -96,6 +96,12 @@ def _enum_weights(name: str, weights: str):
                              f"{['DEFAULT'] + [w.name for w in enum]}") from None
 
 
+def _is_enum(weights) -> bool:
+    """Whether ``weights`` names a torchvision weights enum ("DEFAULT", "IMAGENET1K_V1", ...), not a file."""
+    return isinstance(weights, str) and (weights == "DEFAULT" or (weights.isupper() and os.sep not in weights
+                                                                  and not Path(weights).suffix))
+
+
 def pretrained(name: str, weights: str | os.PathLike | None = "DEFAULT", *, normalize: bool = True) -> nn.Module:
     """A torchvision ImageNet classifier in eval mode.
 
@@ -123,8 +129,7 @@ def pretrained(name: str, weights: str | os.PathLike | None = "DEFAULT", *, norm
 
     if isinstance(weights, WeightsEnum):
         weights = weights.name
-    is_enum = isinstance(weights, str) and (weights == "DEFAULT" or (weights.isupper() and os.sep not in weights
-                                                                     and not Path(weights).suffix))
+    is_enum = _is_enum(weights)
     if weights is None:
         net = builder(weights=None)
     elif is_enum:
@@ -226,8 +231,7 @@ def available(cfg) -> tuple[list[str], dict[str, str]]:
     ok, missing = [], {}
     for n in names:
         w = _weights_for(cfg, n)
-        is_file = not (w == "DEFAULT" or (w.isupper() and os.sep not in w and not Path(w).suffix))
-        if is_file:
+        if not _is_enum(w):
             if Path(w).is_file():
                 ok.append(n)
             else:
@@ -261,8 +265,12 @@ def primary(cfg) -> str:
     ResNet-101 when available (the paper's choice), else the first available model."""
     if cfg.get("model_name"):
         return cfg.model_name
-    ok, _ = available(cfg)
-    return "resnet101" if "resnet101" in ok else ok[0]
+    return preferred(available(cfg)[0])
+
+
+def preferred(names: list[str]) -> str:
+    """The model the paper fine-tunes, ResNet-101, when ``names`` has it, else the first of ``names``."""
+    return "resnet101" if "resnet101" in names else names[0]
 
 
 def _name(cfg) -> str:
