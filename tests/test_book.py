@@ -74,7 +74,7 @@ def test_placeholders_for_missing_chapters(tmp_path):
     (tmp_path / "notebooks").mkdir()
     book.run_book(profile="tiny", root=tmp_path, build=False)
     out = tmp_path / "book" / "executed"
-    pages = sorted(p.stem for p in out.glob("*.md") if p.stem != "profiles_table")
+    pages = sorted(p.stem for p in out.glob("*.md") if p.stem not in ("profiles_table", "headline"))
     assert pages == sorted(book.chapters())
     assert "| training epochs |" in (out / "profiles_table.md").read_text()  # included by the intro
     text = (out / "06_pixel_count.md").read_text()
@@ -87,7 +87,8 @@ def test_toc_lists_every_chapter_in_order():
     toc = yaml.safe_load((REPO / "_toc.yml").read_text())
     files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
     notebooks = sorted(p.stem for p in (REPO / "notebooks").glob("*.ipynb"))
-    assert files == [f"book/executed/{n}" for n in notebooks]  # every notebook, in numeric order
+    # every notebook, in numeric order, then the back matter (the bibliography)
+    assert files == [f"book/executed/{n}" for n in notebooks] + ["book/references"]
     ch = book.chapters()
     assert list(ch) == notebooks and ch["03_noise_training"] == ("Training on noisy images", "paper A §3, Fig. 4")
     cfg = yaml.safe_load((REPO / "_config.yml").read_text())
@@ -147,10 +148,13 @@ def test_failing_notebook_stops_the_run_and_names_the_cell(tmp_path, capsys):
 # --- the strict site build ----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def built_site(tmp_path_factory, shared_data, cache_dir):
-    """A copy of the book (config, intro, notebooks 01 and 12) run with profile tiny and built strictly."""
+    """A copy of the book (config, intro, references, notebooks 01, 03, 06 and 12) run with profile tiny
+    and built strictly: 01, 03 and 06 carry the three kinds of static controls, 12 the summary."""
     root = tmp_path_factory.mktemp("site")
-    for f in ("_config.yml", "_toc.yml", "book/intro.md", "book/_ext/robustlab_sphinx.py",
-              "notebooks/01_data.ipynb", "notebooks/12_summary.ipynb"):
+    for f in ("_config.yml", "_toc.yml", "book/intro.md", "book/references.md", "book/references.bib",
+              "book/_ext/robustlab_sphinx.py", "book/_static/robustlab.css",
+              "notebooks/01_data.ipynb", "notebooks/03_noise_training.ipynb", "notebooks/06_pixel_count.ipynb",
+              "notebooks/12_summary.ipynb"):
         (root / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / f, root / f)
     timings = book.run_book(profile="tiny", root=root, params={
@@ -161,7 +165,8 @@ def built_site(tmp_path_factory, shared_data, cache_dir):
 @pytest.mark.slow
 def test_runner_builds_strict_site_with_chapters_and_images(built_site):
     root, timings = built_site
-    assert list(timings) == ["01_data", "12_summary"] and all(t > 0 for t in timings.values())
+    assert list(timings) == ["01_data", "03_noise_training", "06_pixel_count", "12_summary"]
+    assert all(t > 0 for t in timings.values())
     html = root / "_build" / "html"
     assert (html / "index.html").exists()  # a redirect to book/intro.html
     index = (html / "book" / "intro.html").read_text()
@@ -178,14 +183,131 @@ def test_runner_builds_strict_site_with_chapters_and_images(built_site):
         assert f"{name[:2]}. {title}" in shown
         assert re.search(r'<(script|link|img)[^>]+(src|href)="https?://', text[name]) is None  # offline-safe
         assert text[name].count("const THEBE_JS_URL") <= 1
-    imgs = re.findall(r'<img[^>]+src="([^"]+)"', text["01_data"])
-    assert len(imgs) >= 5  # counts, Fig. 1, noise grid, blur grid, the widget's static figure
+    imgs = [s for s in re.findall(r'<img[^>]+src="([^"]+)"', text["01_data"]) if not s.startswith("data:")]
+    assert len(imgs) >= 4  # counts, Fig. 1, noise grid, blur grid (the widget's frames are inline)
     for src in imgs:
         assert (html / "book" / "executed" / src).resolve().is_file()
     assert "Provenance of this page" in text["01_data"] and "Provenance of this page" in text["12_summary"]
-    assert "Not yet written" in text["06_pixel_count"]
+    assert "Not yet written" in text["07_pixel_magnitude"]
     assert "not run yet" in text["12_summary"]
     assert json.loads((root / "book" / "executed" / "timings.json").read_text())["01_data"]["profile"] == "tiny"
+
+
+def _main_html(page: str) -> str:
+    """The article of a built page (without the theme's navigation and header)."""
+    m = re.search(r'<article class="bd-article"[^>]*>(.*)</article>', page, re.S)
+    assert m, "no article in the page"
+    return m.group(1)
+
+
+@pytest.mark.slow
+def test_pages_hide_parameters_fold_code_and_number_every_figure(built_site):
+    root, _ = built_site
+    html = root / "_build" / "html"
+    for name in ("01_data", "03_noise_training", "06_pixel_count"):
+        page = (html / "book" / "executed" / f"{name}.html").read_text()
+        art = _main_html(page)
+        # the parameters cells (kept in the .ipynb) are not on the page
+        assert "data_dir = None" not in art and "injected-parameters" not in art, name
+        nb = nbformat.read(str(root / "book" / "executed" / f"{name}.ipynb"), as_version=4)
+        assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells)
+        # every code cell is folded: its input sits in a closed <details> toggle
+        n_code = sum(c.cell_type == "code" and "remove-cell" not in c.metadata.get("tags", []) for c in nb.cells)
+        assert art.count('<details class="admonition hide above-input">') == n_code, name
+        assert art.count('class="cell tag_hide-input') == n_code, name
+        # every image outside the static controls is a numbered figure with a caption
+        widgetless = re.sub(r'<div class="robustlab-static-widget".*?</script></div>', "", art, flags=re.S)
+        figures = re.findall(r"<figure[^>]*>(.*?)</figure>", widgetless, re.S)
+        assert figures, name
+        n_img = len(re.findall(r"<img ", widgetless))
+        assert n_img == sum(f.count("<img ") for f in figures), f"{name}: an image outside a numbered figure"
+        for f in figures:
+            assert re.search(r'<span class="caption-number">Figure \d+ </span>', f), f[:300]
+            assert re.search(r'<span class="caption-text">\S', f), f[:300]
+        # numbers in the prose come from the run: no unresolved glue or reference is left
+        assert "glue:" not in art and "??" not in art
+    art = _main_html((html / "book" / "executed" / "03_noise_training.html").read_text())
+    assert re.search(r'<a class="reference internal" href="#fig-03-curves"><span class="std std-numref">Figure \d+',
+                     art)
+    # a number in the caption pasted from the run (rl.book.page.text in the notebook)
+    assert re.search(r'Clean accuracy of the σ = 0 models: <span class="pasted-text">\w+ \d+\.\d %', art)
+
+
+@pytest.mark.slow
+def test_static_controls_hold_their_frames(built_site):
+    """Chapters 01 (σ slider and noise/blur), 03 (architecture) and 06 (pixel count) carry every
+    pre-rendered frame of their static controls, distinct PNGs, and the script that swaps them."""
+    import base64
+
+    from robustlab.core.params import resolve
+
+    root, _ = built_site
+    html = root / "_build" / "html" / "book" / "executed"
+    expected = {"01_data": None, "03_noise_training": None, "06_pixel_count": None}
+    cfg1, cfg3, cfg6 = (resolve(n, {"profile": "tiny"}) for n in expected)
+    expected = {"01_data": ({"sigma": len(cfg1.sigmas), "kind": 2}),
+                "03_noise_training": {"arch": len(cfg3.archs)},
+                "06_pixel_count": {"n_pixels": len(set(cfg6.pixel_counts) | {64})}}
+    for name, controls in expected.items():
+        art = _main_html((html / f"{name}.html").read_text())
+        blocks = re.findall(r'<div class="robustlab-static-widget" id="rlw-\w+" data-frames="(\d+)">'
+                            r'(.*?)</script></div>', art, re.S)
+        assert len(blocks) == 1, name
+        n, block = int(blocks[0][0]), blocks[0][1]
+        data = json.loads(re.search(r'<script type="application/json" class="rlw-data">(.*?)</script>', block,
+                                    re.S).group(1))
+        assert {k: len(v) for k, v in data["labels"].items()} == controls, name
+        want = 1
+        for v in controls.values():
+            want *= v
+        assert n == want == len(data["frames"]), name
+        pngs = [base64.b64decode(f) for f in data["frames"].values()]
+        assert all(p.startswith(b"\x89PNG") for p in pngs) and len(set(pngs)) == len(pngs), name
+        for k in controls:  # one input per control, wired by the inline script
+            assert f'data-control="{k}"' in block
+        assert "addEventListener" in block and "http" not in block.split("rlw-data")[0].split("<img")[0]
+
+
+@pytest.mark.slow
+def test_bibliography_download_and_launch_links(built_site):
+    root, _ = built_site
+    html = root / "_build" / "html"
+    refs = (html / "book" / "references.html").read_text()
+    for key in ("Bartschat", "Zhang", "Goodfellow", "Moosavi-Dezfooli", "Pintor", "Krizhevsky", "Deng", "Sandler"):
+        assert key in refs, key
+    intro = (html / "book" / "intro.html").read_text()
+    assert intro.count('href="references.html#id') >= 10  # the intro cites the papers, data, models, methods
+    for name in ("01_data", "03_noise_training", "06_pixel_count", "12_summary"):
+        page = (html / "book" / "executed" / f"{name}.html").read_text()
+        assert 'href="../references.html#id' in page, name  # each chapter cites its paper
+        m = re.search(r'href="([^"]*_sources/book/executed/' + name + r'\.ipynb)"', page)
+        assert m, f"{name}: no download link for its notebook"
+        assert (html / "book" / "executed" / m.group(1)).resolve().is_file()
+        assert "launch-buttons" not in page and "mybinder.org" not in page  # no repository URL set here
+    # the intro opens with the verdicts at a glance and one figure per paper
+    head = _main_html(intro).split("What this book is")[0]
+    assert "At a glance" in head and "paper A" in head and "paper B" in head
+    assert len(re.findall(r"<figure", head)) == 2
+
+
+def test_launch_links_come_from_the_repository_url():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("robustlab_sphinx", REPO / "book" / "_ext" / "robustlab_sphinx.py")
+    ext = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ext)
+    services = {"binderhub_url": "https://mybinder.org", "colab_url": "https://colab.research.google.com",
+                "jupyterhub_url": "https://hub.example.org"}
+    assert ext.launch_links("", "main", "notebooks/01_data.ipynb", services) == []  # unset: no buttons
+    links = {b["text"]: b["url"] for b in ext.launch_links("https://github.com/o/robustlab", "main",
+                                                            "notebooks/01_data.ipynb", services)}
+    assert links["Binder"] == "https://mybinder.org/v2/gh/o/robustlab/main?urlpath=lab%2Ftree%2Fnotebooks%2F01_data.ipynb"
+    assert links["Colab"] == "https://colab.research.google.com/github/o/robustlab/blob/main/notebooks/01_data.ipynb"
+    assert links["JupyterHub"].startswith("https://hub.example.org/hub/user-redirect/git-pull?repo=https%3A%2F%2F")
+    assert "urlpath=lab%2Ftree%2Frobustlab%2Fnotebooks%2F01_data.ipynb" in links["JupyterHub"]
+    # a non-GitHub repository gets no Binder/Colab (they need GitHub), an unset hub no JupyterHub
+    assert ext.launch_links("https://gitlab.com/o/r", "main", "notebooks/x.ipynb",
+                            {**services, "jupyterhub_url": ""}) == []
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -227,17 +349,22 @@ def test_data_fingerprint_names_the_data_not_the_machine(tmp_path):
     assert data_fingerprint(f.parent) == "cifar10 (folder, 1 files)"
 
 
-def test_parameter_cells_are_kept_but_removed_from_the_page(tmp_path):
+def test_pages_hide_parameter_cells_and_fold_code(tmp_path):
     import nbformat
 
-    from robustlab.book.runner import hide_parameter_cells
+    from robustlab.book.runner import prepare_page
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("profile = 'quick'\nseed = None", metadata={"tags": ["parameters"]}),
                 nbformat.v4.new_code_cell("seed = 1", metadata={"tags": ["injected-parameters"]}),
-                nbformat.v4.new_code_cell("print(seed)")]
+                nbformat.v4.new_markdown_cell("# text"),
+                nbformat.v4.new_code_cell("print(seed)"),
+                nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["remove-input"]})]
     p = tmp_path / "n.ipynb"
     nbformat.write(nb, str(p))
-    assert hide_parameter_cells(p) == 2 and hide_parameter_cells(p) == 0
+    assert prepare_page(p) == {"remove-cell": 2, "hide-input": 1}
+    assert prepare_page(p) == {"remove-cell": 0, "hide-input": 0}  # idempotent
     cells = nbformat.read(str(p), as_version=4).cells
-    assert len(cells) == 3 and [("remove-cell" in c.metadata.get("tags", [])) for c in cells] == [True, True, False]
+    assert len(cells) == 5
+    assert [c.metadata.get("tags", []) for c in cells] == [
+        ["parameters", "remove-cell"], ["injected-parameters", "remove-cell"], [], ["hide-input"], ["remove-input"]]

@@ -178,3 +178,49 @@ def test_pick_examples_fig1():
     assert not np.array_equal(idx, pim.pick_examples(labels, classes, seed=4))
     with pytest.raises(ParameterError, match="'zebra'"):
         pim.pick_examples(labels, classes, ["zebra"])
+
+
+def test_static_states_and_frames(monkeypatch):
+    """The static page's states: every dropdown option, evenly spaced slider values (ends and the
+    current value included), or the values named in static=; too many frames is an error."""
+    import json
+    import re
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from robustlab.book.page import BOOK_ENV
+    from robustlab.book.widgets import MAX_STATIC_FRAMES, STATIC_SLIDER_STEPS, interactive, static_states
+
+    def draw(sigma, kind, n=1):
+        fig, ax = plt.subplots(figsize=(1, 1))
+        ax.set_title(f"{kind} {sigma} {n}")
+        ax.plot([0, 1], [0, sigma])
+        return fig
+
+    st = static_states({"sigma": (0.0, 5.0, 0.01), "kind": ["noise", "blur"]}, {"sigma": 1.0, "kind": "noise"})
+    assert st["kind"] == ["noise", "blur"] and 1.0 in st["sigma"] and st["sigma"][0] == 0.0 and st["sigma"][-1] == 5.0
+    assert len(st["sigma"]) == STATIC_SLIDER_STEPS + 1  # 1.0 is not on the even grid
+    st = static_states({"sigma": (0.0, 5.0, 0.01), "kind": ["noise", "blur"]}, {"sigma": 1.0, "kind": "noise"},
+                       static={"sigma": [0, 0.1, 5]})
+    assert st == {"sigma": [0, 0.1, 1.0, 5], "kind": ["noise"]}  # the current value joins; kind stays fixed
+    with pytest.raises(ParameterError, match="static frames"):
+        static_states({"n": (1, 500, 1)}, {"n": 1}, static={"n": list(range(1, MAX_STATIC_FRAMES + 2))})
+    with pytest.raises(ParameterError, match="unknown control"):
+        static_states({"n": (1, 5, 1)}, {"n": 1}, static={"m": [1]})
+    with pytest.raises(ParameterError):
+        static_states({"n": (1, 5, 1)}, {"n": 1}, static={"n": [9]})  # outside the slider
+
+    w = interactive(draw, defaults={"sigma": 1.0}, sigma=(0.0, 5.0, 0.01), kind=["noise", "blur"],
+                    static={"sigma": [0.0, 1.0, 5.0], "kind": ["noise", "blur"]})
+    monkeypatch.delenv(BOOK_ENV, raising=False)
+    assert "text/html" not in w._repr_mimebundle_()  # JupyterLab / plain papermill: the live widget only
+    monkeypatch.setenv(BOOK_ENV, "1")
+    html = w._repr_mimebundle_()["text/html"]
+    data = json.loads(re.search(r'class="rlw-data">(.*?)</script>', html).group(1))
+    assert len(data["frames"]) == 6 and data["labels"] == {"sigma": ["0", "1", "5"], "kind": ["noise", "blur"]}
+    assert len(set(data["frames"].values())) == 6  # six different pictures
+    assert 'type="range"' in html and "<select" in html and "http" not in html
+    assert w.values == {"sigma": 1.0, "kind": "noise"}  # rendering the frames changed no value

@@ -48,8 +48,8 @@ import yaml
 from robustlab.core.errors import ParameterError, RobustlabError
 from robustlab.core.results import atomic_write_text
 
-__all__ = ["chapters", "NotebookFailed", "parse_param", "select_chapters", "execute_notebook", "hide_parameter_cells",
-           "write_placeholder", "profiles_table", "run_book", "build_site", "main"]
+__all__ = ["chapters", "NotebookFailed", "parse_param", "select_chapters", "execute_notebook", "prepare_page",
+           "write_placeholder", "profiles_table", "headline", "glued_png", "run_book", "build_site", "main"]
 
 #: The repository this package was installed from (editable install): its _toc.yml is the default.
 REPO = Path(__file__).resolve().parents[3]
@@ -204,12 +204,23 @@ def execute_notebook(name: str, parameters: Mapping[str, Any], notebooks_dir: Pa
     # figures must reach the page: a non-interactive MPLBACKEND (e.g. Agg, set for headless tests)
     # inherited by the kernel would silently drop every figure, so the kernels get the inline backend
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    # figures and numbers are placed by the chapter's Markdown (robustlab.book.page), shown once
+    from robustlab.book.page import BOOK_ENV
+
+    os.environ[BOOK_ENV] = "1"
+    # the kernels report their progress bars to a file; its latest state is printed here (chapter,
+    # what is being computed, rate, ETA), so a long chapter is never silent in the terminal
+    from robustlab.core.progress import PROGRESS_ENV, ProgressTail
+
+    progress_file = out_dir / f".{name}.progress.txt"
+    os.environ[PROGRESS_ENV] = str(progress_file.resolve())
     try:
-        # the kernel's start-up warnings (unencrypted local TCP, parent exited) say nothing about the
-        # chapter: the kernel logs errors only
-        pm.execute_notebook(str(src), str(tmp), parameters=dict(parameters), kernel_name=kernel_name,
-                            cwd=str(cwd), progress_bar=False, log_output=False,
-                            extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        # the kernel's own log (start-up warnings about local TCP, the interrupt papermill sends at
+        # shutdown) says nothing about the chapter; a failing cell is reported by papermill itself
+        with ProgressTail(progress_file, out=lambda s: print(f"    {name}: {s}", flush=True)):
+            pm.execute_notebook(str(src), str(tmp), parameters=dict(parameters), kernel_name=kernel_name,
+                                cwd=str(cwd), progress_bar=False, log_output=False,
+                                extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
     except BaseException as e:
         idx, first_line, error = _failure_details(e, tmp)
         copy = None
@@ -224,8 +235,10 @@ def execute_notebook(name: str, parameters: Mapping[str, Any], notebooks_dir: Pa
         if isinstance(e, KeyboardInterrupt):
             raise
         raise NotebookFailed(name, idx, first_line, error, copy) from None
+    finally:
+        os.environ.pop(PROGRESS_ENV, None)
     _clear_page(out_dir, name)
-    hide_parameter_cells(tmp)
+    prepare_page(tmp)
     os.replace(tmp, out_dir / f"{name}.ipynb")
     (failed_dir / f"{name}.ipynb").unlink(missing_ok=True)  # an earlier failure is now stale
     return time.time() - t0
@@ -233,24 +246,39 @@ def execute_notebook(name: str, parameters: Mapping[str, Any], notebooks_dir: Pa
 
 #: cells kept in the executed notebook but removed from its page (Jupyter Book's ``remove-cell`` tag)
 HIDDEN_CELL_TAGS = ("parameters", "injected-parameters")
+#: tags with which a notebook decides itself how a code cell appears; such a cell is left as it is
+OWN_DISPLAY_TAGS = ("remove-cell", "remove-input", "hide-input", "hide-cell", "show-input")
 
 
-def hide_parameter_cells(path: Path) -> int:
-    """Tag the parameters cell and papermill's injected-parameters cell of an executed notebook
-    ``remove-cell``: the page shows the chapter, not lines of ``name = None``; the .ipynb keeps them
-    (papermill and JupyterLab need them). Returns the number of cells tagged."""
+def prepare_page(path: Path) -> dict[str, int]:
+    """Tag an executed notebook for its page; the .ipynb keeps every cell (papermill and JupyterLab
+    need them). Returns how many cells got each tag.
+
+    * the parameters cell and papermill's injected-parameters cell: ``remove-cell`` (the page shows
+      the chapter, not lines of ``name = None``);
+    * every other code cell: ``hide-input`` (the code is folded behind a toggle; its figures, tables
+      and text stay visible), unless the notebook tagged the cell itself (:data:`OWN_DISPLAY_TAGS`).
+    """
     import nbformat
 
     nb = nbformat.read(str(path), as_version=4)
-    n = 0
+    counts = {"remove-cell": 0, "hide-input": 0}
     for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
         tags = cell.metadata.setdefault("tags", [])
-        if any(t in tags for t in HIDDEN_CELL_TAGS) and "remove-cell" not in tags:
-            tags.append("remove-cell")
-            n += 1
-    if n:
+        if any(t in tags for t in HIDDEN_CELL_TAGS):
+            tag = "remove-cell"
+        elif not any(t in tags for t in OWN_DISPLAY_TAGS):
+            tag = "hide-input"
+        else:
+            continue
+        if tag not in tags:
+            tags.append(tag)
+            counts[tag] += 1
+    if any(counts.values()):
         nbformat.write(nb, str(path))
-    return n
+    return counts
 
 
 PROFILE_ROWS = [  # (label, parameter(s)) shown in the intro's profile table
@@ -289,6 +317,75 @@ def profiles_table() -> str:
             continue
         lines.append(f"| {label} | " + " | ".join(" / ".join(fmt(vals[p][k]) for k in keys) for p in PROFILES) + " |")
     return "\n".join(lines) + "\n"
+
+
+#: The intro's headline figures: (chapter, glue key, what it shows), one per paper.
+HEADLINE_FIGURES = [("03_noise_training", "fig-03-curves", "Paper A: accuracy of the CIFAR-10 models trained with "
+                     "Gaussian noise, on test images with every noise level (chapter 03)"),
+                    ("06_pixel_count", "fig-06-count", "Paper B: accuracy and wrong images of the pretrained "
+                     "ImageNet classifiers after random changes of a few pixels (chapter 06)")]
+VERDICTS = ("yes", "partly", "no", "not testable")
+
+
+def glued_png(notebook: Path, key: str) -> bytes | None:
+    """The PNG glued under ``key`` in an executed notebook (robustlab.book.page.figure), or None."""
+    import base64
+
+    if not notebook.exists():
+        return None
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []) or []:
+            meta = (out.get("metadata") or {}).get("scrapbook") or {}
+            if meta.get("name") == key:
+                prefix = meta.get("mime_prefix", "")
+                data = (out.get("data") or {}).get(prefix + "image/png")
+                if data:
+                    return base64.b64decode("".join(data) if isinstance(data, list) else data)
+    return None
+
+
+def headline(results: Path, out_dir: Path) -> str:
+    """The intro's opening (``<out_dir>/headline.md``, included by ``book/intro.md``): the verdicts of
+    the chapters' recorded claims per paper, what the run used (profile, seed, devices: from the
+    chapters' provenance) and one figure per paper (:data:`HEADLINE_FIGURES`, copied from the
+    executed chapters). Written from this run's records only; without any, it says so."""
+    from robustlab.book.checklist import collect_records, summary_rows
+
+    records = collect_records(results / "records")
+    records.pop("12_summary", None)
+    if not records:
+        return ("```{note}\nNo chapter has been run yet, so there are no verdicts to show here. "
+                "Run `make book` (see *How to rerun* below).\n```\n")
+    rows = summary_rows(records)
+    lines = ["| | " + " | ".join(VERDICTS) + " | not run yet | all |", "|---" * (len(VERDICTS) + 3) + "|"]
+    for paper in ("A", "B"):
+        mine = [r for r in rows if str(r["paper"]).upper() == paper]
+        n = {v: sum(r["verdict"] == v for r in mine) for v in VERDICTS}
+        rest = len(mine) - sum(n.values())
+        lines.append(f"| **paper {paper}** | " + " | ".join(str(n[v]) for v in VERDICTS) + f" | {rest} | {len(mine)} |")
+    prov = [rec.get("provenance", {}) for rec in records.values() if rec.get("provenance")]
+    profiles = sorted({str(p.get("profile")) for p in prov if p.get("profile")})
+    seeds = sorted({str(p.get("seed")) for p in prov if p.get("seed") is not None})
+    devices = sorted({g.get("device", "") for p in prov for g in (p.get("computed_by") or []) if g.get("device")}
+                     | {str(p.get("device")) for p in prov if p.get("device") and not p.get("computed_by")})
+    text = ["## At a glance", "",
+            f"Every claim of both papers, checked by a rule fixed in advance against this run's numbers and their "
+            f"95 % intervals (the full table is the {{doc}}`summary <executed/12_summary>`). The run: profile "
+            f"{', '.join(f'`{p}`' for p in profiles) or '—'}, seed {', '.join(seeds) or '—'}, computed on "
+            f"{'; '.join(devices) or '—'} ({len(records)} chapters).", "", *lines, ""]
+    fig_dir = out_dir / "headline"
+    for i, (chapter, key, caption) in enumerate(HEADLINE_FIGURES):
+        png = glued_png(out_dir / f"{chapter}.ipynb", key)
+        target = fig_dir / f"{key}.png"
+        if png is None:
+            target.unlink(missing_ok=True)
+            continue
+        fig_dir.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(png)
+        text += [f"```{{figure}} executed/headline/{key}.png", f":name: fig-intro-{i + 1}", ":width: 100%", "",
+                 f"{caption}; see {{doc}}`the chapter <executed/{chapter}>`.", "```", ""]
+    return "\n".join(text)
 
 
 def build_site(root: Path, strict: bool = True) -> int:
@@ -356,6 +453,7 @@ def run_book(profile: str = "quick", only: str | Sequence[str] | None = None, pa
                                          f"to execute `notebooks/{name}.ipynb` and show it here.")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "profiles_table.md", profiles_table())  # included by book/intro.md
+    atomic_write_text(out / "headline.md", headline(results, out))  # included by book/intro.md
     if timings:
         tf = out / "timings.json"
         old = json.loads(tf.read_text()) if tf.exists() else {}

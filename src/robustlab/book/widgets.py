@@ -6,8 +6,15 @@ ipywidgets controls. One call serves both worlds:
 * in JupyterLab (a live kernel with a widget frontend) the controls redraw ``fn`` in an
   ``Output`` area whenever a value changes;
 * in a static render (papermill's executed copy, the jupyter-book site) the cell output also
-  carries a PNG of ``fn(**defaults)``, so the page shows the figure for the default values. The
-  book's ``_config.yml`` drops the widget-view MIME type, so the site shows that PNG.
+  carries a PNG of ``fn(**defaults)``;
+* in a book run (``robustlab.book.page.in_book_run()``) it also carries *static controls*: an HTML
+  block with the figure pre-rendered for a set of control values (:meth:`Interactive.static_html`),
+  a range input per slider and a select per dropdown, and a small inline script (no library, nothing
+  fetched) that swaps the pre-rendered frames. The book's ``_config.yml`` drops the widget-view MIME
+  type, so the site shows that block: a reader without a kernel can still move the sliders over the
+  pre-rendered states. ``static={"sigma": [0, 0.1, 1]}`` chooses the states (a control not named
+  stays at its default); by default every dropdown/checkbox option and :data:`STATIC_SLIDER_STEPS`
+  evenly spaced values of each slider, at most :data:`MAX_STATIC_FRAMES` frames in all.
 
 Controls (keyword arguments, one per parameter of ``fn``):
 
@@ -26,8 +33,12 @@ The callbacks themselves live in ``robustlab.book.plots`` and are tested as plai
 from __future__ import annotations
 
 import base64
+import html
 import io
+import itertools
+import json
 import numbers
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +46,12 @@ from typing import Any
 from robustlab.core.errors import ParameterError
 
 __all__ = ["Slider", "Dropdown", "Checkbox", "Fixed", "parse_control", "default_values", "figure_png",
-           "interactive", "Interactive"]
+           "static_states", "interactive", "Interactive", "STATIC_SLIDER_STEPS", "MAX_STATIC_FRAMES"]
+
+#: Pre-rendered values per slider on a static page, unless ``static=`` names them.
+STATIC_SLIDER_STEPS = 9
+#: At most this many pre-rendered frames per interactive figure (each is one PNG in the page).
+MAX_STATIC_FRAMES = 48
 
 
 @dataclass(frozen=True)
@@ -142,6 +158,73 @@ def figure_png(fig, dpi: int = 100) -> bytes:
     return buf.getvalue()
 
 
+def static_states(controls: Mapping[str, Any], values: Mapping[str, Any],
+                  static: Mapping[str, Any] | None = None) -> dict[str, list]:
+    """The values each control takes on a static page: ``{name: [v0, v1, ...]}`` (controls without a
+    widget, :class:`Fixed`, are left out). Each list holds the current value; numbers are sorted.
+
+    ``static`` maps control names to the values to pre-render (each validated); controls not named
+    keep their current value only. Without ``static``: every option of a dropdown or checkbox and
+    :data:`STATIC_SLIDER_STEPS` evenly spaced values of a slider (its ends and the current value
+    included). More than :data:`MAX_STATIC_FRAMES` combinations is a ParameterError."""
+    parsed = {k: parse_control(k, v) for k, v in controls.items()}
+    live = {k: c for k, c in parsed.items() if isinstance(c, (Slider, Dropdown, Checkbox))}
+    if static is not None:
+        unknown = sorted(set(static) - set(live))
+        if unknown:
+            raise ParameterError(f"static values for unknown control(s) {unknown}; controls are {sorted(live)}")
+    out: dict[str, list] = {}
+    for k, c in live.items():
+        if static is not None:
+            vals = [c.validate(k, v) for v in static.get(k, [])]
+        elif isinstance(c, Slider):
+            import numpy as np
+
+            vals = [c.validate(k, round(float(v), 10) if not c.integer else int(round(v)))
+                    for v in np.linspace(c.lo, c.hi, STATIC_SLIDER_STEPS)]
+        elif isinstance(c, Checkbox):
+            vals = [False, True]
+        else:
+            vals = list(c.options)
+        if values[k] not in vals:
+            vals.append(values[k])
+        vals = list(dict.fromkeys(vals))
+        if all(_is_number(v) for v in vals):
+            vals = sorted(vals)
+        out[k] = vals
+    n = 1
+    for v in out.values():
+        n *= len(v)
+    if n > MAX_STATIC_FRAMES:
+        raise ParameterError(f"{n} static frames ({' × '.join(f'{k}: {len(v)}' for k, v in out.items())}) exceed "
+                             f"{MAX_STATIC_FRAMES}: pass static={{name: [values]}} for fewer states")
+    return out
+
+
+_STATIC_JS = """(function () {
+  var box = document.currentScript.parentNode;
+  var data = JSON.parse(box.querySelector("script.rlw-data").textContent);
+  var img = box.querySelector("img.rlw-frame");
+  var inputs = box.querySelectorAll("[data-control]");
+  function show() {
+    var key = [];
+    inputs.forEach(function (el) {
+      var i = parseInt(el.value, 10);
+      key.push(i);
+      var out = box.querySelector("output[data-for='" + el.dataset.control + "']");
+      if (out) { out.textContent = data.labels[el.dataset.control][i]; }
+    });
+    var src = data.frames[key.join(",")];
+    if (src) { img.src = "data:image/png;base64," + src; }
+  }
+  inputs.forEach(function (el) { el.addEventListener("input", show); el.addEventListener("change", show); });
+})();"""
+
+
+def _label(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
 def _make_widget(name: str, control, value):
     import ipywidgets as W
 
@@ -167,11 +250,13 @@ class Interactive:
     """
 
     def __init__(self, fn: Callable[..., Any], controls: Mapping[str, Any], defaults: Mapping[str, Any] | None = None,
-                 dpi: int = 100):
+                 dpi: int = 100, static: Mapping[str, Any] | None = None):
         self.fn = fn
         self.dpi = dpi
         self.controls = {k: parse_control(k, v) for k, v in controls.items()}
         self.values = default_values(self.controls, defaults)
+        self.static = static
+        self.states = static_states(self.controls, self.values, static)  # validated before any drawing
         self.calls = 0
         self.png = self._render(self.values)
         self._ui = None
@@ -201,6 +286,57 @@ class Interactive:
         if self._out is not None:
             self._show_in_output()
         return self.png
+
+    # ----- the static page ------------------------------------------------------------
+    def static_frames(self) -> dict[tuple[int, ...], bytes]:
+        """PNG of ``fn`` for every combination of :attr:`states`, keyed by the index of each control's
+        value (in the order of :attr:`states`). The current values are left as they were."""
+        names = list(self.states)
+        frames = {}
+        for idx in itertools.product(*(range(len(self.states[k])) for k in names)):
+            values = {**self.values, **{k: self.states[k][i] for k, i in zip(names, idx)}}
+            frames[idx] = self.png if values == self.values else self._render(values)
+        return frames
+
+    def static_html(self) -> str:
+        """A self-contained HTML block: the pre-rendered frames, a range input per slider and a select
+        per dropdown or checkbox that has more than one state (the others are named as fixed), and an
+        inline script that shows the frame of the chosen values. Frames are keyed by the indices of the
+        varying controls' values. Loads nothing; without JavaScript it shows the default figure."""
+        names = list(self.states)
+        varying = [k for k in names if len(self.states[k]) > 1]
+        pos = [names.index(k) for k in varying]
+        frames = {tuple(idx[j] for j in pos): png for idx, png in self.static_frames().items()}
+        current = tuple(self.states[k].index(self.values[k]) for k in varying)
+        uid = uuid.uuid4().hex[:8]
+        rows = []
+        for k in varying:
+            vals, i = self.states[k], self.states[k].index(self.values[k])
+            label = html.escape(k.replace("_", " "))
+            if isinstance(self.controls[k], Slider):
+                rows.append(f'<label>{label} <input type="range" min="0" max="{len(vals) - 1}" step="1" value="{i}" '
+                            f'data-control="{html.escape(k)}" aria-label="{label}"> '
+                            f'<output data-for="{html.escape(k)}">{html.escape(_label(vals[i]))}</output></label>')
+            else:
+                opts = "".join(f'<option value="{j}"{" selected" if j == i else ""}>{html.escape(_label(v))}</option>'
+                               for j, v in enumerate(vals))
+                rows.append(f'<label>{label} <select data-control="{html.escape(k)}">{opts}</select></label>')
+        data = {"labels": {k: [_label(v) for v in self.states[k]] for k in varying},
+                "frames": {",".join(map(str, idx)): base64.b64encode(png).decode("ascii")
+                           for idx, png in frames.items()}}
+        payload = json.dumps(data).replace("</", "<\\/")  # nothing in it can close the script element
+        img = base64.b64encode(frames[current]).decode("ascii")
+        fixed = [f"{k.replace('_', ' ')} {_label(self.values[k])}" for k in names if k not in varying]
+        note = ("Pre-rendered states (no kernel needed): " + "; ".join(
+            f"{k.replace('_', ' ')} ∈ {{{', '.join(_label(v) for v in self.states[k])}}}" for k in varying)
+                + (f"; fixed: {', '.join(fixed)}" if fixed else "") + ". In JupyterLab every value can be chosen.")
+        return (f'<div class="robustlab-static-widget" id="rlw-{uid}" data-frames="{len(frames)}">'
+                f'<div class="rlw-controls" style="display:flex;gap:1.5em;flex-wrap:wrap">{"".join(rows)}</div>'
+                f'<img class="rlw-frame" style="max-width:100%" alt="{html.escape(note)}" '
+                f'src="data:image/png;base64,{img}">'
+                f'<p class="rlw-note" style="font-size:0.85em;color:#555">{html.escape(note)}</p>'
+                f'<script type="application/json" class="rlw-data">{payload}</script>'
+                f'<script>{_STATIC_JS}</script></div>')
 
     # ----- ipywidgets -----------------------------------------------------------------
     def _show_in_output(self) -> None:
@@ -241,17 +377,23 @@ class Interactive:
         except ImportError:  # no ipywidgets: the static figure alone
             pass
         bundle["image/png"] = base64.b64encode(self.png).decode("ascii")
+        from robustlab.book.page import in_book_run
+
+        if in_book_run() and self.states:
+            bundle["text/html"] = self.static_html()
         name = getattr(self.fn, "__name__", None) or getattr(getattr(self.fn, "func", None), "__name__", "fn")
         bundle["text/plain"] = f"<interactive figure: {name}({self.values})>"
         return bundle
 
 
-def interactive(fn: Callable[..., Any], defaults: Mapping[str, Any] | None = None, **controls: Any) -> Interactive:
+def interactive(fn: Callable[..., Any], defaults: Mapping[str, Any] | None = None,
+                static: Mapping[str, Any] | None = None, **controls: Any) -> Interactive:
     """Wire ``fn(**values) -> matplotlib Figure`` to controls (see module docstring).
 
     Returns an :class:`Interactive`; leave it as the last expression of a cell (or ``display`` it)
-    to show the controls in JupyterLab and the default figure in a static page.
+    to show the controls in JupyterLab, and the default figure with static controls over the
+    pre-rendered states (``static``, see :func:`static_states`) on the book's page.
     """
     if not callable(fn):
         raise ParameterError(f"fn={fn!r} must be callable")
-    return Interactive(fn, controls, defaults)
+    return Interactive(fn, controls, defaults, static=static)

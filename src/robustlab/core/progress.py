@@ -1,17 +1,33 @@
-"""Progress bars: :func:`tqdm` is ``tqdm.auto.tqdm`` that honours ``TQDM_DISABLE``.
+"""Progress bars: :func:`tqdm` is ``tqdm.auto.tqdm`` that honours ``TQDM_DISABLE``, and that reports to
+the book runner's terminal during a book run.
 
-Every long loop in robustlab shows a tqdm bar (a widget in Jupyter, text in a terminal). The book
-runner sets ``TQDM_DISABLE=1`` for the notebooks it executes, because a bar stored in a static page
-shows up frozen at 0 %; ``tqdm.notebook`` ignores that variable, so it is applied here. A call that
-passes ``disable=True`` explicitly stays disabled either way.
+Every long loop in robustlab shows a tqdm bar: a widget in JupyterLab, text in a terminal. A bar
+stored in a static page would show up frozen at 0 %, so the notebooks the book runner executes show
+none. Instead, the runner sets ``ROBUSTLAB_PROGRESS_FILE`` for their kernels: each bar is then a text
+bar written to that file (rate and ETA included, at most every :data:`REPORT_INTERVAL_S` seconds), and
+the runner prints its latest state while the notebook runs (:class:`ProgressTail`). ``TQDM_DISABLE``
+(set by the runner too) disables every bar otherwise; ``tqdm.notebook`` ignores that variable, so it
+is applied here. A call that passes ``disable=True`` explicitly stays disabled either way.
 """
 from __future__ import annotations
 
 import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
 
 from tqdm.auto import tqdm as _tqdm
 
-__all__ = ["tqdm", "disabled_by_env"]
+__all__ = ["tqdm", "disabled_by_env", "PROGRESS_ENV", "REPORT_INTERVAL_S", "ProgressTail", "latest_status"]
+
+#: The file a book run's kernels report their progress bars to (set by ``robustlab.book.runner``).
+PROGRESS_ENV = "ROBUSTLAB_PROGRESS_FILE"
+#: Least seconds between two reports of one bar to the progress file.
+REPORT_INTERVAL_S = 2.0
+
+_streams: dict[str, object] = {}
 
 
 def disabled_by_env() -> bool:
@@ -19,8 +35,80 @@ def disabled_by_env() -> bool:
     return os.environ.get("TQDM_DISABLE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def _stream(path: str):
+    f = _streams.get(path)
+    if f is None or getattr(f, "closed", True):
+        f = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the kernel's lifetime
+        _streams[path] = f
+    return f
+
+
 def tqdm(*args, **kwargs):
-    """``tqdm.auto.tqdm(*args, **kwargs)``, disabled when ``TQDM_DISABLE`` is set."""
+    """``tqdm.auto.tqdm(*args, **kwargs)``; a text bar into ``$ROBUSTLAB_PROGRESS_FILE`` during a book
+    run; disabled when ``TQDM_DISABLE`` is set (and no progress file is)."""
+    path = os.environ.get(PROGRESS_ENV, "")
+    if path and kwargs.get("disable") is not True:
+        from tqdm.std import tqdm as text_tqdm
+
+        kwargs.update(disable=False, file=_stream(path), ascii=True, ncols=110,
+                      mininterval=max(float(kwargs.get("mininterval", 0) or 0), REPORT_INTERVAL_S))
+        return text_tqdm(*args, **kwargs)
     if disabled_by_env():
         kwargs["disable"] = True
     return _tqdm(*args, **kwargs)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def latest_status(text: str) -> str:
+    """The last non-empty state in a text bar's output (states are separated by carriage returns
+    and newlines), without terminal control codes."""
+    parts = [_ANSI.sub("", p).strip() for p in re.split(r"[\r\n]+", text)]
+    parts = [p for p in parts if p]
+    return parts[-1] if parts else ""
+
+
+class ProgressTail:
+    """Follow a progress file in a background thread and call ``out(state)`` when the latest state
+    changed, at most every ``every_s`` seconds and not in the first ``every_s`` seconds (a chapter that
+    finishes quickly prints nothing; context manager; the file is removed at the end)."""
+
+    def __init__(self, path: str | os.PathLike, out: Callable[[str], None] = print, every_s: float = 10.0,
+                 poll_s: float = 1.0):
+        self.path, self.out, self.every_s, self.poll_s = Path(path), out, every_s, poll_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.reported: list[str] = []
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text("", encoding="utf-8")
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.path.unlink(missing_ok=True)
+        return False
+
+    def _run(self) -> None:
+        pos, last, last_t, tail = 0, "", time.monotonic(), ""
+        while not self._stop.wait(self.poll_s):
+            try:
+                with open(self.path, encoding="utf-8", errors="replace") as f:
+                    f.seek(pos)
+                    new = f.read()
+                    pos = f.tell()
+            except OSError:
+                continue
+            if not new:
+                continue
+            tail = (tail + new)[-4000:]
+            state = latest_status(tail)
+            now = time.monotonic()
+            if state and state != last and now - last_t >= self.every_s:
+                self.reported.append(state)
+                self.out(state)
+                last, last_t = state, now

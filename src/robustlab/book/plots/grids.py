@@ -78,21 +78,25 @@ def _draw(ax, m: np.ndarray, sigmas: Sequence[float], kind: str, title: str, leg
 def plot_accuracy_curves(matrices: Mapping, sigmas: Sequence[float], kind: str,
                          archs: Sequence[str] | None = None, suptitle: str | None = None):
     """Fig. 4 (noise) / Fig. 6 (blur): accuracy on each σ_eval (one line each) against σ_train,
-    one panel per architecture. The dotted line is chance (10 %). ``matrices`` values are (S, S)
-    matrices or (n_seeds, S, S) stacks; with ≥ 2 seeds each line is the mean over seeds with a shaded
-    95 % t-interval over seeds. Returns the Figure."""
+    one panel per architecture, stacked as in the paper. The dotted line is chance (10 %).
+    ``matrices`` values are (S, S) matrices or (n_seeds, S, S) stacks; with ≥ 2 seeds each line is
+    the mean over seeds with a shaded 95 % t-interval over seeds. Returns the Figure."""
     import matplotlib.pyplot as plt
 
     if archs is None:
         archs = list(dict.fromkeys(k[0] if isinstance(k, tuple) else k for k in matrices
                                    if not isinstance(k, tuple) or k[1] == kind))
-    fig, axes = plt.subplots(1, len(archs), figsize=(4.2 * len(archs), 3.8), sharey=True, squeeze=False)
+    # one panel per row, as the paper stacks them: each panel keeps the page's full width
+    fig, axes = plt.subplots(len(archs), 1, figsize=(7.5, 2.6 * len(archs) + 0.9), sharex=True, squeeze=False)
     ks = []
-    for i, (ax, arch) in enumerate(zip(axes[0], archs)):
-        ks.append(_draw(ax, _get(matrices, arch, kind), sigmas, kind, arch, legend=(i == len(archs) - 1)))
-        if i:
-            ax.set_ylabel("")
+    for i, (ax, arch) in enumerate(zip(axes[:, 0], archs)):
+        ks.append(_draw(ax, _get(matrices, arch, kind), sigmas, kind, arch, legend=False))
+        if i < len(archs) - 1:
+            ax.set_xlabel("")
     k = min(ks, default=1)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8,
+               title=f"σ_eval ({kind})" + (f"\nmean of {k} seeds,\n95 % CI" if k >= 2 else ""), title_fontsize=8)
     seeds = f"\nmean over {k} training seeds; shaded: 95 % t-interval over seeds" if k >= 2 else ""
     fig.suptitle(suptitle or f"Accuracy vs. {kind} level of the training data ({SIGMA_UNITS[kind]}){seeds}",
                  fontsize=10)
