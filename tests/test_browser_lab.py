@@ -249,3 +249,47 @@ def test_chapter_01_slider_redraws_in_jupyterlab(lab, browser, tmp_path):
             pass
         print(f"screenshot: {shot}\nJupyterLab log ({log}):\n{_tail(log)}")
         raise
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_static_controls_swap_frames_in_a_browser(browser, tmp_path, monkeypatch):
+    """The static page's controls (robustlab.book.widgets.Interactive.static_html) work without a
+    kernel: moving the range input or choosing another option shows another pre-rendered frame."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    from robustlab.book.page import BOOK_ENV
+    from robustlab.book.widgets import interactive
+
+    def draw(sigma, kind):
+        fig, ax = plt.subplots(figsize=(2, 2))
+        ax.set_title(f"{kind} σ={sigma:g}")
+        ax.plot([0, 1], [0, sigma], color="red" if kind == "noise" else "blue")
+        return fig
+
+    monkeypatch.setenv(BOOK_ENV, "1")
+    w = interactive(draw, defaults={"sigma": 1.0}, sigma=(0.0, 5.0, 0.01), kind=["noise", "blur"],
+                    static={"sigma": [0.0, 0.5, 1.0, 5.0], "kind": ["noise", "blur"]})
+    page = tmp_path / "static.html"
+    page.write_text(f"<!doctype html><html><body>{w._repr_mimebundle_()['text/html']}</body></html>", encoding="utf-8")
+    browser.get(page.as_uri())
+    img = browser.find_element(By.CSS_SELECTOR, ".robustlab-static-widget img.rlw-frame")
+    out = browser.find_element(By.CSS_SELECTOR, "output[data-for='sigma']")
+    first, readout = img.get_attribute("src"), out.text
+    assert readout == "1"
+    rng = browser.find_element(By.CSS_SELECTOR, "input[type=range][data-control='sigma']")
+    rng.send_keys(Keys.ARROW_RIGHT)  # 1 → 5
+    assert out.text == "5" and img.get_attribute("src") != first
+    second = img.get_attribute("src")
+    Select(browser.find_element(By.CSS_SELECTOR, "select[data-control='kind']")).select_by_visible_text("blur")
+    assert img.get_attribute("src") not in (first, second)
+    rng.send_keys(Keys.HOME)  # back to σ = 0 (blur)
+    assert out.text == "0"
+    logs = [e for e in browser.get_log("browser") if e.get("level") == "SEVERE"]
+    assert logs == [], logs

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import re
 
 import matplotlib
 
@@ -224,3 +225,25 @@ def test_static_states_and_frames(monkeypatch):
     assert len(set(data["frames"].values())) == 6  # six different pictures
     assert 'type="range"' in html and "<select" in html and "http" not in html
     assert w.values == {"sigma": 1.0, "kind": "noise"}  # rendering the frames changed no value
+    w.update(sigma=2.5)  # a value moved off the pre-rendered states joins them
+    data = json.loads(re.search(r'class="rlw-data">(.*?)</script>', w._repr_mimebundle_()["text/html"]).group(1))
+    assert data["labels"]["sigma"] == ["0", "1", "2.5", "5"] and len(data["frames"]) == 8
+
+
+def test_styled_tables():
+    """rl.book.page.table: no bare index column, a meaningful index kept as a column, verdicts
+    coloured and moved next to the claim, units in the headers kept."""
+    import pandas as pd
+
+    from robustlab.book.page import VERDICT_COLOURS, table
+
+    claims = pd.DataFrame({"section": ["§1", "§2"], "claim": ["a", "b"], "ours": ["1.0 [0.5, 1.5] pts", "x"],
+                           "verdict": ["yes", "not testable here"], "why": ["rule", "rule"]})
+    html = table(claims).to_html()
+    assert "<th class=\"blank" not in html and "row_heading" not in html  # no index column
+    heads = re.findall(r'<th id="T_\w+_level0_col\d+" class="col_heading level0 col\d+" >([^<]*)</th>', html)
+    assert heads == ["section", "claim", "verdict", "ours", "why"]
+    assert VERDICT_COLOURS["yes"] in html and VERDICT_COLOURS["not testable here"] in html
+    m = pd.DataFrame([[0.5731, 0.1]], index=pd.Index(["0"], name="σ_train"), columns=["accuracy (%)", "b"])
+    html = table(m, precision=1).to_html()
+    assert ">σ_train<" in html and ">accuracy (%)<" in html and ">57.3<" not in html and ">0.6<" in html

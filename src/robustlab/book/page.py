@@ -37,7 +37,7 @@ GLUE_PREFIX = "application/papermill.record/"
 
 #: Background colours of the verdicts in tables (light, readable with black text).
 VERDICT_COLOURS = {"yes": "#d4edda", "partly": "#fff3cd", "no": "#f8d7da", "not testable": "#e2e3e5",
-                   "not run": "#e2e3e5"}
+                   "not testable here": "#e2e3e5", "not run yet": "#e2e3e5", "not recorded": "#e2e3e5"}
 
 
 def in_book_run() -> bool:
@@ -126,7 +126,8 @@ def table(df, caption: str | None = None, index: bool | None = None, precision: 
 
     * ``index``: None (default) keeps the index as the first column when it is named or not a plain
       0..n-1 range, else drops it; True/False force either. No bare index column is ever shown.
-    * Columns named in ``verdict_columns`` are colour-coded (:data:`VERDICT_COLOURS`).
+    * Columns named in ``verdict_columns`` are colour-coded (:data:`VERDICT_COLOURS`) and moved right
+      after a ``claim`` column, so a wide claims table shows its verdict without scrolling.
     * Floats are shown with ``precision`` digits; text cells (intervals such as ``4.1 [1.2, 7.0]``)
       stay as they are. ``caption`` is shown above the table; put units in the column names.
     * ``widths``: CSS widths for long text columns, e.g. ``{"why": "30em"}``.
@@ -143,8 +144,12 @@ def table(df, caption: str | None = None, index: bool | None = None, precision: 
     else:
         df = df.reset_index(drop=True)
     df.columns = [" / ".join(str(x) for x in c if str(x)) if isinstance(c, tuple) else str(c) for c in df.columns]
-    st = df.style.hide(axis="index").format(precision=precision, na_rep="—")
     present = [c for c in verdict_columns if c in df.columns]
+    if present and "claim" in df.columns:
+        rest = [c for c in df.columns if c not in present]
+        at = rest.index("claim") + 1
+        df = df[rest[:at] + present + rest[at:]]
+    st = df.style.hide(axis="index").format(precision=precision, na_rep="—")
     if present:
         st = st.map(_verdict_style, subset=present)
     st = st.set_table_attributes('class="robustlab-table"')

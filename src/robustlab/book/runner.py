@@ -237,6 +237,7 @@ def execute_notebook(name: str, parameters: Mapping[str, Any], notebooks_dir: Pa
         raise NotebookFailed(name, idx, first_line, error, copy) from None
     finally:
         os.environ.pop(PROGRESS_ENV, None)
+        os.environ.pop(BOOK_ENV, None)  # only the kernels of a book run are in one
     _clear_page(out_dir, name)
     prepare_page(tmp)
     os.replace(tmp, out_dir / f"{name}.ipynb")

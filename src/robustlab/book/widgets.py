@@ -303,6 +303,7 @@ class Interactive:
         per dropdown or checkbox that has more than one state (the others are named as fixed), and an
         inline script that shows the frame of the chosen values. Frames are keyed by the indices of the
         varying controls' values. Loads nothing; without JavaScript it shows the default figure."""
+        self.states = static_states(self.controls, self.values, self.static)  # the current values may have moved
         names = list(self.states)
         varying = [k for k in names if len(self.states[k]) > 1]
         pos = [names.index(k) for k in varying]

@@ -11,6 +11,7 @@ is applied here. A call that passes ``disable=True`` explicitly stays disabled e
 """
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import threading
@@ -41,6 +42,13 @@ def _stream(path: str):
         f = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the kernel's lifetime
         _streams[path] = f
     return f
+
+
+@atexit.register
+def _close_streams() -> None:
+    for f in _streams.values():
+        f.close()
+    _streams.clear()
 
 
 def tqdm(*args, **kwargs):
