@@ -161,7 +161,8 @@ def table(df, caption: str | None = None, index: bool | None = None, precision: 
                               {"selector": "td", "props": f"vertical-align: top; {cell}"},
                               {"selector": "caption", "props": "caption-side: top; text-align: left; "
                                                                "font-weight: 600; padding: 0.3em 0"}])
-    for col, w in (widths or {}).items():
+    widths = {**({"claim": "11em"} if "claim" in df.columns else {}), **(widths or {})}
+    for col, w in widths.items():
         if col in df.columns:
             st = st.set_properties(subset=[col], **{"min-width": w, "white-space": "normal"})
     if caption:

@@ -291,9 +291,11 @@ def train_grid(cfg, kinds: Iterable[str] = ("noise", "blur"), archs: Iterable[st
 
 def _train_worker(cfg_items: dict, arch: str, kind: str, sigma: float, replicate: int) -> tuple:
     from robustlab.core.params import Config
+    from robustlab.core.progress import PROGRESS_ENV
 
     t0 = time.perf_counter()
-    _train_one(Config(cfg_items), arch, kind, sigma, False, replicate)
+    # a worker's bar is shown only in a book run (the runner prints the progress file it goes to)
+    _train_one(Config(cfg_items), arch, kind, sigma, bool(os.environ.get(PROGRESS_ENV)), replicate)
     return arch, kind, sigma, replicate, time.perf_counter() - t0
 
 

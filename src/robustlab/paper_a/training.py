@@ -444,7 +444,7 @@ def _run_epochs(models, images, labels, st: _Setup, net: nn.Module, opt, sched, 
     corrupt_batch = _Corrupter(st.kind, st.sigmas, st.dev, tuple(x_all.shape[-2:]))
     fwd = _prepare_net(net, st, compile, pos.histories)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if st.cuda else nullcontext()
-    bar = _bar(progress, st, M, pos)
+    bar = _bar(progress, st, M, pos, getattr(models[0], "arch", ""))
     # float32 input (autocast on CUDA); a float64 net on the CPU (exactness tests) gets float64
     in_dtype = torch.float32 if st.cuda else next((p.dtype for p in net.parameters()), torch.float32)
     last_save = time.monotonic()
@@ -488,14 +488,18 @@ def _prepare_net(net: nn.Module, st: _Setup, compile: bool, histories: list[dict
     return net
 
 
-def _bar(progress: bool, st: _Setup, M: int, pos: _Pos):
+def _bar(progress: bool, st: _Setup, M: int, pos: _Pos, arch: str = ""):
+    """The training bar: counts batches, shows images (``unit_scale`` = batch size, so the rate is in
+    images/s of one model), the epoch and the loss; its ETA covers the whole training."""
     if not progress:
         return None
     from robustlab.core.progress import tqdm
 
-    desc = (f"train {st.kind} σ={st.sigmas[0]:g}" if M == 1 else
-            f"train {M} models {st.kind} σ={','.join(f'{s:g}' for s in st.sigmas)}")
-    return tqdm(total=st.total, initial=pos.epoch * st.steps + pos.batch, leave=False, unit="batch", desc=desc)
+    who = f"{arch} " if arch else ""
+    desc = (f"train {who}{st.kind} σ={st.sigmas[0]:g}" if M == 1 else
+            f"train {M} {who}models {st.kind} σ={','.join(f'{s:g}' for s in st.sigmas)}")
+    return tqdm(total=st.total, initial=pos.epoch * st.steps + pos.batch, leave=False, unit="img",
+                unit_scale=st.batch_size, desc=desc)
 
 
 def _train_step(fwd: nn.Module, opt, sched, x: torch.Tensor, y: torch.Tensor, M: int, amp, pos: _Pos) -> None:
