@@ -52,3 +52,22 @@ def test_progress_tail_reports_the_latest_state(tmp_path):
             time.sleep(0.3)
     assert seen == ["training 1/4", "training 2/4"]
     assert not f.exists()  # removed at the end
+
+
+def test_progress_tail_reports_every_bar_that_moved(tmp_path):
+    """The overall bar and the bars of models training in parallel each get their line per report."""
+    import time
+
+    from robustlab.core.progress import ProgressTail
+
+    seen = []
+    f = tmp_path / "p.txt"
+    with ProgressTail(f, out=seen.append, every_s=0.4, poll_s=0.05):
+        with open(f, "a") as w:
+            for s in ("\rtraining 4 models: 1/4", "\rtrain resnet σ=0: 10%", "\rtrain inception σ=0: 5%",
+                      "\rtrain resnet σ=0: 20%"):
+                w.write(s)
+                w.flush()
+                time.sleep(0.02)
+            time.sleep(0.8)
+    assert seen == ["training 4 models: 1/4", "train inception σ=0: 5%", "train resnet σ=0: 20%"]

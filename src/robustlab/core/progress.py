@@ -77,14 +77,22 @@ def latest_status(text: str) -> str:
     return parts[-1] if parts else ""
 
 
+def _key(state: str) -> str:
+    """Which bar a state belongs to: its description (the text before the first colon)."""
+    return state.split(":", 1)[0] if ":" in state else state
+
+
 class ProgressTail:
-    """Follow a progress file in a background thread and call ``out(state)`` when the latest state
-    changed, at most every ``every_s`` seconds and not in the first ``every_s`` seconds (a chapter that
-    finishes quickly prints nothing; context manager; the file is removed at the end)."""
+    """Follow a progress file in a background thread and, every ``every_s`` seconds, call ``out(state)``
+    with the latest state of each bar that changed since it was last reported (at most ``max_lines``,
+    the most recently updated last): the overall bar of a chapter and the bars of the models training
+    in parallel each get their line. Nothing is reported in the first ``every_s`` seconds (a chapter
+    that finishes quickly prints nothing). A context manager; the file is removed at the end."""
 
     def __init__(self, path: str | os.PathLike, out: Callable[[str], None] = print, every_s: float = 10.0,
-                 poll_s: float = 1.0):
+                 poll_s: float = 1.0, max_lines: int = 4):
         self.path, self.out, self.every_s, self.poll_s = Path(path), out, every_s, poll_s
+        self.max_lines = max_lines
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.reported: list[str] = []
@@ -102,7 +110,10 @@ class ProgressTail:
         return False
 
     def _run(self) -> None:
-        pos, last, last_t, tail = 0, "", time.monotonic(), ""
+        pos, last_t, partial = 0, time.monotonic(), ""
+        latest: dict[str, tuple[int, str]] = {}  # bar → (update order, its latest state)
+        printed: dict[str, str] = {}
+        n = 0
         while not self._stop.wait(self.poll_s):
             try:
                 with open(self.path, encoding="utf-8", errors="replace") as f:
@@ -111,12 +122,22 @@ class ProgressTail:
                     pos = f.tell()
             except OSError:
                 continue
-            if not new:
-                continue
-            tail = (tail + new)[-4000:]
-            state = latest_status(tail)
+            if new:
+                chunks = re.split(r"[\r\n]+", partial + new)
+                partial = chunks.pop()  # a state still being written
+                for c in chunks + ([partial] if partial else []):
+                    state = latest_status(c)
+                    if state:
+                        n += 1
+                        latest[_key(state)] = (n, state)
             now = time.monotonic()
-            if state and state != last and now - last_t >= self.every_s:
-                self.reported.append(state)
-                self.out(state)
-                last, last_t = state, now
+            if now - last_t < self.every_s:
+                continue
+            changed = sorted((o, st) for k, (o, st) in latest.items() if printed.get(k) != st)
+            if not changed:
+                continue
+            for _, st in changed[-self.max_lines:]:
+                self.reported.append(st)
+                self.out(st)
+                printed[_key(st)] = st
+            last_t = now
