@@ -368,3 +368,23 @@ def test_pages_hide_parameter_cells_and_fold_code(tmp_path):
     assert len(cells) == 5
     assert [c.metadata.get("tags", []) for c in cells] == [
         ["parameters", "remove-cell"], ["injected-parameters", "remove-cell"], [], ["hide-input"], ["remove-input"]]
+
+
+def test_headline_counts_verdicts_per_paper(tmp_path):
+    """The intro's headline counts each paper's verdicts from the records (a claim whose chapter did not
+    run is "not run yet") and says so when nothing has run."""
+    rec = tmp_path / "records"
+    rec.mkdir()
+    assert "No chapter has been run yet" in book.headline(tmp_path, tmp_path / "out")
+    claims = [{"id": "A-data", "paper": "A", "verdict": "yes"},
+              {"id": "A-params-resnet", "paper": "A", "verdict": "no"},
+              {"id": "B-64px-10pct", "paper": "B", "verdict": "not testable here"}]
+    (rec / "01_data.json").write_text(json.dumps({"claims": claims, "provenance": {"profile": "tiny", "seed": 0,
+                                                                                  "device": "CPU (test)"}}))
+    text = book.headline(tmp_path, tmp_path / "out")
+    n_a = sum(e["paper"] == "A" for e in CHECKLIST)
+    n_b = sum(e["paper"] == "B" for e in CHECKLIST)
+    assert f"| **paper A** | 1 | 0 | 1 | 0 | {n_a - 2} | {n_a} |" in text
+    assert f"| **paper B** | 0 | 0 | 0 | 1 | {n_b - 1} | {n_b} |" in text
+    assert "profile `tiny`, seed 0, computed on CPU (test)" in text
+    assert "{figure}" not in text  # no executed chapter: no figure is claimed
