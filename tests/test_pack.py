@@ -364,3 +364,19 @@ def test_existing_different_file_is_kept_unless_overwrite(tmp_path):
     assert rel not in got["written"]
     got = P.unpack(res["files"], dest, overwrite=True)
     assert got["overwritten"] == [rel] and mine.read_bytes() == store.path("cifar_eval", {"i": 1}).read_bytes()
+
+
+def test_update_ledger_false_leaves_the_ledger_alone(tmp_path):
+    """A copy made for another purpose (the Ray executor's workers) is no trip home: pack and unpack
+    with update_ledger=False record nothing, so a later pack still brings everything."""
+    root = tmp_path / "tiny"
+    _fill(root)
+    res = P.pack(root, tmp_path / "copy", only_new=False, update_ledger=False)
+    assert res["members"] and not (root / P.LEDGER).exists()
+    dest = tmp_path / "dest" / "tiny"
+    got = P.unpack(res["files"], dest, update_ledger=False)
+    assert got["written"] and not (dest / P.LEDGER).exists()
+    assert sorted(P.pack(dest, tmp_path / "home")["members"]) == sorted(res["members"])
+    # the default records both ways
+    P.unpack(res["files"], tmp_path / "other", update_ledger=True)
+    assert not P.pack(tmp_path / "other", tmp_path / "again")["members"]

@@ -7,6 +7,7 @@
     python -m robustlab.campaign --profile paper --only paper-a --until 540 --pack out/
     python -m robustlab.campaign --profile paper --unpack out/*     # merge what a GPU machine sent back
     python -m robustlab.campaign --profile paper --publish          # records → published/paper/
+    python -m robustlab.campaign --profile paper --executor ray --address auto   # units as Ray tasks
 
 A **unit** is one piece of work with a name (``a-train-resnet-noise``, ``a-eval-resnet-blur``,
 ``a-attack-inception-noise-0.1``, ``b-exp2`` …; paper-A units of replicate r ≥ 1 — training seed
@@ -21,6 +22,9 @@ exits 0 printing what is left; the next call resumes. Every call makes progress 
 checked only after the first step). One line per finished unit gives its wall time, model-images/s
 and achieved TFLOP/s (from the FLOP estimate); the same figures are kept in
 ``<results>/campaign/log.json`` with the device, versions and date, and travel with the records.
+
+``--executor ray`` runs the same units as Ray tasks on a cluster, independent ones at once
+(:mod:`robustlab.campaign_ray`; ray is an optional extra, imported only then).
 
 Nothing here imports papermill or Jupyter: it runs where only torch is installed (a lent GPU).
 """
@@ -52,7 +56,13 @@ LOG = Path("campaign") / "log.json"
 class Unit:
     """One unit of a campaign. ``run(cfg)`` computes and stores its results (checkpointing at the
     deadline); ``done(cfg)`` says whether they are all stored, computing nothing; ``work(cfg)``
-    estimates (model-images, FLOPs) of the whole unit."""
+    estimates (model-images, FLOPs) of the whole unit.
+
+    ``deps``: units whose results it needs (trained models, the image selection); it is not started
+    before they are done. ``after``: units that compute results it would otherwise compute too (a
+    shared grid cell, a shared selection); it needs none of them, but a parallel executor starts it
+    only after those of them that run in the same call, so nothing is computed twice (the priority
+    order of :func:`units` already puts them first)."""
 
     name: str
     part: str
@@ -61,6 +71,7 @@ class Unit:
     done: Callable[[Any], bool] = field(repr=False)
     work: Callable[[Any], tuple[float, float]] = field(repr=False)
     deps: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------------------
@@ -180,6 +191,8 @@ def _paper_a(cfg) -> list[Unit]:
                 n_img = n_models * n_levels * n_test
                 deps = tuple(n for n in (train_unit_name(arch, "clean", r), train_unit_name(arch, kind, r))
                              if n in names)
+                # the σ = 0 model on clean images and the identity blurs (σ < 0.125 px) are noise cells too
+                after = (eval_unit_name(arch, "noise", r),) if kind == "blur" else ()
                 out.append(Unit(
                     eval_unit_name(arch, kind, r), "paper-a",
                     f"evaluate the {n_models} {arch} {kind} models{rs} on {n_levels} {kind} levels × "
@@ -189,7 +202,7 @@ def _paper_a(cfg) -> list[Unit]:
                     done=lambda c, arch=arch, kind=kind, r=r: _probe(
                         lambda: grid.accuracy_matrix(c, arch, kind, progress=False, replicate=r)),
                     work=lambda c, n_img=n_img, arch=arch: (n_img, fwd[arch] * n_img),
-                    deps=deps))
+                    deps=deps, after=after))
         for kind in ("clean", "noise", "blur"):
             for arch in cfg.archs:
                 for s in ([0.0] if kind == "clean" else grid.distinct_sigmas(cfg, kind)):
@@ -254,7 +267,8 @@ def _paper_b(cfg) -> list[Unit]:
         Unit("b-exp3", "paper-b", f"exp. 3, every model: {n_area} pixel counts × {len(cfg.areas)} windows × {Rg} draws",
              run=lambda c: paperb.per_model(c, paperb.experiment3),
              done=lambda c: _probe(lambda: paperb.per_model(c, paperb.experiment3)),
-             work=lambda c: every(n_area * len(cfg.areas) * Rg * n), deps=("b-select",)),
+             work=lambda c: every(n_area * len(cfg.areas) * Rg * n), deps=("b-select",),
+             after=("b-exp1",)),  # its whole-image window (224) repeats cells of exp. 1
         Unit("b-exp4", "paper-b", f"exp. 4, every model: FGSM (ε = {cfg.fgsm_eps:g}/255) then "
                                   f"{len(cfg.pixel_counts)} pixel counts",
              run=lambda c: paperb.per_model(c, paperb.experiment4),
@@ -266,12 +280,14 @@ def _paper_b(cfg) -> list[Unit]:
         Unit("b-aug", "paper-b", f"§6.2: fine-tune {aug_k} models on {cfg.aug_train_images:,} images with k changed "
              f"pixels, then test them", run=lambda c: paperb.augmentation(c),
              done=lambda c: _probe(lambda: paperb.augmentation(c, progress=False)),
-             work=lambda c: (aug_train + aug_eval, f * (3 * aug_train + aug_eval))),
+             work=lambda c: (aug_train + aug_eval, f * (3 * aug_train + aug_eval)),
+             after=("b-aug-bases",)),  # with one model its base rows are b-aug-bases' rows
         Unit("b-aug-lr", "paper-b", "§6.2: the fine-tuning learning rate checked (paper's 0.001 vs the profile's)",
              run=lambda c: paperb.finetune_lr_check(c, sorted({0.001, c.aug_lr}), k=4),
              done=lambda c: _probe(lambda: paperb.finetune_lr_check(c, sorted({0.001, c.aug_lr}), k=4)),
              work=lambda c: (2 * int(cfg.aug_epochs) * int(cfg.aug_train_images),
-                             f * 6 * int(cfg.aug_epochs) * int(cfg.aug_train_images))),
+                             f * 6 * int(cfg.aug_epochs) * int(cfg.aug_train_images)),
+             after=("b-aug-bases",)),  # with one model its held-out selection is b-aug-bases' selection
     ]
     if cfg.cifar_models_pixels:
         n_set = len(cfg.pixel_counts) + n_grid * (len(cfg.magnitudes) + len(cfg.areas))
@@ -494,7 +510,7 @@ def run(cfg, chosen: list[Unit], until: float | None = None, out=print) -> dict:
     return report
 
 
-def _dry_run(cfg, chosen: list[Unit], out=print) -> None:
+def _dry_run(cfg, chosen: list[Unit], out=print) -> dict[str, bool]:
     st = status(cfg, chosen)
     total = 0.0
     out(f"{'unit':34s} {'status':8s} {'PFLOP':>9s}  what")
@@ -505,6 +521,7 @@ def _dry_run(cfg, chosen: list[Unit], out=print) -> None:
             + (f"  [after {', '.join(u.deps)}]" if u.deps else ""))
     out(f"{sum(st.values())} of {len(chosen)} units done; {total / 1e15:.3f} PFLOP left "
         f"(at 100 TFLOP/s: {total / 1e14 / 60:.1f} min)")
+    return st
 
 
 # --------------------------------------------------------------------------------------
@@ -524,6 +541,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="merge packed files into the results folder; run nothing")
     ap.add_argument("--publish", action="store_true", help="copy the records (no weights) to published/<profile>/")
     ap.add_argument("--no-run", action="store_true", help="run no unit (with --pack or --publish)")
+    ap.add_argument("--executor", choices=("serial", "ray"), default="serial",
+                    help="serial (default): the units one after another here; ray: as Ray tasks, independent "
+                         'ones at once (robustlab.campaign_ray; needs pip install "robustlab[ray]")')
+    ray_opts = ap.add_argument_group("with --executor ray")
+    ray_opts.add_argument("--address", default=None, help="the Ray cluster: HOST:PORT (what `ray start --head` "
+                          "printed) or auto; without it a local Ray instance is started")
+    ray_opts.add_argument("--gpus-per-unit", type=float, default=None, metavar="G",
+                          help="GPUs per unit (default 1 when the cluster has GPUs, else 0; 0.5 = two per GPU)")
+    ray_opts.add_argument("--cpus-per-unit", type=float, default=None, metavar="N", help="CPUs per unit (default 1)")
+    ray_opts.add_argument("--no-shared-fs", action="store_true", help="the nodes share no results folder: "
+                          "workers return their results and this process writes them")
+    ray_opts.add_argument("--max-retries", type=int, default=None, metavar="N",
+                          help="retries of a unit whose worker died (default 3)")
     ap.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                     help="a profile parameter (YAML value), repeatable: --param epochs=5")
     for name in ("device", "data-dir", "results-dir", "cache-dir"):
@@ -540,6 +570,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 params[k] = v
         if "profile" in params:
             raise ParameterError("give the profile with --profile, not --param profile=...")
+        ray_given = [f"--{k.replace('_', '-')}" for k in ("address", "gpus_per_unit", "cpus_per_unit", "max_retries")
+                     if getattr(args, k) is not None] + (["--no-shared-fs"] if args.no_shared_fs else [])
+        if ray_given and args.executor != "ray":
+            raise ParameterError(f"{', '.join(ray_given)} only go with --executor ray")
         cfg = resolve("campaign", {**params, "profile": args.profile})
         if args.unpack:
             from robustlab.core.pack import unpack
@@ -550,9 +584,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         chosen = select_units(units(cfg), args.only)
         if args.dry_run:
-            _dry_run(cfg, chosen)
+            st = _dry_run(cfg, chosen)
+            if args.executor == "ray":
+                from robustlab.campaign_ray import print_projection
+
+                print_projection(cfg, chosen, st)
             return 0
-        if not args.no_run:
+        failed: dict[str, str] = {}
+        if not args.no_run and args.executor == "ray":
+            from robustlab.campaign_ray import DEFAULT_MAX_RETRIES, run_ray
+
+            rep = run_ray(cfg, chosen, until=args.until, address=args.address, gpus_per_unit=args.gpus_per_unit,
+                          cpus_per_unit=args.cpus_per_unit, shared_fs=not args.no_shared_fs,
+                          max_retries=DEFAULT_MAX_RETRIES if args.max_retries is None else args.max_retries)
+            left, failed = rep["left"], rep["failed"]
+            print(f"{len(rep['done'])} unit(s) finished in this call; "
+                  + (f"{len(left)} left: {', '.join(left)}" if left else "nothing left")
+                  + (" (resume: the same command)" if rep["partial"] or left else ""))
+            for name, why in failed.items():
+                print(f"error: unit {name} failed: {why}", file=sys.stderr)
+        elif not args.no_run:
             if not budget.compute_allowed(cfg.profile, cfg.torch_device):
                 print(f"warning: computing is refused here ({budget.NO_COMPUTE_ENV} or the paper profile on a "
                       f"machine without CUDA); set {budget.NO_COMPUTE_ENV}=0 to compute anyway", file=sys.stderr)
@@ -576,7 +627,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ParameterError, RobustlabError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2 if isinstance(e, ParameterError) else 1
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

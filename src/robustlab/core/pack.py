@@ -261,7 +261,7 @@ def _remove_old_outputs(out: Path) -> None:
 
 
 def pack(root: str | os.PathLike, out_dir: str | os.PathLike, max_files: int = 8,
-         max_bytes: int = 15 * 2**20, only_new: bool = True, *, level: int = 6) -> dict:
+         max_bytes: int = 15 * 2**20, only_new: bool = True, *, level: int = 6, update_ledger: bool = True) -> dict:
     """Pack the results in ``root`` into ``out_dir`` as ``manifest.json`` + part files.
 
     Writes at most ``max_files`` files in all (the manifest included), each of at most
@@ -279,7 +279,8 @@ def pack(root: str | os.PathLike, out_dir: str | os.PathLike, max_files: int = 8
     on a GPU machine return only what is new; if a pack was lost on the way, pack again with
     ``only_new=False``). Old pack files (``manifest.json``, ``records-NN.tar.gz``,
     ``weights-NN.tar``) in ``out_dir`` are removed first; other files there are left alone and
-    count against nothing.
+    count against nothing. ``update_ledger=False`` leaves the ledger as it was (a copy made for another
+    purpose, e.g. the Ray executor shipping results to its workers, is no trip home).
 
     Returns ``{"manifest": Path, "files": [manifest and parts], "parts": the manifest's part
     entries, "members": [paths packed],
@@ -405,7 +406,8 @@ def pack(root: str | os.PathLike, out_dir: str | os.PathLike, max_files: int = 8
         for w in writers:
             w.abort()
         raise
-    _update_ledger(root, {m["path"]: m["sha256"] for m in members})
+    if update_ledger:
+        _update_ledger(root, {m["path"]: m["sha256"] for m in members})
     files = [out / MANIFEST] + [out / p["name"] for p in parts]
     return {"manifest": out / MANIFEST, "files": files, "parts": parts, "members": [m["path"] for m in members],
             "bytes": sum(f.stat().st_size for f in files), "left": left, "skipped": skipped}
@@ -552,7 +554,7 @@ def _stage_group(group: str, part_paths: list[Path], staging: Path, expected: di
 
 
 def unpack(files: Iterable[str | os.PathLike], root: str | os.PathLike, *, overwrite: bool = False,
-           max_member_bytes: int = MAX_MEMBER_BYTES, profile: str | None = None) -> dict:
+           max_member_bytes: int = MAX_MEMBER_BYTES, profile: str | None = None, update_ledger: bool = True) -> dict:
     """Verify a pack (``manifest.json`` and its parts, in any order) and write its members into ``root``.
 
     Everything is checked before anything is written into ``root``; any problem raises
@@ -574,7 +576,9 @@ def unpack(files: Iterable[str | os.PathLike], root: str | os.PathLike, *, overw
     inside ``root`` and then renamed into place (atomic per file). A destination that already
     holds the same bytes is left alone (``identical``); one holding different bytes is kept and
     reported in ``conflicts`` unless ``overwrite=True`` (then ``overwritten``). Members written or
-    identical are recorded in ``root/.packed.json`` so that they are not packed back.
+    identical are recorded in ``root/.packed.json`` so that they are not packed back (not with
+    ``update_ledger=False``: results computed elsewhere for this folder, e.g. by a Ray worker, are new here
+    and a later :func:`pack` brings them home).
 
     Returns ``{"profile", "created", "members": [paths in the pack], "written": [...],
     "identical": [...], "overwritten": [...], "conflicts": [{"path", "existing_sha256",
@@ -648,7 +652,8 @@ def unpack(files: Iterable[str | os.PathLike], root: str | os.PathLike, *, overw
         raise
     shutil.rmtree(staging, ignore_errors=True)
     sha = {m["path"]: m["sha256"] for m in man["members"]}
-    _update_ledger(root, {rel: sha[rel] for rel in written + overwritten + identical})
+    if update_ledger:
+        _update_ledger(root, {rel: sha[rel] for rel in written + overwritten + identical})
     return {"profile": man.get("profile"), "created": man.get("created"), "members": list(expected),
             "written": written, "identical": identical, "overwritten": overwritten, "conflicts": conflicts,
             "left": man.get("left", []), "skipped": man.get("skipped", [])}
