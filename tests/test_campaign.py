@@ -171,6 +171,11 @@ def test_no_compute_refuses_with_the_unit_and_command(data_env, tmp_path, monkey
     # the paper profile refuses on a machine without CUDA even when the variable is unset
     monkeypatch.delenv(budget.NO_COMPUTE_ENV)
     assert budget.compute_allowed("paper", "cpu") is False and budget.compute_allowed("quick", "cpu") is True
+    # the profiles' device "auto" (what the results store is given) is CUDA where there is one
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert budget.compute_allowed("paper", "auto") is True and budget.compute_allowed("paper", "cpu") is False
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert budget.compute_allowed("paper", "auto") is False
     monkeypatch.setenv(budget.NO_COMPUTE_ENV, "0")
     assert budget.compute_allowed("paper", "cpu") is True
 

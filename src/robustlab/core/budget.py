@@ -108,7 +108,9 @@ def compute_allowed(profile: str | None = None, device: object = None) -> bool:
     if profile == "paper":
         import torch
 
-        dev = str(device) if device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
+        dev = "auto" if device is None else str(device)  # the profiles' device: auto = CUDA where there is one
+        if dev == "auto":
+            dev = "cuda" if torch.cuda.is_available() else "cpu"
         return dev.startswith("cuda")
     return True
 
