@@ -1,7 +1,11 @@
 """Helpers shared by several test modules (not a test module; importable because pytest puts tests/ on
 ``sys.path``): a call counter for monkeypatched functions, and a tiny separable task with a tiny
-paper-A net and its training settings."""
+paper-A net and its training settings, and a context manager that sets environment variables."""
 from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -68,3 +72,23 @@ def save_tench_squeezenet(folder) -> None:
     final.bias.data[0] = 1.0
     Path(folder).mkdir(parents=True, exist_ok=True)
     torch.save(sq.state_dict(), Path(folder) / "squeezenet1_1.pth")
+
+
+@contextmanager
+def environ(**values: str | None) -> Iterator[None]:
+    """Set environment variables for the ``with`` block (``None`` removes one); every variable named
+    gets its old value (or absence) back afterwards."""
+    old = {k: os.environ.get(k) for k in values}
+    for k, v in values.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

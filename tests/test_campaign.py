@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import environ
 from robustlab import campaign
 from robustlab.core import budget
 from robustlab.core.errors import ComputeRefused, ParameterError
@@ -56,14 +57,8 @@ def _results(root: Path) -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def data_env(shared_data, cache_dir):
-    old = {k: os.environ.get(k) for k in ("ROBUSTLAB_DATA", "ROBUSTLAB_CACHE", "TQDM_DISABLE")}
-    os.environ.update(ROBUSTLAB_DATA=str(shared_data), ROBUSTLAB_CACHE=str(cache_dir), TQDM_DISABLE="1")
-    yield
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with environ(ROBUSTLAB_DATA=str(shared_data), ROBUSTLAB_CACHE=str(cache_dir), TQDM_DISABLE="1"):
+        yield
 
 
 @pytest.fixture(scope="module")

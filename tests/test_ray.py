@@ -23,6 +23,7 @@ import torch
 
 ray = pytest.importorskip("ray")
 
+from helpers import environ  # noqa: E402
 from robustlab import campaign, campaign_ray  # noqa: E402
 from robustlab.core.params import resolve  # noqa: E402
 from robustlab.core.results import ResultStore, config_hash, load_result, read_header  # noqa: E402
@@ -35,17 +36,10 @@ RESNET = "a-*-resnet-*"  # one architecture's training, evaluation and attack un
 @pytest.fixture(scope="module")
 def ray_env(shared_data, cache_dir, tmp_path_factory):
     """Data and cache for the driver and (inherited when Ray starts) its workers; no published fallback."""
-    keys = ("ROBUSTLAB_DATA", "ROBUSTLAB_CACHE", "TQDM_DISABLE", "ROBUSTLAB_PUBLISHED", campaign_ray.TEST_DIE_ENV)
-    old = {k: os.environ.get(k) for k in keys}
-    os.environ.update(ROBUSTLAB_DATA=str(shared_data), ROBUSTLAB_CACHE=str(cache_dir), TQDM_DISABLE="1",
-                      ROBUSTLAB_PUBLISHED=str(tmp_path_factory.mktemp("nothing-published")))
-    os.environ.pop(campaign_ray.TEST_DIE_ENV, None)
-    yield
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with environ(ROBUSTLAB_DATA=str(shared_data), ROBUSTLAB_CACHE=str(cache_dir), TQDM_DISABLE="1",
+                 ROBUSTLAB_PUBLISHED=str(tmp_path_factory.mktemp("nothing-published")),
+                 **{campaign_ray.TEST_DIE_ENV: None}):
+        yield
 
 
 @pytest.fixture(scope="module")
