@@ -388,3 +388,21 @@ def test_headline_counts_verdicts_per_paper(tmp_path):
     assert f"| **paper B** | 0 | 0 | 0 | 1 | {n_b - 1} | {n_b} |" in text
     assert "profile `tiny`, seed 0, computed on CPU (test)" in text
     assert "{figure}" not in text  # no executed chapter: no figure is claimed
+
+
+@pytest.mark.slow
+def test_launch_buttons_appear_once_the_repository_url_is_set(built_site, monkeypatch):
+    """With the one setting given (here through ROBUSTLAB_REPOSITORY_URL), every executed chapter gets
+    Binder and Colab buttons that open its source notebook; pages without a notebook get none.
+    (Last in this module: it rebuilds the shared site.)"""
+    root, _ = built_site
+    monkeypatch.setenv("ROBUSTLAB_REPOSITORY_URL", "https://github.com/owner/robustlab")
+    assert book.build_site(root) == 0
+    html = root / "_build" / "html"
+    page = (html / "book" / "executed" / "01_data.html").read_text()
+    assert "launch-buttons" in page
+    assert "https://mybinder.org/v2/gh/owner/robustlab/main?urlpath=lab%2Ftree%2Fnotebooks%2F01_data.ipynb" in page
+    assert "https://colab.research.google.com/github/owner/robustlab/blob/main/notebooks/01_data.ipynb" in page
+    assert "JupyterHub" not in page  # no hub configured
+    assert "launch-buttons" not in (html / "book" / "executed" / "07_pixel_magnitude.html").read_text()  # placeholder
+    assert "launch-buttons" not in (html / "book" / "intro.html").read_text()
