@@ -45,7 +45,7 @@ from typing import Any
 from robustlab.core import budget
 from robustlab.core.errors import ComputeRefused, DeadlineReached, ParameterError, RobustlabError
 
-__all__ = ["Unit", "units", "select_units", "unit_for", "describe_result", "status", "run", "read_log",
+__all__ = ["Unit", "units", "select_units", "unit_for", "describe_result", "status", "run", "read_log", "log_call",
            "main", "PARTS"]
 
 PARTS = ("paper-a", "paper-b")
@@ -416,6 +416,24 @@ def _write_log(results: Path, log: dict) -> None:
     atomic_write_text(Path(results) / LOG, json.dumps(log, indent=1, sort_keys=True, default=str))
 
 
+def log_call(log: dict, run_rec: dict, name: str, status: str, dt: float, machine: dict,
+             work: tuple[float, float] | None = None, **where) -> float:
+    """Add one call of unit ``name`` (``status`` done / partial / failed, ``dt`` seconds) to the campaign
+    log and to this run's record; a done unit also gets its work (model-images, FLOPs), rates and
+    finishing time. ``where`` (e.g. ``node=``) goes into the run's record, and into the unit's entry
+    when it is done. Returns the unit's total wall seconds over all calls. The caller writes the log."""
+    ent = log["units"].setdefault(name, {"wall_s": 0.0, "calls": 0})
+    wall = ent["wall_s"] + dt
+    ent.update(wall_s=round(wall, 3), calls=ent["calls"] + 1, status=status, **machine)
+    if status == "done" and work is not None:
+        n_img, flops = work
+        ent.update(model_images=n_img, flops=flops, images_per_s=n_img / wall if wall > 0 else None,
+                   tflops=flops / wall / 1e12 if wall > 0 else None,
+                   finished=_dt.datetime.now().isoformat(timespec="seconds"), **where)
+    run_rec["units"].append({"unit": name, "wall_s": round(dt, 2), "status": status, **where})
+    return wall
+
+
 def status(cfg, chosen: list[Unit]) -> dict[str, bool]:
     """{unit name: done} for ``chosen`` (computes nothing)."""
     return {u.name: u.done(cfg) for u in chosen}
@@ -478,26 +496,19 @@ def run(cfg, chosen: list[Unit], until: float | None = None, out=print) -> dict:
                 report["skipped"].append(u.name)
                 continue
             out(f"start {u.name}: {u.what}")
-            ent = log["units"].setdefault(u.name, {"wall_s": 0.0, "calls": 0})
             t0 = time.time()
             try:
                 u.run(cfg)
             except DeadlineReached:
                 dt = time.time() - t0
-                ent.update(wall_s=ent["wall_s"] + dt, calls=ent["calls"] + 1, status="partial", **machine)
-                run_rec["units"].append({"unit": u.name, "wall_s": round(dt, 2), "status": "partial"})
+                log_call(log, run_rec, u.name, "partial", dt, machine)
                 _write_log(results, log)
                 out(f"pause {u.name}: deadline reached after {dt:.1f} s; checkpointed, the next call resumes it")
                 report["partial"] = u.name
                 break
             dt = time.time() - t0
             n_img, flops = u.work(cfg)
-            wall = ent["wall_s"] + dt
-            ent.update(wall_s=round(wall, 3), calls=ent["calls"] + 1, status="done", model_images=n_img,
-                       flops=flops, images_per_s=n_img / wall if wall > 0 else None,
-                       tflops=flops / wall / 1e12 if wall > 0 else None,
-                       finished=_dt.datetime.now().isoformat(timespec="seconds"), **machine)
-            run_rec["units"].append({"unit": u.name, "wall_s": round(dt, 2), "status": "done"})
+            wall = log_call(log, run_rec, u.name, "done", dt, machine, (n_img, flops))
             _write_log(results, log)
             state[u.name] = True
             done_now += 1

@@ -583,19 +583,9 @@ def _drive(ray, cfg, chosen, *, until, out, g, c, slots, shared_fs, max_retries,
 
 
 def _log_unit(campaign, log, run_rec, results, name, status, dt, res) -> None:
-    ent = log["units"].setdefault(name, {"wall_s": 0.0, "calls": 0})
-    machine = (res or {}).get("machine") or {}
-    if status == "done":
-        n_img, flops = res["work"]
-        wall = ent["wall_s"] + dt
-        ent.update(wall_s=round(wall, 3), calls=ent["calls"] + 1, status="done", model_images=n_img, flops=flops,
-                   images_per_s=n_img / wall if wall > 0 else None,
-                   tflops=flops / wall / 1e12 if wall > 0 else None,
-                   finished=time.strftime("%Y-%m-%dT%H:%M:%S"), node=(res or {}).get("node"), **machine)
-    else:
-        ent.update(wall_s=round(ent["wall_s"] + dt, 3), calls=ent["calls"] + 1, status=status, **machine)
-    run_rec["units"].append({"unit": name, "wall_s": round(dt, 2), "status": status,
-                             "node": (res or {}).get("node")})
+    res = res or {}
+    work = res.get("work") if status == "done" else None
+    campaign.log_call(log, run_rec, name, status, dt, res.get("machine") or {}, work, node=res.get("node"))
     campaign._write_log(results, log)
 
 
