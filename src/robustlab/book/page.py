@@ -47,7 +47,9 @@ def in_book_run() -> bool:
 
 def glue(name: str, obj: Any, display: bool = False) -> None:
     """Store ``obj``'s display (its MIME bundle) in the cell output under ``name``, for MyST-NB's
-    ``{glue:...}`` roles and directives; shown in the cell only with ``display=True``."""
+    ``{glue:...}`` roles and directives; shown in the cell only with ``display=True``. The output is
+    the one ``myst_nb.glue`` writes; it is built here so that a kernel does not import MyST-NB and
+    Sphinx (≈ 1.7 s each time) to store a number."""
     from IPython.core.formatters import format_display_data
     from IPython.display import display as ipy_display
 

@@ -256,7 +256,7 @@ class Interactive:
         self.controls = {k: parse_control(k, v) for k, v in controls.items()}
         self.values = default_values(self.controls, defaults)
         self.static = static
-        self.states = static_states(self.controls, self.values, static)  # validated before any drawing
+        static_states(self.controls, self.values, static)  # a bad static= fails here, before any drawing
         self.calls = 0
         self.png = self._render(self.values)
         self._ui = None
@@ -288,31 +288,36 @@ class Interactive:
         return self.png
 
     # ----- the static page ------------------------------------------------------------
-    def static_frames(self) -> dict[tuple[int, ...], bytes]:
-        """PNG of ``fn`` for every combination of :attr:`states`, keyed by the index of each control's
-        value (in the order of :attr:`states`). The current values are left as they were."""
-        names = list(self.states)
+    def page_states(self) -> dict[str, list]:
+        """The values each control takes on the static page, for the current values
+        (:func:`static_states` with this figure's ``static=``)."""
+        return static_states(self.controls, self.values, self.static)
+
+    def static_frames(self, states: Mapping[str, list]) -> dict[tuple[int, ...], bytes]:
+        """PNG of ``fn`` for every combination of the values in ``states`` (:meth:`page_states`), keyed
+        by the indices of the values of the controls that vary (more than one state), in their order.
+        The current values are left as they were."""
+        varying = [k for k in states if len(states[k]) > 1]
         frames = {}
-        for idx in itertools.product(*(range(len(self.states[k])) for k in names)):
-            values = {**self.values, **{k: self.states[k][i] for k, i in zip(names, idx)}}
+        for idx in itertools.product(*(range(len(states[k])) for k in varying)):
+            values = {**self.values, **{k: states[k][i] for k, i in zip(varying, idx)}}
             frames[idx] = self.png if values == self.values else self._render(values)
         return frames
 
-    def static_html(self) -> str:
+    def static_html(self, states: Mapping[str, list] | None = None) -> str:
         """A self-contained HTML block: the pre-rendered frames, a range input per slider and a select
         per dropdown or checkbox that has more than one state (the others are named as fixed), and an
         inline script that shows the frame of the chosen values. Frames are keyed by the indices of the
         varying controls' values. Loads nothing; without JavaScript it shows the default figure."""
-        self.states = static_states(self.controls, self.values, self.static)  # the current values may have moved
-        names = list(self.states)
-        varying = [k for k in names if len(self.states[k]) > 1]
-        pos = [names.index(k) for k in varying]
-        frames = {tuple(idx[j] for j in pos): png for idx, png in self.static_frames().items()}
-        current = tuple(self.states[k].index(self.values[k]) for k in varying)
+        states = states if states is not None else self.page_states()
+        names = list(states)
+        varying = [k for k in names if len(states[k]) > 1]
+        frames = self.static_frames(states)
+        current = tuple(states[k].index(self.values[k]) for k in varying)
         uid = uuid.uuid4().hex[:8]
         rows = []
         for k in varying:
-            vals, i = self.states[k], self.states[k].index(self.values[k])
+            vals, i = states[k], states[k].index(self.values[k])
             label = html.escape(k.replace("_", " "))
             if isinstance(self.controls[k], Slider):
                 rows.append(f'<label>{label} <input type="range" min="0" max="{len(vals) - 1}" step="1" value="{i}" '
@@ -322,14 +327,14 @@ class Interactive:
                 opts = "".join(f'<option value="{j}"{" selected" if j == i else ""}>{html.escape(_label(v))}</option>'
                                for j, v in enumerate(vals))
                 rows.append(f'<label>{label} <select data-control="{html.escape(k)}">{opts}</select></label>')
-        data = {"labels": {k: [_label(v) for v in self.states[k]] for k in varying},
+        data = {"labels": {k: [_label(v) for v in states[k]] for k in varying},
                 "frames": {",".join(map(str, idx)): base64.b64encode(png).decode("ascii")
                            for idx, png in frames.items()}}
         payload = json.dumps(data).replace("</", "<\\/")  # nothing in it can close the script element
         img = base64.b64encode(frames[current]).decode("ascii")
         fixed = [f"{k.replace('_', ' ')} {_label(self.values[k])}" for k in names if k not in varying]
         note = ("Pre-rendered states (no kernel needed): " + "; ".join(
-            f"{k.replace('_', ' ')} ∈ {{{', '.join(_label(v) for v in self.states[k])}}}" for k in varying)
+            f"{k.replace('_', ' ')} ∈ {{{', '.join(_label(v) for v in states[k])}}}" for k in varying)
                 + (f"; fixed: {', '.join(fixed)}" if fixed else "") + ". In JupyterLab every value can be chosen.")
         return (f'<div class="robustlab-static-widget" id="rlw-{uid}" data-frames="{len(frames)}">'
                 f'<div class="rlw-controls" style="display:flex;gap:1.5em;flex-wrap:wrap">{"".join(rows)}</div>'
@@ -380,8 +385,9 @@ class Interactive:
         bundle["image/png"] = base64.b64encode(self.png).decode("ascii")
         from robustlab.book.page import in_book_run
 
-        if in_book_run() and self.states:
-            bundle["text/html"] = self.static_html()
+        states = self.page_states() if in_book_run() else {}
+        if states:
+            bundle["text/html"] = self.static_html(states)
         name = getattr(self.fn, "__name__", None) or getattr(getattr(self.fn, "func", None), "__name__", "fn")
         bundle["text/plain"] = f"<interactive figure: {name}({self.values})>"
         return bundle
