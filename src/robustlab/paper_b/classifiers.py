@@ -144,7 +144,7 @@ def pretrained(name: str, weights: str | os.PathLike | None = "DEFAULT", *, norm
         except Exception as e:  # noqa: BLE001 - offline: DataError, URLError, OSError, ...
             raise DataError(
                 f"cannot download the torchvision weights {enum} for {name} ({type(e).__name__}: {e}). "
-                f"There is probably no internet here: pass weights=<path to a local {name} state_dict> "
+                f"Without internet (or with ROBUSTLAB_OFFLINE=1), pass weights=<path to a local {name} state_dict> "
                 f"(e.g. the shared {SHARED_MOBILENET} for mobilenet_v2), or weights=None for random "
                 f"weights.") from None
     else:
