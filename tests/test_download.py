@@ -282,30 +282,31 @@ def test_weights_come_from_the_mirror_into_the_hub_cache(server, mirror, tmp_pat
 @pytest.mark.slow
 @pytest.mark.notebook
 def test_fresh_machine_builds_chapters_01_and_06(server, mirror, tmp_path, monkeypatch):
-    """An empty data folder named by ROBUSTLAB_DATA, no ``../shared`` beside the working folder, no
-    weights in the hub cache: chapters 01 and 06 (tiny) download CIFAR-10, Imagenette and MobileNetV2's
+    """A fresh clone: ROBUSTLAB_DATA, ROBUSTLAB_CACHE and ROBUSTLAB_WEIGHTS unset, so the data folder is
+    ``./data`` of the working folder, which does not exist yet and has no ``../shared`` beside it; no
+    weights in the hub cache. Chapters 01 and 06 (tiny) download CIFAR-10, Imagenette and MobileNetV2's
     torchvision weights from the loopback mirror and run under papermill."""
     import papermill as pm
 
     from robustlab.book.provenance import read_records
 
-    data, clone, results = tmp_path / "data", tmp_path / "clone", tmp_path / "results"
-    data.mkdir()
+    clone = tmp_path / "clone"
     clone.mkdir()
+    data, results = clone / "data", clone / "results"
     assert not (clone.parent / "shared").exists()
     _point_at(monkeypatch, server.base, mirror, tmp_path / "torch")
-    monkeypatch.setenv("ROBUSTLAB_DATA", str(data))
-    monkeypatch.setenv("ROBUSTLAB_CACHE", str(tmp_path / "cache"))
+    for var in ("ROBUSTLAB_DATA", "ROBUSTLAB_CACHE", "ROBUSTLAB_RESULTS"):
+        monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]))
     recs = {}
     for name in ("01_data", "06_pixel_count"):
         pm.execute_notebook(str(REPO / "notebooks" / f"{name}.ipynb"), str(tmp_path / f"{name}.ipynb"),
-                            parameters={"profile": "tiny", "results_dir": str(results)}, kernel_name="python3",
-                            cwd=str(clone), progress_bar=False)
+                            parameters={"profile": "tiny"}, kernel_name="python3", cwd=str(clone),
+                            progress_bar=False)
         recs[name] = read_records(results / "tiny" / "records" / f"{name}.json")
     r1, r6 = recs["01_data"], recs["06_pixel_count"]
-    assert Path(r1["source"]) == data / "cifar-10-batches-py"
+    assert r1["source"] == "data/cifar-10-batches-py"  # ./data of the working folder
     assert r1["n_train"] == 10 * CIFAR_TRAIN_PER_CLASS and r1["n_test"] == 10 * CIFAR_TEST_PER_CLASS
     assert r1["provenance"]["data"] == [f"{server.base}/cifar-10-python.tar.gz (md5 {mirror['cifar_md5']})"]
     assert r6["selection"]["n_images"] == 8 and r6["selection"]["models"] == ["mobilenet_v2"]
@@ -313,6 +314,7 @@ def test_fresh_machine_builds_chapters_01_and_06(server, mirror, tmp_path, monke
     prov6 = "\n".join(r6["provenance"]["data"])
     assert f"{server.base}/imagenette2-320.tgz (md5 {mirror['nette_md5']})" in prov6
     assert "mobilenet_v2-b0353104.pth" in prov6  # torchvision's weights, not a dequantized file
+    assert "dequantized" not in prov6 and "imagenette-val" not in prov6  # nothing of the shared data
     for folder in ("cifar-10-batches-py", "imagenette2-320"):
         assert json.loads((data / folder / dl.SOURCE_FILE).read_text())["url"].startswith(server.base)
     assert {n for n, _ in server.requests} == {"cifar-10-python.tar.gz", "imagenette2-320.tgz", mirror["weights"]}
