@@ -261,7 +261,6 @@ def fetch(name: str, root: str | os.PathLike) -> Path:
         with _lock(root):
             if (final / SOURCE_FILE).is_file():  # another process finished it while we waited
                 return final
-            t0 = time.time()
             archive = download(src.url, root / src.archive, md5=src.md5, what=src.what)
             tmp = Path(tempfile.mkdtemp(prefix=f".{src.folder}.", dir=root))
             try:
@@ -276,7 +275,6 @@ def fetch(name: str, root: str | os.PathLike) -> Path:
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
             archive.unlink()  # extracted and recorded: the archive is no longer needed
-            print(f"Downloaded {src.what} ({_mb(info['bytes'])}, md5 checked) in {time.time() - t0:.0f} s", flush=True)
     except PermissionError as e:
         raise DataError(f"cannot write the download of {src.url} into {root} ({e}); give a writable data "
                         f"folder") from None
