@@ -8,6 +8,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Tests never download (they run the same with or without internet): the download path is tested
+# against a loopback server in tests/test_download.py, which lifts this for its own runs.
+os.environ.setdefault("ROBUSTLAB_OFFLINE", "1")
+
 
 def _shared_data() -> Path | None:
     for cand in (os.environ.get("ROBUSTLAB_SHARED_DATA"), REPO.parent / "shared" / "data"):

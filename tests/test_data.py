@@ -235,13 +235,35 @@ def test_imagenet_folder_with_wnids(tmp_path):
     assert one.labels.tolist() == [1, 2]
 
 
-def test_imagenet_tar_without_wnids_uses_sorted_folders(tmp_path):
+def test_imagenet_without_wnids_uses_the_packaged_order(tmp_path):
+    """No wnids.txt beside the data: ImageNet-1k wnids get their ImageNet-1k indices from the package's
+    list (torchvision's class order: tench = 0, English springer = 217, cassette player = 482); other
+    folder names get the ranks of their sorted names, with a warning."""
+    wnids, names = D.read_wnids(D.imagenet_wnids_path())
+    assert len(wnids) == 1000 and wnids[:2] == ["n01440764", "n01443537"] and names[0] == "tench"
+    assert wnids.index("n02102040") == 217 and wnids.index("n02979186") == 482 and wnids[-1] == "n15075141"
     _imagenet(tmp_path / "src")
     (tmp_path / "data").mkdir()
     tar_folder(tmp_path / "src" / "val", tmp_path / "data" / "mini-val.tar.gz")
-    with pytest.warns(UserWarning, match="no wnids.txt"):
-        s = D.load_imagenet("val", tmp_path / "data", cache_dir=tmp_path / "cache", progress=False)
-    assert s.labels.tolist() == [0, 0, 1, 1] and s.classes == WNIDS[1:3]
+    s = D.load_imagenet("val", tmp_path / "data", cache_dir=tmp_path / "cache", progress=False)
+    assert s.labels.tolist() == [217, 217, 482, 482] and s.classes == wnids
+    assert D.find_wnids(tmp_path / "data") == D.imagenet_wnids_path()
+    _imagenet(tmp_path / "other", wnids=["cats", "dogs"])
+    with pytest.warns(UserWarning, match="not ImageNet-1k wnids"):
+        s = D.load_imagenet("val", tmp_path / "other", cache_dir=tmp_path / "cache", progress=False)
+    assert s.labels.tolist() == [0, 0, 1, 1] and s.classes == ["cats", "dogs"]
+
+
+def test_torchvision_layouts_are_local_sources(tmp_path):
+    """torchvision's own folders in the data folder (a CIFAR10(download=True) or an Imagenette download
+    made elsewhere) are found without downloading anything."""
+    write_batches(tmp_path / "cifar-10-batches-py")
+    assert D.find_cifar10(tmp_path, download=False) == tmp_path / "cifar-10-batches-py"
+    _imagenet(tmp_path / "imagenette2-320", split="train")
+    assert D.find_imagenet("train", tmp_path, download=False)[0] == tmp_path / "imagenette2-320" / "train"
+    s = D.load_imagenet("train", tmp_path, cache_dir=tmp_path / "cache", progress=False, download=False)
+    assert s.labels.tolist() == [217, 217, 482, 482]
+    assert D.image_sources(tmp_path) == [tmp_path / "imagenette2-320" / "train", D.imagenet_wnids_path()]
 
 
 def test_imagenet_errors(tmp_path):

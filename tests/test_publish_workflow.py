@@ -69,3 +69,45 @@ def test_profile_choice_reads_the_published_manifest():
     # launch buttons come from the one repository-URL setting (book/_ext reads this variable)
     assert "ROBUSTLAB_REPOSITORY_URL" in wf["jobs"]["build"]["env"]
     assert "ROBUSTLAB_REPOSITORY_URL" in (REPO / "book" / "_ext" / "robustlab_sphinx.py").read_text()
+
+
+def test_data_comes_from_the_public_downloads_and_the_data_url_is_optional():
+    """The build downloads what its data folder lacks (issue 25): downloads are not switched off, the
+    data folder is writable (in the workspace), and ROBUSTLAB_DATA_URL is only unpacked when it is set."""
+    wf = _load()
+    build = wf["jobs"]["build"]
+    text = WORKFLOW.read_text()
+    assert "ROBUSTLAB_OFFLINE" not in text
+    assert build["env"]["ROBUSTLAB_DATA"].startswith("${{ github.workspace }}/")
+    steps = build["steps"]
+    make = next(i for i, s in enumerate(steps) if "make book" in s.get("run", ""))
+    uses_url = [i for i, s in enumerate(steps) if "ROBUSTLAB_DATA_URL" in str(s)]
+    assert len(uses_url) == 1 and uses_url[0] < make
+    step = steps[uses_url[0]]
+    var = next(k for k, v in step["env"].items() if "vars.ROBUSTLAB_DATA_URL" in v)
+    assert f'if [ -n "${var}" ]' in step["run"]  # optional: nothing happens without it
+    # the downloads are cached between builds, under the folders the download module writes
+    from robustlab.data.download import source
+
+    cache = next(s for s in steps if str(s.get("uses", "")).startswith("actions/cache@"))
+    assert steps.index(cache) < make
+    paths = cache["with"]["path"].split()
+    folders = {f"data/{source(n).folder}" for n in ("cifar10", "imagenette")}
+    assert folders | {"~/.cache/torch/hub/checkpoints"} == set(paths)
+
+
+def test_readme_states_the_download_sizes_torchvision_publishes():
+    """The README's "Data" section gives each weights file's size as torchvision's metadata does (MB)."""
+    from torchvision.models import get_model_weights
+
+    from robustlab.paper_b.classifiers import LABELS, PAPER_WEIGHTS
+
+    text = (REPO / "README.md").read_text()
+    data = text[text.index("## Data"):text.index("## Profiles")]
+    for name, enum in PAPER_WEIGHTS.items():
+        size_mb = get_model_weights(name)[enum].meta["_file_size"]
+        assert re.search(rf"{re.escape(LABELS[name])} {size_mb:.1f}( MB)?\b", data), (name, size_mb)
+    total = sum(get_model_weights(n)[e].meta["_file_size"] for n, e in PAPER_WEIGHTS.items())
+    assert f"≈ {total:.0f} MB in all" in data
+    for line in ("**Online**", "**Offline**", "**A local copy**"):
+        assert line in data

@@ -53,11 +53,15 @@ _MD5_CACHE: dict[tuple[str, int, int], str] = {}
 
 
 def data_fingerprint(path: str | Path) -> str:
-    """``<folder>/<file> (md5 …)`` for a file; for a folder its name and file count. Only the last two
-    parts of the path: the page names the data, not the folders of the machine that built it."""
+    """``<folder>/<file> (md5 …)`` for a file; for a folder its name and file count; for a public
+    download (:mod:`robustlab.data.download`) its URL and checksum. Only the last two parts of a path:
+    the page names the data, not the folders of the machine that built it."""
     from robustlab.data.common import file_md5
+    from robustlab.data.download import describe
 
     p = Path(path)
+    if p.is_dir() and describe(p):
+        return describe(p)
     if p.is_file():
         st = p.stat()
         k = (str(p.resolve()), st.st_size, st.st_mtime_ns)

@@ -6,7 +6,8 @@ a. an official ``cifar-10-batches-py`` folder (the pickle batches),
 b. an image-folder layout ``train/<class>/*`` and ``test/<class>/*`` (PNG or JPEG; the sorted
    class folder names give the label order),
 c. a ``.tar``/``.tar.gz`` holding either of the two (e.g. ``cifar10-jpeg.tar.gz``),
-d. torchvision's download (``download=True``; needs internet).
+d. else the public download (torchvision's URL and md5, see :mod:`robustlab.data.download`) into
+   ``<data>/cifar-10-batches-py``, unless ``download=False`` or ``ROBUSTLAB_OFFLINE=1``.
 
 Everything returns an :class:`~robustlab.data.common.ImageSet` of ``uint8`` NHWC RGB images with
 int64 labels, decoded once and cached.
@@ -31,27 +32,26 @@ from robustlab.data.common import (
     _walk_folder,
     _walk_tar,
 )
+from robustlab.data.download import fetch, source_info
 
 __all__ = ["CIFAR10_CLASSES", "find_cifar10", "load_cifar10"]
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 
-def _cifar_missing(looked: list[Path]) -> DataError:
+def _cifar_missing(looked: list[Path], tried: str) -> DataError:
     where = ", ".join(str(p) for p in looked)
     return DataError(
         f"CIFAR-10 not found. Looked in: {where}. Accepted sources: an official 'cifar-10-batches-py' "
-        f"folder, an image folder with train/<class>/ and test/<class>/, a .tar/.tar.gz of either "
-        f"(e.g. cifar10-jpeg.tar.gz), or download=True (needs internet). Set the data folder with the "
-        f"root/data_dir argument or the {DATA_ENV} environment variable (e.g. {DATA_ENV}=../shared/data)."
+        f"folder, an image folder with train/<class>/ and test/<class>/, or a .tar/.tar.gz of either "
+        f"(e.g. cifar-10-python.tar.gz, cifar10-jpeg.tar.gz). Download: {tried}. To use a local copy, put "
+        f"it in {looked[0]} or point the book at its folder: the root/data_dir argument or the {DATA_ENV} "
+        f"environment variable (e.g. {DATA_ENV}=/path/to/data make book)."
     )
 
 
-def find_cifar10(root: str | os.PathLike | None = None) -> Path:
-    """Locate a CIFAR-10 source under ``root`` (see module docstring); DataError if none."""
-    base = data_root(root)
-    looked = [base, base / "cifar10"]
-    for d in looked:
+def _find_local(base: Path) -> Path | None:
+    for d in (base, base / "cifar10"):
         if d.is_file() and d.name.endswith((".tar", ".tar.gz", ".tgz")):
             return d
         if not d.is_dir():
@@ -66,7 +66,25 @@ def find_cifar10(root: str | os.PathLike | None = None) -> Path:
                       and p.name.endswith((".tar", ".tar.gz", ".tgz")))
         if tars:
             return tars[0]
-    raise _cifar_missing(looked)
+    return None
+
+
+def find_cifar10(root: str | os.PathLike | None = None, download: bool | None = None) -> Path:
+    """Locate a CIFAR-10 source under ``root`` (see module docstring), downloading it into ``root``
+    when there is none and ``download`` is not False (None: unless ``ROBUSTLAB_OFFLINE=1``).
+
+    Raises DataError naming the folders searched, the download tried and how to give a local copy."""
+    base = data_root(root)
+    found = _find_local(base)
+    if found is not None:
+        return found
+    looked = [base, base / "cifar10"]
+    if download is False:
+        raise _cifar_missing(looked, "not tried (download=False)")
+    try:
+        return fetch("cifar10", base)
+    except DataError as e:
+        raise _cifar_missing(looked, str(e)) from None
 
 
 def _unpickle(data: bytes, where: str) -> dict:
@@ -122,7 +140,7 @@ def _decode_cifar_source(src: Path) -> dict[str, ImageSet]:
 
 
 def load_cifar10(root: str | os.PathLike | None = None, split: str = "train", *,
-                 cache_dir: str | os.PathLike | None = None, download: bool = False,
+                 cache_dir: str | os.PathLike | None = None, download: bool | None = None,
                  progress: bool = True) -> ImageSet:
     """Load a CIFAR-10 split as 8-bit images.
 
@@ -131,7 +149,8 @@ def load_cifar10(root: str | os.PathLike | None = None, split: str = "train", *,
             (default: ``$ROBUSTLAB_DATA`` or ``./data``; ``<root>/cifar10`` is searched too).
         split: ``"train"`` (50,000 images) or ``"test"`` (10,000).
         cache_dir: where the decoded arrays are cached (default :func:`robustlab.core.paths.cache_root`).
-        download: when no local source exists, fetch with torchvision into ``root`` (internet).
+        download: when no local source exists, download torchvision's archive into ``root``
+            (None, the default: unless ``ROBUSTLAB_OFFLINE=1``; False: never).
 
     Returns:
         :class:`ImageSet` with ``images`` ``uint8 (N, 32, 32, 3)``, ``labels`` ``int64 (N,)``
@@ -141,14 +160,10 @@ def load_cifar10(root: str | os.PathLike | None = None, split: str = "train", *,
         from robustlab.core.errors import ParameterError
 
         raise ParameterError(f"split={split!r}: must be 'train' or 'test'")
-    try:
-        src = find_cifar10(root)
-    except DataError:
-        if not download:
-            raise
-        src = _torchvision_download(data_root(root))
+    src = find_cifar10(root, download)
     cache = cache_root(cache_dir)
-    stem = f"cifar10-{_source_fingerprint(src)}-v{CACHE_VERSION}"
+    info = source_info(src)  # a download: keyed by its archive's checksum
+    stem = f"cifar10-{'md5' + info['md5'] if info else _source_fingerprint(src)}-v{CACHE_VERSION}"
     hit = _cache_load(cache, f"{stem}-{split}")
     if hit is not None:
         return hit
@@ -164,16 +179,3 @@ def load_cifar10(root: str | os.PathLike | None = None, split: str = "train", *,
     if progress:
         print(f"Decoded {sum(len(v) for v in splits.values())} images in {time.time() - t0:.1f} s", flush=True)
     return splits[split]
-
-
-def _torchvision_download(root: Path) -> Path:
-    """Download CIFAR-10 with torchvision (internet needed) and return its batches folder."""
-    import torchvision
-
-    root.mkdir(parents=True, exist_ok=True)
-    try:
-        torchvision.datasets.CIFAR10(str(root), train=True, download=True)
-    except Exception as e:  # noqa: BLE001 - offline machines end up here
-        raise DataError(f"downloading CIFAR-10 into {root} failed ({e}). Without internet, point "
-                        f"{DATA_ENV} to a folder or tar that holds CIFAR-10.") from None
-    return root / "cifar-10-batches-py"

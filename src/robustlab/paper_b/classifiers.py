@@ -9,8 +9,10 @@ returned (it expects normalised inputs).
 Weights:
 
 * ``"DEFAULT"`` or a torchvision enum name (e.g. ``"IMAGENET1K_V1"``): torchvision's
-  ``weights=`` enum, downloaded on first use (needs internet; offline this is a
-  :class:`~robustlab.core.errors.DataError` that says to pass a local state_dict path instead).
+  ``weights=`` enum, its file downloaded into torch's hub cache on first use
+  (:func:`robustlab.data.download.fetch_weights`: progress bar, checksum; offline, or with
+  ``ROBUSTLAB_OFFLINE=1``, a :class:`~robustlab.core.errors.DataError` that says to pass a local
+  state_dict path instead).
 * a path to a local ``state_dict`` file (e.g. the shared
   ``imagenet/mobilenet_v2-imagenet-dequantized.pth``).
 * ``None``: random initialisation (tests).
@@ -26,11 +28,13 @@ import torch
 from torch import nn
 
 from robustlab.core.errors import CheckpointError, DataError, ParameterError
+from robustlab.data.download import fetch_weights, weights_cache_path
 from robustlab.data.scale import to_unit
 
 __all__ = ["IMAGENET_ARCHS", "IMAGENET_MEAN", "IMAGENET_STD", "Normalize", "pretrained", "SHARED_MOBILENET",
            "shared_mobilenet_path", "PAPER_WEIGHTS", "LABELS", "label", "weights_dir", "model_names", "for_model",
-           "available", "primary", "preferred", "published_top1", "weights_arg", "model_key", "load_model"]
+           "available", "data_sources", "primary", "preferred", "published_top1", "weights_arg", "model_key",
+           "load_model"]
 
 #: ImageNet statistics used by every torchvision classifier (on the [0, 1] scale of :func:`to_unit`).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -135,11 +139,12 @@ def pretrained(name: str, weights: str | os.PathLike | None = "DEFAULT", *, norm
     elif is_enum:
         enum = _enum_weights(name, str(weights))
         try:
+            fetch_weights(name, enum)  # into the hub cache, where torchvision reads it
             net = builder(weights=enum)
-        except Exception as e:  # noqa: BLE001 - offline: URLError, OSError, ...
+        except Exception as e:  # noqa: BLE001 - offline: DataError, URLError, OSError, ...
             raise DataError(
                 f"cannot download the torchvision weights {enum} for {name} ({type(e).__name__}: {e}). "
-                f"There is probably no internet here: pass weights=<path to a local {name} state_dict> "
+                f"Without internet (or with ROBUSTLAB_OFFLINE=1), pass weights=<path to a local {name} state_dict> "
                 f"(e.g. the shared {SHARED_MOBILENET} for mobilenet_v2), or weights=None for random "
                 f"weights.") from None
     else:
@@ -154,7 +159,7 @@ def pretrained(name: str, weights: str | os.PathLike | None = "DEFAULT", *, norm
 # --------------------------------------------------------------------------------------
 #: the torchvision weights each model downloads when no local file is given: IMAGENET1K_V1, what
 #: ``pretrained=True`` gave when the paper was written (2021).
-PAPER_WEIGHTS = {n: "IMAGENET1K_V1" for n in IMAGENET_ARCHS if n != "mobilenet_v2"} | {"mobilenet_v2": "DEFAULT"}
+PAPER_WEIGHTS = {n: "IMAGENET1K_V1" for n in IMAGENET_ARCHS}
 
 #: display names, in the paper's spelling.
 LABELS = {"mobilenet_v2": "MobileNetV2", "resnet101": "ResNet-101", "densenet121": "DenseNet-121",
@@ -193,25 +198,48 @@ def for_model(cfg, name: str):
 
 
 def _weights_for(cfg, name: str) -> str:
+    """The weights of ``name``, in this order: ``cfg.weights``, ``<weights_dir>/<name>.pth``, torchvision's
+    :data:`PAPER_WEIGHTS` file when it is in the hub cache or can be downloaded now, else (MobileNetV2)
+    the shared dequantized file beside the data, else the enum (which :func:`available` reports)."""
     if cfg.get("weights") is not None and cfg.get("model_name") == name:
         return cfg.weights
     d = weights_dir(cfg)
     if d is not None and (d / f"{name}.pth").is_file():
         return str(d / f"{name}.pth")
+    enum = PAPER_WEIGHTS.get(name, "DEFAULT")
     if name == "mobilenet_v2":
         shared = shared_mobilenet_path(cfg.get("data_dir"))
-        if shared.is_file():
+        if shared.is_file() and not _obtainable(name, enum):
             return str(shared)
-    return PAPER_WEIGHTS.get(name, "DEFAULT")
+    return enum
 
 
 def _downloaded(name: str, enum_name: str) -> bool:
     """Whether torchvision's weights file is already in the torch hub cache (no download needed)."""
     try:
-        url = _enum_weights(name, enum_name).url
+        return weights_cache_path(_enum_weights(name, enum_name)).is_file()
     except ParameterError:
         return False
-    return (Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]).is_file()
+
+
+_FETCHED: dict[tuple, bool] = {}
+
+
+def _obtainable(name: str, enum_name: str) -> bool:
+    """Whether torchvision's file can be had: in the hub cache, or downloaded now (tried once per process
+    and per ``ROBUSTLAB_OFFLINE`` setting)."""
+    from robustlab.data.download import offline
+
+    if _downloaded(name, enum_name):
+        return True
+    k = (name, enum_name, offline(), torch.hub.get_dir())
+    if k not in _FETCHED:
+        try:
+            fetch_weights(name, _enum_weights(name, enum_name))
+            _FETCHED[k] = True
+        except (DataError, ParameterError):
+            _FETCHED[k] = False
+    return _FETCHED[k]
 
 
 _AVAILABLE: dict[tuple, tuple[list[str], dict[str, str]]] = {}
@@ -258,6 +286,18 @@ def available(cfg) -> tuple[list[str], dict[str, str]]:
                         f"$ROBUSTLAB_WEIGHTS) a folder of <model>.pth state_dicts, or run with internet.")
     _AVAILABLE[key] = (ok, missing)
     return ok, missing
+
+
+def data_sources(cfg) -> list[Path]:
+    """For provenance: the image sources in the data folder (:func:`robustlab.data.imagenet.image_sources`)
+    and the weights files of the run's available models (a local file, or torchvision's in the hub cache)."""
+    from robustlab.data.imagenet import image_sources
+
+    files = []
+    for n in available(cfg)[0]:
+        w = _weights_for(cfg, n)
+        files.append(Path(w) if not _is_enum(w) else weights_cache_path(_enum_weights(n, w)))
+    return image_sources(cfg.get("data_dir")) + files
 
 
 def primary(cfg) -> str:
@@ -352,13 +392,10 @@ def load_model(cfg) -> nn.Module:
 
 
 def class_names(cfg) -> list[str]:
-    """The 1,000 ImageNet class names (wnids.txt beside the data; falls back to the wnids)."""
-    from robustlab.data.imagenet import find_imagenet, read_wnids
+    """The 1,000 ImageNet class names (the wnids.txt beside the data, else the package's)."""
+    from robustlab.data.imagenet import find_wnids, read_wnids
 
-    _, wn = find_imagenet("sample", cfg.data_dir)
-    if wn is None:
-        raise DataError("no wnids.txt found beside the ImageNet data: class names unknown")
-    return read_wnids(wn)[1]
+    return read_wnids(find_wnids(cfg.data_dir))[1]
 
 
 def to_input(images_uint8: Any, device) -> torch.Tensor:

@@ -96,6 +96,7 @@ def select_correct(cfg, n: int | None = None, splits: Sequence[str] = SELECTION_
         items, labels, checked, right = [], [], 0, 0
         right_by = dict.fromkeys(names, 0)
         seen: set[tuple[str, str]] = set()
+        unreadable: list[DataError] = []  # splits that could not be had (raised if no split could)
         for split in splits:
             first = split_per_class(split, n - len(items))
             # a per-class subset first; the whole split only if that was not enough
@@ -104,7 +105,8 @@ def select_correct(cfg, n: int | None = None, splits: Sequence[str] = SELECTION_
                     break
                 try:
                     s = load_split(cfg, split, per_class)
-                except DataError:
+                except DataError as e:
+                    unreadable.append(e)
                     break
                 names_ = s.names or [str(i) for i in range(len(s))]
                 order = np.random.default_rng([cfg.seed, len(split)]).permutation(len(s))
@@ -129,6 +131,8 @@ def select_correct(cfg, n: int | None = None, splits: Sequence[str] = SELECTION_
                         break
             if len(items) >= n:
                 break
+        if checked == 0 and unreadable:
+            raise unreadable[-1]  # no image at all: why the last split could not be had (found, downloaded)
         if len(items) < n:
             raise EmptySelectionError(
                 f"n_images={n}: only {len(items)} of {checked} images in splits {list(splits)} are classified "
