@@ -108,7 +108,7 @@ def test_short_epoch_at_paper_width(arch):
 def test_fused_or_foreach_sgd():
     x, y = separable(64)
     net = _net().cuda()
-    st, _, _ = T._setup([net], x, y, "noise", [0.1], 1, 32, 0.05, 0.9, 5e-4, "onecycle", 0, "cuda", False, None)
+    st, _, _ = T._setup(T.TrainConfig(sigma=0.1, epochs=1, batch_size=32, lr=0.05), [0.1], x, y, "cuda", None)
     opt, _ = T._optimizer(net, st)
     assert opt.defaults.get("fused") or opt.defaults.get("foreach")
 
