@@ -79,15 +79,15 @@ def main(argv=None) -> dict:
             w32, w16 = np.stack(w32), np.stack(w16)
             e32, e16 = rate_estimate(w32.mean(0)), rate_estimate(w16.mean(0))
             agree = float((w32 == w16).mean())
-            within = e16.lo <= e32.mean <= e16.hi and e32.lo <= e16.mean <= e32.hi
+            within = e16.lo <= e32.value <= e16.hi and e32.lo <= e16.value <= e32.hi
             all_within &= within
             agree_n += int((w32 == w16).sum())
             total_n += w32.size
             label = f"{exp} " + " ".join(f"{k}={v}" for k, v in s.items())
-            print(f"{label:28s} {e32.mean:8.3f} [{e32.lo:.3f}, {e32.hi:.3f}] {e16.mean:8.3f} [{e16.lo:.3f}, "
+            print(f"{label:28s} {e32.value:8.3f} [{e32.lo:.3f}, {e32.hi:.3f}] {e16.value:8.3f} [{e16.lo:.3f}, "
                   f"{e16.hi:.3f}] {100 * agree:6.2f}%{'' if within else '  outside'}")
-            rows.append({"exp": exp, **s, "repeats": reps, "fp32": [e32.mean, e32.lo, e32.hi],
-                         "bf16": [e16.mean, e16.lo, e16.hi], "agree": agree, "within": within})
+            rows.append({"exp": exp, **s, "repeats": reps, "fp32": [e32.value, e32.lo, e32.hi],
+                         "bf16": [e16.value, e16.lo, e16.hi], "agree": agree, "within": within})
         overall = agree_n / total_n
         ok = overall >= AGREE_MIN and all_within
         print(f"(image, draw) outcomes agree on {100 * overall:.2f} % of {total_n} pairs (need ≥ {100 * AGREE_MIN} %); "

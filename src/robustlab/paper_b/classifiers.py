@@ -31,7 +31,7 @@ from robustlab.data.scale import to_unit
 __all__ = ["IMAGENET_ARCHS", "IMAGENET_MEAN", "IMAGENET_STD", "Normalize", "pretrained", "SHARED_MOBILENET",
            "shared_mobilenet_path", "PAPER_WEIGHTS", "LABELS", "label", "weights_dir", "model_names", "for_model",
            "available", "primary", "preferred", "published_top1", "weights_arg", "model_key", "load_model",
-           "PAPER_B_BF16_OK", "CPU_BEST_BATCH", "inference_precision", "Autocast"]
+           "PAPER_B_BF16_OK", "inference_precision", "Autocast"]
 
 #: ImageNet statistics used by every torchvision classifier (on the [0, 1] scale of :func:`to_unit`).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -338,12 +338,6 @@ def model_key(cfg) -> dict[str, Any]:
 #: under tiny input changes, so rounding that itself flips marginal predictions would be counted as
 #: the effect. So ``precision: auto`` keeps paper B in fp32; ``bf16`` must be asked for explicitly.
 PAPER_B_BF16_OK = False
-
-#: Forward batch size of paper B's inference where the parameter leaves it to the device: images per
-#: forward pass of MobileNetV2 (224×224, channels_last, fp32) measured fastest on the 2-core CPU by
-#: ``python -m robustlab.bench --cpu`` (see the README's benchmark table).
-CPU_BEST_BATCH = 16
-
 
 def inference_precision(cfg) -> str:
     """Paper B's inference precision: "bf16" only when ``cfg.precision`` asks for it explicitly (or
