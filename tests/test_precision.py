@@ -182,3 +182,31 @@ def test_one_compiled_function_per_architecture(monkeypatch):
     h = T.train(build("inception", width=1 / 16), x, y, epochs=1, compile=True, **HP)
     assert h["precision"] == "fp32"  # the table says inception is not faster compiled
     assert len(made) == 1
+
+
+def test_paper_b_stays_fp32_under_auto_and_keys_separate_bf16():
+    from robustlab.paper_b import classifiers as C
+
+    one = {"profile": "tiny", "model_name": "mobilenet_v2", "weights": "IMAGENET1K_V1"}  # (no file, no download)
+    auto = resolve("t", {**one, "precision": "auto"})
+    forced = resolve("t", {**one, "precision": "bf16"})
+    assert not C.PAPER_B_BF16_OK and C.inference_precision(auto) == "fp32"
+    assert "precision" not in C.model_key(auto)  # fp32 keys are those results always had
+    assert C.inference_precision(forced) == "bf16" and C.model_key(forced)["precision"] == "bf16"
+
+
+@needs_bf16
+def test_paper_b_autocast_wrapper():
+    from robustlab.paper_b.classifiers import Autocast, predict
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+                              torch.nn.Linear(8, 5)).eval()
+    wrapped = Autocast(net, "bf16").eval()
+    x = torch.rand(4, 3, 16, 16)
+    with torch.inference_mode():
+        out = wrapped(x)
+        ref = net(x)
+    assert out.dtype == torch.float32 and not torch.equal(out, ref) and torch.allclose(out, ref, atol=0.05)
+    imgs = np.random.default_rng(0).integers(0, 256, (6, 16, 16, 3), dtype=np.uint8)
+    assert predict(wrapped, imgs, 3).shape == (6,)
