@@ -112,6 +112,20 @@ carry ~±10 %; the run that chose the quick profile's point ``1/16:20000:2:64:0.
     1/16:20000:2:64:0.1            resnet n0.1             29.0      41.4      1382           1.368  (×0.89 of σ=0)
     1/16:20000:2:64:0.1            resnet b5              35.7      51.8      1119           1.818  (×1.10 of σ=0)
     1/16:20000:2:64:0.1            grid         51.7   train 9.3 min + eval 0.7 min
+
+Measured 2026-12-06 (the same box, shared with four other sessions: load 15-18 on 2 cores, so wall times
+are meaningless and CPU-s carry more noise than above; bf16 autocast, ``--precision bf16``, the quick
+profile's new point, two training seeds)::
+
+    point                          arch         acc%  trainCPU trainWall  img/CPUs  evalCPU   loss
+    1/8:20000:2:64:0.1             resnet bf16   60.6      34.1     483.4      1172     0.36  1.192   (seed 0)
+    1/8:20000:2:64:0.1             inception bf16   63.1      64.4    1346.7       621     0.72  1.118
+    1/8:20000:2:64:0.1             resnext bf16   64.0      32.1     538.5      1245     0.37  1.148
+    1/8:20000:2:64:0.1             resnet bf16   61.7      32.8     463.6      1218     0.35  1.180   (seed 1)
+    1/8:20000:2:64:0.1             inception bf16   65.2      65.3    1360.0       612     0.73  1.122
+    1/8:20000:2:64:0.1             resnext bf16   61.9      32.2     542.1      1242     0.35  1.161
+    1/8:15000:2:64:0.1             resnet bf16   57.2      25.5     444.3      1176     0.33  1.290   (seed 0)
+    1/8:15000:2:64:0.1             resnet bf16   57.4      24.9     435.9      1204     0.36  1.285   (seed 1)
 """
 from __future__ import annotations
 
