@@ -133,8 +133,8 @@ def precision_line(cfg) -> str:
     a += f", torch.compile for {', '.join(comp)}" if comp else ", eager"
     b = describe_precision(inference_precision(cfg))
     if asked == "auto" and not PAPER_B_BF16_OK and resolve_precision("auto", dev) == "bf16":
-        b += (" (bf16 was not used: on unchanged images bf16 and fp32 predictions disagree more often than "
-              "paper B's few-pixel flips can tolerate; see the README's precision check)")
+        b += (" (not bf16: its precision check found bf16 and fp32 top-1 answers differing on unchanged "
+              "selected images, and paper B would count such differences as few-pixel flips)")
     return f"parameter precision={asked}; paper A training and evaluation: {a}; paper B inference: {b}"
 
 
