@@ -112,6 +112,20 @@ carry ~±10 %; the run that chose the quick profile's point ``1/16:20000:2:64:0.
     1/16:20000:2:64:0.1            resnet n0.1             29.0      41.4      1382           1.368  (×0.89 of σ=0)
     1/16:20000:2:64:0.1            resnet b5              35.7      51.8      1119           1.818  (×1.10 of σ=0)
     1/16:20000:2:64:0.1            grid         51.7   train 9.3 min + eval 0.7 min
+
+Measured 2026-12-06 (the same box, shared with four other sessions: load 15-18 on 2 cores, so wall times
+are meaningless and CPU-s carry more noise than above; bf16 autocast, ``--precision bf16``, the quick
+profile's new point, two training seeds)::
+
+    point                          arch         acc%  trainCPU trainWall  img/CPUs  evalCPU   loss
+    1/8:20000:2:64:0.1             resnet bf16   60.6      34.1     483.4      1172     0.36  1.192   (seed 0)
+    1/8:20000:2:64:0.1             inception bf16   63.1      64.4    1346.7       621     0.72  1.118
+    1/8:20000:2:64:0.1             resnext bf16   64.0      32.1     538.5      1245     0.37  1.148
+    1/8:20000:2:64:0.1             resnet bf16   61.7      32.8     463.6      1218     0.35  1.180   (seed 1)
+    1/8:20000:2:64:0.1             inception bf16   65.2      65.3    1360.0       612     0.73  1.122
+    1/8:20000:2:64:0.1             resnext bf16   61.9      32.2     542.1      1242     0.35  1.161
+    1/8:15000:2:64:0.1             resnet bf16   57.2      25.5     444.3      1176     0.33  1.290   (seed 0)
+    1/8:15000:2:64:0.1             resnet bf16   57.4      24.9     435.9      1204     0.36  1.285   (seed 1)
 """
 from __future__ import annotations
 
@@ -126,12 +140,13 @@ from fractions import Fraction
 import numpy as np
 import torch
 
+from robustlab.core.device import resolve_precision
 from robustlab.core.params import profile_values
 from robustlab.data.cifar10 import load_cifar10
 from robustlab.data.common import balanced_indices
 from robustlab.paper_a.grid import is_duplicate
 from robustlab.paper_a.nets import ARCHS, build
-from robustlab.paper_a.training import evaluate, train
+from robustlab.paper_a.training import TrainConfig, evaluate, train
 
 DEFAULT_POINTS = ["1/16:20000:2:64:0.1"]
 HEADER = (f"{'point':<30} {'arch':<10} {'acc%':>6} {'trainCPU':>9} {'trainWall':>9} {'img/CPUs':>9} "
@@ -158,30 +173,33 @@ def grid_shape(prof: dict) -> tuple[int, int]:
     return models, cells
 
 
-def warm_up(arch: str, pt: dict, data: tuple) -> None:
+def warm_up(arch: str, pt: dict, data: tuple, precision: str) -> None:
     """Two untimed batches of a throwaway model: the one-off kernel/allocator set-up a whole book run
     pays once is kept out of the timed run."""
     xtr, ytr = data[0][: 2 * pt["batch"]], data[1][: 2 * pt["batch"]]
     train(build(arch, width=pt["width"]), xtr, ytr, kind="noise", sigma=0.0, epochs=1, batch_size=pt["batch"],
-          lr=pt["lr"], device="cpu", checkpoint=None, progress=False, checkpoint_every_s=None)
+          lr=pt["lr"], precision=precision, device="cpu", checkpoint=None, progress=False, checkpoint_every_s=None)
 
 
 def run_one(arch: str, pt: dict, prof: dict, data: tuple, kind: str = "noise", sigma: float = 0.0,
-            train_seed: int | None = None) -> dict:
+            train_seed: int | None = None, precision: str = "fp32") -> dict:
     xtr, ytr, xte, yte = data
     seed = int(prof["seed"]) if train_seed is None else int(train_seed)
-    warm_up(arch, pt, data)
-    torch.manual_seed(seed)
-    model = build(arch, width=pt["width"])
+    warm_up(arch, pt, data, precision)
+    # the TrainConfig grid._train_one builds from the profile, at this point
+    hp = TrainConfig(arch=arch, width=pt["width"], kind=kind, sigma=sigma, seed=seed, data_seed=int(prof["seed"]),
+                     epochs=pt["epochs"], batch_size=pt["batch"], lr=pt["lr"], momentum=prof["momentum"],
+                     weight_decay=prof["weight_decay"], lr_schedule=prof["lr_schedule"], train_subset=pt["n"],
+                     augment=bool(prof.get("augment", False)), precision=precision)
+    model = hp.build_model()
     c0, w0 = time.process_time(), time.perf_counter()
-    hist = train(model, xtr, ytr, kind=kind, sigma=sigma, epochs=pt["epochs"], batch_size=pt["batch"], lr=pt["lr"],
-                 momentum=prof["momentum"], weight_decay=prof["weight_decay"], lr_schedule=prof["lr_schedule"],
-                 seed=seed, device="cpu", checkpoint=None, progress=False, augment=bool(prof.get("augment", False)),
-                 checkpoint_every_s=None)
+    hist = train(model, xtr, ytr, hp, device="cpu", checkpoint=None, progress=False, checkpoint_every_s=None)
     c1, w1 = time.process_time(), time.perf_counter()
-    acc = evaluate(model, xte, yte, kind=kind, sigma=0.0, seed=int(prof["seed"]), device="cpu")
+    acc = evaluate(model, xte, yte, kind="noise", sigma=0.0, seed=int(prof["seed"]), device="cpu",
+                   precision=precision)
     c2 = time.process_time()
     return {"point": pt["label"], "arch": arch, "kind": kind, "sigma": sigma, "train_seed": seed, "width": pt["width"],
+            "precision": precision,
             "channels": model.channels if hasattr(model, "channels") else None,
             "n_train": len(ytr), "epochs": pt["epochs"], "batch_size": pt["batch"], "lr": pt["lr"],
             "acc": acc, "train_cpu_s": c1 - c0, "train_wall_s": w1 - w0,
@@ -200,6 +218,10 @@ def main(argv=None) -> None:
                          "train/test draws always use the profile's; seed + r is the grid's replicate r) — to see the "
                          "seed-to-seed spread")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1: CPU-seconds are the cost)")
+    ap.add_argument("--precision", nargs="+", default=["auto"], choices=["auto", "fp32", "bf16"],
+                    help="training and evaluation precision(s) (default auto: bf16 where this CPU has bf16 units)")
+    ap.add_argument("--sigma", nargs="+", type=float, default=[0.0],
+                    help="noise σ of the trained models (default 0; the summary's min acc is over σ = 0)")
     ap.add_argument("--json", help="write all rows to this JSON file")
     ap.add_argument("--table", help="append the printed table to this text file")
     a = ap.parse_args(argv)
@@ -236,20 +258,26 @@ def main(argv=None) -> None:
         idx = balanced_indices(tr.labels, pt["n"], seed=seed)
         data = (np.ascontiguousarray(tr.images[idx]), tr.labels[idx].copy(), xte, yte)
         prows = []
-        for arch in a.archs:
-            r = run_one(arch, pt, prof, data, train_seed=a.train_seed)
-            prows.append(r)
-            say(f"{pt['label']:<30} {arch:<10} {100 * r['acc']:6.1f} {r['train_cpu_s']:9.1f} "
-                f"{r['train_wall_s']:9.1f} {r['img_per_cpu_s']:9.0f} {r['eval_cpu_s']:8.2f} {r['final_loss']:6.3f}")
+        for prec in dict.fromkeys(resolve_precision(p, "cpu") for p in a.precision):
+            for sigma in a.sigma:
+                for arch in a.archs:
+                    r = run_one(arch, pt, prof, data, sigma=sigma, train_seed=a.train_seed, precision=prec)
+                    prows.append(r)
+                    tag = f"{arch[:9]} {prec}" + (f" σ{sigma:g}" if sigma else "")
+                    say(f"{pt['label']:<30} {tag:<10} {100 * r['acc']:6.1f} {r['train_cpu_s']:9.1f} "
+                        f"{r['train_wall_s']:9.1f} {r['img_per_cpu_s']:9.0f} {r['eval_cpu_s']:8.2f} "
+                        f"{r['final_loss']:6.3f}")
         if a.corrupt:
             base = prows[0]
             for kind, sigma in (("noise", 0.1), ("blur", 5.0)):
-                r = run_one(a.archs[0], pt, prof, data, kind=kind, sigma=sigma, train_seed=a.train_seed)
+                r = run_one(a.archs[0], pt, prof, data, kind=kind, sigma=sigma, train_seed=a.train_seed,
+                            precision=resolve_precision(a.precision[0], "cpu"))
                 prows.append(r)
                 say(f"{pt['label']:<30} {a.archs[0] + ' ' + kind[0] + f'{sigma:g}':<10} {'':>6} "
                     f"{r['train_cpu_s']:9.1f} {r['train_wall_s']:9.1f} {r['img_per_cpu_s']:9.0f} {'':>8} "
                     f"{r['final_loss']:6.3f}  (×{r['train_cpu_s'] / base['train_cpu_s']:.2f} of σ=0)")
-        clean = [r for r in prows if r["kind"] == "noise" and r["sigma"] == 0.0]
+        last = resolve_precision(a.precision[-1], "cpu")
+        clean = [r for r in prows if r["kind"] == "noise" and r["sigma"] == 0.0 and r["precision"] == last]
         train_min = sum(n_models * r["train_cpu_s"] for r in clean) / 2 / 60
         eval_min = sum(n_cells * r["eval_cpu_s"] for r in clean) / 2 / 60
         summary = {"point": pt["label"], "archs": [r["arch"] for r in clean],

@@ -50,3 +50,16 @@ def test_quick_bench_returns_sane_figures(capsys, tmp_path):
     stored = json.loads(js.read_text())
     wide = r["paths"]["wide"]["images_per_s"]
     assert stored["archs"]["resnet"]["paths"]["wide"]["images_per_s"] == pytest.approx(wide)
+
+
+def test_cpu_mode_prints_today_beside_new_with_ratios(capsys, tmp_path):
+    js = tmp_path / "c.json"
+    out = bench.main(["--cpu", "--quick", "--archs", "resnet", "--json", str(js)])
+    text = capsys.readouterr().out
+    assert "CPU:" in text and "ratio" in text and "MobileNetV2" in text
+    kinds = [r["kind"] for r in out["rows"]]
+    assert kinds.count("train") == 2 and "eval" in kinds and "mobilenet" in kinds
+    for r in out["rows"]:
+        assert _pos(r["today"]) and _pos(r["new"]) and r["ratio"] == pytest.approx(r["new"] / r["today"])
+    assert out["new_precision"] in ("fp32", "bf16")
+    assert json.loads(js.read_text())["rows"][0]["what"] == out["rows"][0]["what"]

@@ -162,11 +162,16 @@ def test_lr_schedules():
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.mark.parametrize("sigma", [0.1, 0.7, 5.0])
-def test_training_blur_equals_gaussian_blur(sigma):
-    """Training builds each σ's blur kernel once; the values are gaussian_blur's, bit for bit."""
-    from robustlab.paper_a.corruptions import gaussian_blur
-    from robustlab.paper_a.training import _Blur
+@pytest.mark.parametrize("sigma", [0.3, 0.7, 5.0])
+def test_one_blur_for_training_and_evaluation(sigma):
+    """Training blurs with corruptions.GaussianBlur (kernel built once), the one blur that gaussian_blur
+    also applies; a blur built for one image size refuses another."""
+    from robustlab.paper_a.corruptions import GaussianBlur, gaussian_blur
+    from robustlab.paper_a.training import _Corrupter
 
     x = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    assert torch.equal(_Blur(sigma, (16, 16), torch.device("cpu"))(x), gaussian_blur(x, sigma))
+    c = _Corrupter("blur", [sigma], torch.device("cpu"), (16, 16))
+    assert isinstance(c.blurs[0], GaussianBlur)
+    assert torch.equal(c(x, None), gaussian_blur(x, sigma)) and not torch.equal(c(x, None), x)
+    with pytest.raises(ParameterError, match="image size"):
+        c.blurs[0](torch.zeros(1, 3, 8, 8))

@@ -1,4 +1,5 @@
-"""Throughput benchmark: ``python -m robustlab.bench [--device cuda] [--quick] [--json PATH] [--full]``.
+"""Throughput benchmark: ``python -m robustlab.bench [--device cuda] [--quick] [--json PATH] [--full]``,
+and ``python -m robustlab.bench --cpu [--compile] [--json PATH]``, the CPU mode (:func:`cpu_main`).
 
 Prints figures for the current device, never pass/fail, and writes them all to a JSON file
 (``--json``, default ``bench.json`` in the current folder):
@@ -33,19 +34,29 @@ Rates are from the second of two epochs (the first warms up: cuDNN autotuning, a
 ``--quick`` runs tiny sizes (width 1/16, 128 images, small attack and paper-B batches, no
 DataLoader workers) as a smoke test of every code path; its numbers are not meaningful.
 ``main()`` returns every figure in a dict (used by ``tests/test_bench.py``).
+
+**CPU mode** (``--cpu``): in one run, today's fp32 path beside the new path (``precision: auto``:
+bf16 autocast where this CPU has bf16 units; with ``--compile`` also compiled where
+:data:`robustlab.paper_a.training.COMPILE_PAYS` says), with their ratio — paper-A training img/s per
+architecture at the quick width (1/16, batch 64, 1 thread) and at width 1/4 (batch 128, 2 threads),
+evaluation model-img/s (7 models, quick width, 1 thread), and MobileNetV2 inference img/s (224×224,
+channels_last, 2 threads) at the quick profile's batch size beside the best of a scan of batch sizes,
+fp32 and bf16. Same functions as the book; random data and weights; the second of two epochs.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from robustlab.core.device import describe_device, resolve_device
+from robustlab.core.device import autocast, describe_device, resolve_device, resolve_precision
 
 PAPER_EPOCHS = 90
 PAPER_TRAIN = 50_000
@@ -104,7 +115,7 @@ def bench_single(arch: str, width: float, dev: torch.device, n: int, batch_size:
     torch.manual_seed(0)
     model = build(arch, width=width)
     hist = train(model, x, y, kind="noise", sigma=0.1, epochs=2, batch_size=batch_size, lr=0.05,
-                 seed=0, device=dev, progress=False, compile=compile)
+                 seed=0, device=dev, progress=False, compile=compile, precision=resolve_precision("auto", dev))
     return float(hist["images_per_s"][-1])
 
 
@@ -118,7 +129,8 @@ def bench_wide(arch: str, width: float, dev: torch.device, n: int, batch_size: i
     torch.manual_seed(0)
     models = [build(arch, width=width) for _ in sigmas]
     hists = train_many(models, x, y, kind="noise", sigmas=list(sigmas), epochs=2, batch_size=batch_size,
-                       lr=0.05, seed=0, device=dev, progress=False, compile=compile)
+                       lr=0.05, seed=0, device=dev, progress=False, compile=compile,
+                       precision=resolve_precision("auto", dev))
     return float(hists[0]["images_per_s"][-1]) * len(sigmas)
 
 
@@ -167,10 +179,12 @@ def bench_eval(arch: str, width: float, dev: torch.device, n: int, n_models: int
     x, _ = _fake_cifar(n)
     models = [build(arch, width=width) for _ in range(n_models)]
     stacked = dev.type == "cuda"
-    predict_many(models, x[: min(n, 256)], kind="noise", sigmas=[0.1], device=dev, stacked=stacked)  # warm-up
+    prec = resolve_precision("auto", dev)
+    predict_many(models, x[: min(n, 256)], kind="noise", sigmas=[0.1], device=dev, stacked=stacked,
+                 precision=prec)  # warm-up
     _sync(dev)
     t0 = time.perf_counter()
-    predict_many(models, x, kind="noise", sigmas=[0.1], device=dev, stacked=stacked)
+    predict_many(models, x, kind="noise", sigmas=[0.1], device=dev, stacked=stacked, precision=prec)
     _sync(dev)
     return n * n_models / (time.perf_counter() - t0)
 
@@ -197,12 +211,9 @@ def bench_paperb(dev: torch.device, n: int, batch_size: int, name: str = "mobile
     from robustlab.attacks.fgsm import fgsm
     from robustlab.paper_b.classifiers import pretrained
 
-    model = pretrained(name, weights=None).to(dev).eval()
-    if dev.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-    x = torch.rand(batch_size, 3, 224, 224, device=dev)
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else torch.autocast("cpu", enabled=False)
-    with torch.inference_mode(), amp:
+    model = pretrained(name, weights=None).to(dev, memory_format=torch.channels_last).eval()
+    x = torch.rand(batch_size, 3, 224, 224, device=dev).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode(), autocast(dev, resolve_precision("auto", dev)):
         model(x)
         _sync(dev)
         t0 = time.perf_counter()
@@ -280,6 +291,146 @@ def _print_arch(arch: str, r: dict) -> None:
     print(f"{arch:10s} {'eval (7 models)':20s} {'':9s} {r['eval']:10.0f}")
 
 
+# --------------------------------------------------------------------------------------
+# CPU mode: today's fp32 path beside the new one, in one run
+# --------------------------------------------------------------------------------------
+def _train_rate(arch: str, width: float, n: int, bs: int, precision: str, compile: bool = False) -> float:
+    from robustlab.paper_a.nets import build
+    from robustlab.paper_a.training import train
+
+    x, y = _fake_cifar(n)
+    torch.manual_seed(0)
+    hist = train(build(arch, width=width), x, y, kind="noise", sigma=0.1, epochs=2, batch_size=bs, lr=0.05,
+                 precision=precision, progress=False, compile=compile)
+    return float(hist["images_per_s"][-1])
+
+
+def _eval_rate(arch: str, width: float, n: int, precision: str, n_models: int = len(SIGMAS)) -> float:
+    from robustlab.paper_a.nets import build
+    from robustlab.paper_a.training import predict_many
+
+    x, _ = _fake_cifar(n)
+    torch.manual_seed(0)
+    models = [build(arch, width=width) for _ in range(n_models)]
+    predict_many(models, x[:128], sigmas=[0.1], precision=precision)  # warm-up
+    t0 = time.perf_counter()
+    predict_many(models, x, sigmas=[0.1], precision=precision)
+    return n * n_models / (time.perf_counter() - t0)
+
+
+def _mobilenet_rate(batch_size: int, precision: str, n: int) -> float:
+    from robustlab.paper_b.classifiers import pretrained
+
+    torch.manual_seed(0)
+    model = pretrained("mobilenet_v2", weights=None).to(memory_format=torch.channels_last).eval()
+    x = torch.rand(batch_size, 3, 224, 224).contiguous(memory_format=torch.channels_last)
+    reps = max(2, n // batch_size)
+    with torch.inference_mode(), autocast("cpu", precision):
+        model(x)
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            model(x).argmax(1)
+    return reps * batch_size / (time.perf_counter() - t0)
+
+
+#: paper B's forward batch size before the CPU mode chose one (the quick profile's ``eval_batch_size`` then)
+TODAY_PAPERB_BATCH = 32
+
+
+class _threads:
+    def __init__(self, n: int):
+        self.n = n
+
+    def __enter__(self):
+        self.old = torch.get_num_threads()
+        torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc):
+        torch.set_num_threads(self.old)
+
+
+def cpu_main(args: argparse.Namespace) -> dict:
+    """The CPU mode (see the module docstring): prints a table and returns the figures."""
+    from robustlab.core.device import fast_bf16
+    from robustlab.core.params import profile_values
+
+    dev = torch.device("cpu")
+    new = resolve_precision("auto", dev)
+    archs = [a for a in args.archs.split(",") if a]
+    small = args.quick
+    q = profile_values("quick")
+    rows: list[dict] = []
+    rounds = 1 if small else max(1, int(args.rounds))
+
+    def best(fn_today, fn_new) -> tuple[float, float]:
+        """Both paths measured alternately ``rounds`` times; the best rate of each (a shared machine's
+        load only ever slows a run down, so the best is the least disturbed)."""
+        t, n = [], []
+        for _ in range(rounds):
+            t.append(fn_today())
+            n.append(fn_new())
+        return max(t), max(n)
+
+    def add(what: str, today: float, new_rate: float, **extra) -> None:
+        rows.append({"what": what, "today": today, "new": new_rate, "ratio": new_rate / today, **extra})
+        print(f"{what:58s} {today:9.0f} {new_rate:9.0f} {new_rate / today:6.2f}", flush=True)
+
+    print(f"CPU: {_cpu_model()}; torch {torch.__version__}; bf16 units: {fast_bf16(dev)}; new path: {new}"
+          + (" + compile where COMPILE_PAYS" if args.compile else ""))
+    print(f"{'workload (img/s; best of ' + str(rounds) + ' alternating rounds)':58s} {'fp32':>9s} {'new':>9s} "
+          f"{'ratio':>6s}")
+    n_q, n_w, n_e, n_m = (64, 64, 64, 4) if small else (1024, 384, 2000, 96)
+    for width, bs, threads, n in ((float(q["width"]), int(q["batch_size"]), 1, n_q), (0.25, 128, 2, n_w)):
+        if small:
+            width, bs = 1 / 16, 32
+        with _threads(threads):
+            for arch in archs:
+                add(f"train {arch} width {width:g} batch {bs}, {threads} thread(s)",
+                    *best(partial(_train_rate, arch, width, n, bs, "fp32"),
+                          partial(_train_rate, arch, width, n, bs, new, args.compile)),
+                    kind="train", arch=arch, width=width, batch_size=bs, threads=threads)
+    with _threads(1):
+        for arch in archs:
+            add(f"evaluate {arch} width {q['width']:g}, 7 models, 1 thread",
+                *best(partial(_eval_rate, arch, q["width"], n_e, "fp32"),
+                      partial(_eval_rate, arch, q["width"], n_e, new)),
+                kind="eval", arch=arch, threads=1)
+    with _threads(min(2, os.cpu_count() or 1)):
+        today_bs = TODAY_PAPERB_BATCH
+        sizes = (2,) if small else (4, 8, 16, 32)
+        scan: dict[int, float] = {}
+        scan16: dict[int, float] = {}
+        for _ in range(rounds):
+            for bs in sizes:
+                scan[bs] = max(scan.get(bs, 0.0), _mobilenet_rate(bs, "fp32", n_m))
+                scan16[bs] = max(scan16.get(bs, 0.0), _mobilenet_rate(bs, "bf16", n_m))
+        today = scan.get(today_bs) or _mobilenet_rate(today_bs, "fp32", n_m)
+        chosen = int(q["eval_batch_size"])  # the quick profile's choice, from this scan
+        if chosen not in scan:
+            scan[chosen] = _mobilenet_rate(chosen, "fp32", n_m)
+        best16 = max(scan16, key=scan16.get)
+        add(f"MobileNetV2 fp32 batch {today_bs} → fp32 batch {chosen} (chosen)", today, scan[chosen],
+            kind="mobilenet", batch_size=chosen, precision="fp32", scan_fp32=scan, fastest=max(scan, key=scan.get))
+        add(f"MobileNetV2 fp32 batch {today_bs} → bf16 batch {best16} (not used)", today, scan16[best16],
+            kind="mobilenet_bf16", batch_size=best16, precision="bf16", scan_bf16=scan16)
+    return {"mode": "cpu", "cpu": _cpu_model(), "device": describe_device(dev), "torch": torch.__version__,
+            "bf16_units": fast_bf16(dev), "new_precision": new, "compile": bool(args.compile), "rows": rows}
+
+
+def _cpu_model() -> str:
+    """lscpu's "Model name" (from /proc/cpuinfo), else the platform's processor string."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip() + f", {os.cpu_count()} cores"
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m robustlab.bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", default="auto")
@@ -292,12 +443,23 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile variants (CUDA)")
     ap.add_argument("--json", default="bench.json", help="where to write the figures (default ./bench.json)")
     ap.add_argument("--full", action="store_true", help="also run and time the whole paper-profile grid")
+    ap.add_argument("--cpu", action="store_true", help="CPU mode: today's fp32 path beside the new path, with ratios")
+    ap.add_argument("--compile", action="store_true", help="CPU mode: compile where COMPILE_PAYS says")
+    ap.add_argument("--rounds", type=int, default=2, help="CPU mode: alternating rounds per figure (best of)")
     return ap.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> dict:
     """Run the benchmark, print the figures, write them to ``--json`` and return them as a dict."""
     args = _parse(argv)
+    if args.cpu:
+        out = cpu_main(args)
+        if args.json:
+            from robustlab.core.results import atomic_write_text
+
+            atomic_write_text(Path(args.json), json.dumps(out, indent=1, default=str))
+            print(f"figures written to {args.json}")
+        return out
     dev = resolve_device(args.device)
     cuda = dev.type == "cuda"
     if args.quick:

@@ -122,6 +122,26 @@ def computed_by(cfg) -> list[dict[str, Any]]:
     return list(groups.values())
 
 
+def precision_line(cfg) -> str:
+    """The arithmetic of this run's results, stated beside the device: paper A's training and
+    evaluation precision (parameter ``precision`` resolved for the device) and whether its training
+    is compiled, and paper B's inference precision with the reason when ``auto`` keeps it fp32."""
+    from robustlab.core.device import describe_precision, resolve_precision
+    from robustlab.paper_a.training import COMPILE_PAYS
+    from robustlab.paper_b.classifiers import PAPER_B_BF16_OK, inference_precision
+
+    dev = cfg.torch_device
+    asked = cfg.get("precision") or "auto"
+    a = describe_precision(resolve_precision(asked, dev))
+    comp = [arch for arch in cfg.get("archs", []) if COMPILE_PAYS.get((dev.type, arch))] if cfg.get("compile") else []
+    a += f", torch.compile for {', '.join(comp)}" if comp else ", eager"
+    b = describe_precision(inference_precision(cfg))
+    if asked == "auto" and not PAPER_B_BF16_OK and resolve_precision("auto", dev) == "bf16":
+        b += (" (not bf16: its precision check found bf16 and fp32 top-1 answers differing on unchanged "
+              "selected images, and paper B would count such differences as few-pixel flips)")
+    return f"parameter precision={asked}; paper A training and evaluation: {a}; paper B inference: {b}"
+
+
 def info(cfg, data_sources: list[str | Path] | None = None) -> dict[str, Any]:
     """Everything needed to repeat the run, as a dict."""
     import numpy as np
@@ -138,6 +158,7 @@ def info(cfg, data_sources: list[str | Path] | None = None) -> dict[str, Any]:
         "profile": cfg.profile,
         "seed": cfg.seed,
         "device": describe_device(dev),
+        "precision": precision_line(cfg),
         "computed_by": computed_by(cfg),
         "data": [data_fingerprint(s) for s in (data_sources or [])],
         "versions": {"python": sys.version.split()[0], "torch": torch.__version__,
@@ -156,6 +177,7 @@ def show(cfg, data_sources: list[str | Path] | None = None) -> dict[str, Any]:
     where = "<br>".join(f"{g['device']} (torch {g['torch']}, CUDA {g['cuda'] or '—'}), finished {g['finished'][:10]}: "
                         f"{len(g['units'])} campaign unit(s)" for g in comp) or f"this run, on {meta['device']}"
     rows = [("profile", meta["profile"]), ("seed", meta["seed"]), ("results computed on", where),
+            ("precision", meta["precision"]),
             ("data", "<br>".join(meta["data"]) or "—"), ("wall time", f"{meta['wall_time_s']} s"),
             ("versions", ", ".join(f"{k} {v}" for k, v in meta["versions"].items())),
             ("parameters", ", ".join(f"{k}={v}" for k, v in meta["parameters"].items()

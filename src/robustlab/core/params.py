@@ -94,6 +94,10 @@ SPEC: dict[str, Param] = {
                                  "is used", optional=True),
     "cache_dir": Param("path", "decoded-image cache (else $ROBUSTLAB_CACHE, else ./data/cache)", optional=True),
     "num_threads": Param("int", "CPU threads for torch (0 = torch's default)", _range(0)),
+    "precision": Param("str", "arithmetic: 'auto' (bf16 autocast where the device has bf16 units: a CUDA GPU with "
+                              "bf16, a CPU with AMX-BF16 or AVX512-BF16; else fp32), 'fp32' or 'bf16'. Part of "
+                              "every affected cache key. Paper B's inference stays fp32 under 'auto' (its precision "
+                              "check failed, see chapter 06)", _choices(("auto", "fp32", "bf16"))),
     # --- paper A: training grid -------------------------------------------------------
     "archs": Param("list[str]", "paper-A architectures to run", _nonempty(_choices(ARCHS))),
     "sigmas": Param("list[float]", "σ levels for training and evaluation (noise: on [-1, 1] scale; blur: pixels)",
@@ -115,7 +119,8 @@ SPEC: dict[str, Param] = {
     "augment": Param("bool", "random crop + flip during training (not in the paper; off by default)"),
     "stack_models": Param("str", "train the σ levels of one architecture at once as one vectorised model: 'auto' "
                                  "(on for cuda, on CPU what measured faster), 'on', 'off'", _choices(STACK_MODES)),
-    "compile": Param("bool", "torch.compile the training step on cuda (ignored on CPU; off by default)"),
+    "compile": Param("bool", "torch.compile paper A's training forward where the benchmark measured it faster "
+                             "(per device and architecture: robustlab.paper_a.training.COMPILE_PAYS); off by default"),
     # --- paper A: minimal adversarial change -------------------------------------------
     "n_attack_images": Param("int", "test images attacked per model (paper: 128)", _range(1)),
     "attack_norm": Param("str", "norm of the minimal-change attack", _choices(("linf", "l2"))),

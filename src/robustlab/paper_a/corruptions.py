@@ -22,8 +22,8 @@ import torch
 from robustlab.core.checks import check_choice, check_float
 from robustlab.core.errors import ParameterError
 
-__all__ = ["KINDS", "check_sigma", "check_kind", "gaussian_noise", "gaussian_blur",
-           "gaussian_kernel1d", "corrupt"]
+__all__ = ["KINDS", "check_sigma", "check_kind", "gaussian_noise", "gaussian_blur", "GaussianBlur",
+           "gaussian_kernel1d", "corrupt", "level"]
 
 #: The corruption kinds of paper A.
 KINDS = ("noise", "blur")
@@ -82,27 +82,57 @@ def _reflect_index(n: int, radius: int, device) -> torch.Tensor:
     return torch.where(m < n, m, 2 * n - 1 - m)
 
 
+class GaussianBlur:
+    """Paper A's blur at one σ (pixels) for images of size ``hw`` = (H, W) on ``device``: the scipy
+    kernel and the reflect indices are built once, so a training loop that blurs every batch pays for
+    them once. The one blur implementation (:func:`gaussian_blur` builds one and applies it).
+    σ = 0 is the identity."""
+
+    def __init__(self, sigma: float, hw: tuple[int, int], device: torch.device | str | None = None):
+        self.sigma = check_sigma(sigma)
+        if self.sigma == 0:
+            return
+        k = gaussian_kernel1d(self.sigma, dtype=torch.float32, device=device)
+        r = (k.numel() - 1) // 2
+        self.kw, self.kh = k.view(1, 1, 1, -1), k.view(1, 1, -1, 1)
+        self.iw, self.ih = _reflect_index(hw[1], r, device), _reflect_index(hw[0], r, device)
+        self.hw = tuple(hw)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: float (N, C, H, W) in [-1, 1] with (H, W) = ``hw`` → blurred, same dtype (computed in
+        float32: rows along W, then columns along H)."""
+        if self.sigma == 0:
+            return x
+        n, c, h, w = x.shape
+        if (h, w) != self.hw:
+            raise ParameterError(f"x has image size {(h, w)}; this blur was built for {self.hw}")
+        y = x.float().reshape(n * c, 1, h, w).index_select(3, self.iw)
+        y = torch.nn.functional.conv2d(y, self.kw).index_select(2, self.ih)
+        return torch.nn.functional.conv2d(y, self.kh).reshape(n, c, h, w).to(x.dtype)
+
+
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Blur every channel of ``x`` (float NCHW in [-1, 1]) with a Gaussian of σ pixels.
 
     Matches ``scipy.ndimage.gaussian_filter(img, sigma, mode='reflect', truncate=4.0)`` per
-    channel (max abs difference < 1e-4 in float32). σ = 0 returns ``x`` itself.
+    channel (max abs difference < 1e-4 in float32). σ = 0 returns ``x`` itself. (One
+    :class:`GaussianBlur`, built for ``x``'s size and device.)
     """
     s = check_sigma(sigma)
     _check_images(x)
     if s == 0:
         return x
-    n, c, h, w = x.shape
-    k = gaussian_kernel1d(s, dtype=torch.float32, device=x.device)
-    r = (k.numel() - 1) // 2
-    y = x.float().reshape(n * c, 1, h, w)
-    # rows (along W)
-    y = y.index_select(3, _reflect_index(w, r, x.device))
-    y = torch.nn.functional.conv2d(y, k.view(1, 1, 1, -1))
-    # columns (along H)
-    y = y.index_select(2, _reflect_index(h, r, x.device))
-    y = torch.nn.functional.conv2d(y, k.view(1, 1, -1, 1))
-    return y.reshape(n, c, h, w).to(x.dtype)
+    return GaussianBlur(s, tuple(x.shape[-2:]), x.device)(x)
+
+
+def level(kind: str, sigma: float) -> tuple[str, float]:
+    """The corruption a (kind, σ) really applies: ``("clean", 0.0)`` for σ = 0 and for a blur whose
+    kernel is the identity (σ < 0.125 px: radius ``int(4σ + 0.5)`` = 0), else ``(kind, σ)``."""
+    check_kind(kind)
+    s = check_sigma(sigma)
+    if s == 0 or (kind == "blur" and int(4.0 * s + 0.5) == 0):
+        return "clean", 0.0
+    return kind, s
 
 
 def corrupt(x: torch.Tensor, kind: str, sigma: float,

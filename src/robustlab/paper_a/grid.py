@@ -57,18 +57,19 @@ from robustlab.core.checks import check_choice, check_int
 from robustlab.core.results import ResultStore
 from robustlab.data.cifar10 import load_cifar10
 from robustlab.data.common import balanced_indices
-from robustlab.paper_a.corruptions import check_kind, check_sigma
+from robustlab.paper_a.corruptions import check_kind, check_sigma, level
 from robustlab.paper_a.nets import ARCHS, build
-from robustlab.paper_a.training import evaluate_many, train, train_many
+from robustlab.paper_a.training import MODEL_KEY_VERSION, TrainConfig, evaluate_many, train, train_many
 
-__all__ = ["EVAL_BATCH", "CPU_STACK_PAYS", "STACK_MODES", "use_stacking", "level", "is_duplicate", "distinct_sigmas",
-           "n_seeds", "replicate_of", "cpu_workers", "train_grid", "model_config", "eval_config", "get_model",
-           "model_record", "has_model", "train_models", "accuracy_matrix", "accuracy_matrices", "correct_cells",
+__all__ = ["EVAL_BATCH", "train_config", "CPU_STACK_PAYS", "STACK_MODES", "use_stacking", "level", "is_duplicate",
+           "distinct_sigmas", "n_seeds", "replicate_of", "cpu_workers", "train_grid", "model_config", "eval_config",
+           "get_model", "model_record", "has_model", "train_models", "accuracy_matrix", "accuracy_matrices",
+           "correct_cells",
            "n_test", "timings", "describe_run", "run_grid", "train_data", "test_data", "distinct_view"]
 
 #: Evaluation batch size (fixed: the seeded evaluation noise is drawn per batch of this size).
 EVAL_BATCH = 500
-_VERSION = 1
+_VERSION = MODEL_KEY_VERSION
 #: Store kinds: weights (never published), training records, evaluation cells, checkpoints.
 MODEL_KIND, RECORD_KIND, EVAL_KIND = "cifar_model", "cifar_train", "cifar_eval"
 CKPT_KIND, STACK_CKPT_KIND = "cifar_model_ckpt", "cifar_stack_ckpt"
@@ -76,16 +77,6 @@ CKPT_KIND, STACK_CKPT_KIND = "cifar_model_ckpt", "cifar_stack_ckpt"
 
 def _check_arch(arch: str) -> str:
     return check_choice("arch", arch, ARCHS)
-
-
-def level(kind: str, sigma: float) -> tuple[str, float]:
-    """The corruption a (kind, σ) really applies: ``("clean", 0.0)`` for σ = 0 and for a blur whose
-    kernel is the identity (σ < 0.125 px: radius ``int(4σ + 0.5)`` = 0), else ``(kind, σ)``."""
-    check_kind(kind)
-    s = check_sigma(sigma)
-    if s == 0 or (kind == "blur" and int(4.0 * s + 0.5) == 0):
-        return "clean", 0.0
-    return kind, s
 
 
 def is_duplicate(kind: str, sigma: float) -> bool:
@@ -112,32 +103,23 @@ def replicate_of(model_conf: dict) -> int:
     return int(model_conf["seed"]) - int(model_conf.get("data_seed", model_conf["seed"]))
 
 
-def _train_kwargs(cfg, replicate: int = 0) -> dict:
-    """The training hyper-parameters of a profile, as keyword arguments of ``train``/``train_many``
-    (the training seed of replicate r is ``cfg.seed + r``)."""
-    return dict(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, momentum=cfg.momentum,
-                weight_decay=cfg.weight_decay, lr_schedule=cfg.lr_schedule, seed=int(cfg.seed) + int(replicate),
-                augment=bool(cfg.get("augment", False)), compile=bool(cfg.get("compile", False)))
+def train_config(cfg, arch: str, kind: str, sigma: float, replicate: int = 0) -> TrainConfig:
+    """The one :class:`~robustlab.paper_a.training.TrainConfig` of a grid model (see
+    :meth:`TrainConfig.from_cfg`): replicate r trains with seed ``cfg.seed + r`` on the data of
+    ``cfg.seed``; σ = 0 and identity blurs are one "clean" model; ``precision`` resolved for the device."""
+    _check_arch(arch)
+    return TrainConfig.from_cfg(cfg, arch, kind, sigma, _check_replicate(replicate))
 
 
 def model_config(cfg, arch: str, kind: str, sigma: float, replicate: int = 0) -> dict:
-    """Everything that determines a trained model. σ = 0 and identity blurs are one "clean" model.
+    """Everything that determines a trained model: :meth:`TrainConfig.key` of :func:`train_config`.
+    σ = 0 and identity blurs are one "clean" model.
 
     ``replicate`` r (0 ≤ r, normally < :func:`n_seeds`): r = 0 is the configuration models always had;
     r > 0 trains with seed ``cfg.seed + r`` on the same data (``"seed": cfg.seed + r``,
-    ``"data_seed": cfg.seed``)."""
-    _check_arch(arch)
-    r = _check_replicate(replicate)
-    k, s = level(kind, check_sigma(sigma, "sigma_train"))
-    conf = {"what": "paper A CIFAR-10 model", "version": _VERSION, "data": "cifar10",
-            "arch": arch, "width": float(cfg.width), "kind": k, "sigma": s,
-            "epochs": int(cfg.epochs), "batch_size": int(cfg.batch_size), "lr": float(cfg.lr),
-            "momentum": float(cfg.momentum), "weight_decay": float(cfg.weight_decay),
-            "lr_schedule": cfg.lr_schedule, "train_subset": cfg.train_subset, "seed": int(cfg.seed),
-            "augment": bool(cfg.get("augment", False))}
-    if r:
-        conf["seed"], conf["data_seed"] = int(cfg.seed) + r, int(cfg.seed)
-    return conf
+    ``"data_seed": cfg.seed``). In bf16 (parameter ``precision``) the key adds ``"precision": "bf16"``;
+    fp32 keys are those models always had."""
+    return train_config(cfg, arch, kind, sigma, replicate).key()
 
 
 def eval_config(cfg, arch: str, kind: str, sigma_train: float, sigma_eval: float, replicate: int = 0) -> dict:
@@ -340,18 +322,17 @@ def _train_in_processes(cfg, jobs: list[tuple[str, str, float, int]], progress: 
 
 def _train_one(cfg, arch: str, kind: str, sigma: float, progress: bool, replicate: int = 0) -> None:
     store = _store(cfg)
-    conf = model_config(cfg, arch, kind, sigma, replicate)
+    hp = train_config(cfg, arch, kind, sigma, replicate)
+    conf = hp.key()
     x, y = train_data(cfg)
-    torch.manual_seed(int(cfg.seed) + replicate)
-    model = build(arch, width=cfg.width)
+    model = hp.build_model()
     ckpt = store.path(CKPT_KIND, conf)
     ckpt.parent.mkdir(parents=True, exist_ok=True)
     dev = cfg.torch_device
-    k = "noise" if conf["kind"] == "clean" else conf["kind"]
     with _one_cpu_thread(dev):
         t0 = time.perf_counter()
-        hist = train(model, x, y, kind=k, sigma=conf["sigma"], device=dev, checkpoint=ckpt, progress=progress,
-                     **_train_kwargs(cfg, replicate))
+        hist = train(model, x, y, hp, device=dev, checkpoint=ckpt, progress=progress,
+                     compile=bool(cfg.get("compile", False)))
         with store.lock(MODEL_KIND, conf):
             _store_trained(store, model, conf, _record(hist, time.perf_counter() - t0, dev, len(y)))
     ckpt.unlink(missing_ok=True)
@@ -379,17 +360,16 @@ def _train_stacked(cfg, arch: str, kind: str, sigmas: list[float], progress: boo
     each one under its own :func:`model_config` key — the same key a model trained alone gets."""
     store = _store(cfg)
     x, y = train_data(cfg)
-    models = []
-    for _ in sigmas:  # each model's initial weights exactly as the per-model path draws them
-        torch.manual_seed(int(cfg.seed) + replicate)
-        models.append(build(arch, width=cfg.width))
-    confs = [model_config(cfg, arch, kind, s, replicate) for s in sigmas]
+    hps = [train_config(cfg, arch, kind, s, replicate) for s in sigmas]
+    models = [hp.build_model() for hp in hps]  # each exactly as the per-model path draws it
+    confs = [hp.key() for hp in hps]
+    stack_hp = max(hps, key=lambda h: h.sigma)  # of the stack's kind (at most one member is clean)
     ckpt = store.path(STACK_CKPT_KIND, {"models": confs})
     ckpt.parent.mkdir(parents=True, exist_ok=True)
     dev = cfg.torch_device
     t0 = time.perf_counter()
-    hists = train_many(models, x, y, kind=kind, sigmas=list(sigmas), device=dev, checkpoint=ckpt,
-                       progress=progress, **_train_kwargs(cfg, replicate))
+    hists = train_many(models, x, y, stack_hp, sigmas=[h.sigma for h in hps], device=dev, checkpoint=ckpt,
+                       progress=progress, compile=bool(cfg.get("compile", False)))
     dt = time.perf_counter() - t0
     for m, h, conf in zip(models, hists, confs):
         with store.lock(MODEL_KIND, conf):
@@ -504,6 +484,7 @@ def _evaluate(cfg, arch: str, kind: str, replicates: list[int], progress: bool) 
         train_models(cfg, arch, kind, [s for _, s in levels], progress, replicate=reps[k])
         models[k] = {m: get_model(cfg, arch, kind, m[1], progress=progress, replicate=reps[k]) for m in levels}
     tx, ty = test_data(cfg)
+    precision = train_config(cfg, arch, kind, 0.0).precision  # a model is evaluated at its own precision
     n_done = 0
     for k, per_ev in sorted(missing.items()):
         for ev, cols in sorted(per_ev.items()):
@@ -513,7 +494,7 @@ def _evaluate(cfg, arch: str, kind: str, replicates: list[int], progress: bool) 
             need = sorted(cols)
             ek = "noise" if ev[0] == "clean" else ev[0]
             got = evaluate_many([models[k][m] for m in need], tx, ty, kind=ek, sigmas=[ev[1]], seed=int(cfg.seed),
-                                device=cfg.torch_device, batch_size=EVAL_BATCH,
+                                device=cfg.torch_device, batch_size=EVAL_BATCH, precision=precision,
                                 stacked=use_stacking(cfg) and len(need) > 1, per_image=True)[0]
             for m, c in zip(need, got):
                 conf, where = cols[m]

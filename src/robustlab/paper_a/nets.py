@@ -33,8 +33,8 @@ exactly what model m alone computes (up to the summation order of the grouped ke
 :func:`stack_state_dicts` / :func:`unstack_state_dict` move weights between M nets and one wide
 net. ``stack=1`` is the plain network (same modules, state-dict keys and shapes).
 
-The first convolution (:class:`FP32Conv2d`) runs in float32 under CUDA autocast (the 3-channel
-input gains nothing from bf16, and its rounding would be the largest relative one of the net).
+The first convolution (:class:`FP32Conv2d`) runs in float32 under bf16 autocast on every device (the
+3-channel input gains nothing from bf16, and its rounding would be the largest relative one of the net).
 """
 from __future__ import annotations
 
@@ -61,15 +61,19 @@ INCEPTION_WIDTHS = (64, 96, 112, 32, 48, 32)
 PAPER_CONV_WEIGHTS = {"resnet": 69_632, "inception": 192_512, "resnext": 70_144}
 
 
+#: devices with an autocast (others, e.g. "meta" for shape inference, have none to switch off)
+_AUTOCAST_DEVICES = ("cpu", "cuda", "mps", "xpu")
+
+
 class FP32Conv2d(nn.Conv2d):
-    """A :class:`~torch.nn.Conv2d` that runs in float32 on CUDA even inside a bf16 autocast region
-    (``fp32=False`` makes it an ordinary convolution). Same parameters and state-dict keys."""
+    """A :class:`~torch.nn.Conv2d` that runs in float32 even inside a bf16 autocast region, on any
+    device (``fp32=False`` makes it an ordinary convolution). Same parameters and state-dict keys."""
 
     fp32: bool = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.fp32 and x.is_cuda:
-            with torch.autocast("cuda", enabled=False):
+        if self.fp32 and x.device.type in _AUTOCAST_DEVICES and torch.is_autocast_enabled(x.device.type):
+            with torch.autocast(x.device.type, enabled=False):
                 return self._conv_forward(x.to(self.weight.dtype), self.weight, self.bias)
         return self._conv_forward(x, self.weight, self.bias)
 
@@ -208,7 +212,7 @@ class CifarNet(nn.Module):
     """pre (2 conv modules) → 3 × (module + 2×2 max-pool) → post (conv module, GAP, dense).
 
     ``stack=M`` builds M independent nets as one wide net (see the module docstring); the first
-    convolution runs in float32 under CUDA autocast unless ``first_conv_fp32=False``.
+    convolution runs in float32 under bf16 autocast unless ``first_conv_fp32=False``.
     """
 
     def __init__(self, arch: str, num_classes: int = 10, width: float = 1.0, stack: int = 1,

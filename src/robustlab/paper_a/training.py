@@ -1,13 +1,16 @@
 """Training and evaluation of paper A's CIFAR-10 nets on corrupted images.
 
-* :func:`train` — SGD + categorical cross-entropy; every training batch is corrupted on the fly
+* :func:`train` — SGD + categorical cross-entropy, with every hyper-parameter in one frozen
+  :class:`TrainConfig` (also the model's cache key); every training batch is corrupted on the fly
   (Gaussian noise or blur at the model's σ, fresh seeded noise per batch). Data stay on the device
   as 8-bit images (``uint8``, NCHW) and are normalised to [-1, 1], shuffled and corrupted there
-  (airbench style), in channels_last. On ``cuda``: bf16 autocast (the first convolution in
-  float32), cuDNN autotuning, fused SGD, optional :func:`torch.compile`, and no host–device
-  synchronisation inside the batch loop (losses and accuracies are accumulated on the device and
-  read once per epoch; every random draw but the noise is made on the CPU once per epoch). On CPU:
-  float32 (or the model's dtype, e.g. float64), deterministic for the same seed and thread count.
+  (airbench style). **One path on every device**: channels_last, ``torch.autocast(device_type=…,
+  dtype=bfloat16, enabled=precision == "bf16")`` (the first convolution in float32), optional
+  :func:`torch.compile` where it measured faster (:data:`COMPILE_PAYS`), and no host–device
+  synchronisation inside the batch loop (losses and accuracies are accumulated on the device and read
+  once per epoch; every random draw but the noise is made on the CPU once per epoch). What differs by
+  device is only what must: fused SGD and cuDNN autotuning on CUDA. On the CPU a run is deterministic
+  for the same seed, precision and thread count (a float64 net stays float64: exactness tests).
 * :func:`train_many` — M models of one architecture (one per σ) trained at once as *one wide
   network* (:func:`robustlab.paper_a.nets.build` with ``stack=M``: grouped convolutions, one group
   set per model), on shared image batches each corrupted at its model's σ.
@@ -51,8 +54,7 @@ import math
 import time
 import warnings
 from collections.abc import Sequence
-from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,20 +63,150 @@ import torch
 from torch import nn
 
 from robustlab.core import budget
-from robustlab.core.checks import check_float, check_int
-from robustlab.core.device import resolve_device
+from robustlab.core.checks import check_choice, check_float, check_int
+from robustlab.core.device import autocast, describe_precision, resolve_device, resolve_precision
 from robustlab.core.errors import CheckpointError, DeadlineReached, ParameterError
 from robustlab.core.results import load_result, save_result
 from robustlab.data.scale import uint8_to_pm1
-from robustlab.paper_a.corruptions import check_kind, check_sigma, corrupt, gaussian_kernel1d
+from robustlab.paper_a.corruptions import GaussianBlur, check_kind, check_sigma, corrupt, level
 
-__all__ = ["SCHEDULES", "CHECKPOINT_EVERY_S", "train", "train_many", "evaluate", "evaluate_many", "predict",
-           "predict_many", "lr_factor", "training_config", "to_device_images"]
+__all__ = ["SCHEDULES", "CHECKPOINT_EVERY_S", "TrainConfig", "MODEL_KEY_VERSION", "COMPILE_PAYS", "train",
+           "train_many", "evaluate", "evaluate_many", "predict", "predict_many", "lr_factor", "training_config",
+           "to_device_images"]
 
 SCHEDULES = ("onecycle", "cosine", "step", "constant")
 
 #: Default seconds between two training checkpoints (plus one at the end and one at the deadline).
 CHECKPOINT_EVERY_S = 600.0
+#: Version of a trained model's cache key (:meth:`TrainConfig.key`).
+MODEL_KEY_VERSION = 1
+#: Training kinds: paper A's corruptions, and "clean" (σ = 0, or a blur whose kernel is the identity).
+TRAIN_KINDS = ("noise", "blur", "clean")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every hyper-parameter of one paper-A training, in one frozen place (airbench's ``hyp``): the
+    argument of :func:`train` / :func:`train_many` and, through :meth:`key`, the cache key of the model.
+    Built once from a run's config by :meth:`from_cfg`; every field is checked here, once (σ included).
+
+    * ``arch``, ``width``: the net (:func:`robustlab.paper_a.nets.build`); None = "the model passed in"
+      (low-level calls that bring their own net, e.g. the float64 exactness tests).
+    * ``kind``, ``sigma``: the training corruption — "noise" (σ on the [-1, 1] scale), "blur" (σ in
+      pixels) or "clean" (σ = 0); :meth:`from_cfg` maps σ = 0 and identity blurs to "clean".
+    * ``seed``: initial weights (:meth:`build_model`), shuffle, augmentation, training noise;
+      ``data_seed``: the seed that drew the training subset (None = ``seed``; replicate r trains with
+      ``seed + r`` on the data of ``seed``).
+    * ``epochs``, ``batch_size``, ``lr`` (peak) and ``lr_schedule`` (:data:`SCHEDULES`, stepped per
+      batch), ``momentum`` (Nesterov), ``weight_decay`` (conv and dense weights only).
+    * ``train_subset``: class-balanced training images (None = all 50,000); only part of the key here
+      (the caller draws the subset). ``augment``: flips and ±2-pixel translations (not in the paper).
+    * ``precision``: "fp32" or "bf16" (autocast; resolved from the parameter ``precision`` for the
+      device by :meth:`from_cfg`); evaluation of the model runs at the same precision.
+    """
+
+    arch: str | None = None
+    width: float | None = None
+    kind: str = "noise"
+    sigma: float = 0.0
+    seed: int = 0
+    data_seed: int | None = None
+    epochs: int = 1
+    batch_size: int = 64
+    lr: float = 0.1
+    lr_schedule: str = "onecycle"
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    train_subset: int | None = None
+    augment: bool = False
+    precision: str = "fp32"
+
+    def __post_init__(self) -> None:
+        from robustlab.paper_a.nets import ARCHS  # (nets imports nothing from here; kept local: tiny)
+
+        def put(name, value):
+            object.__setattr__(self, name, value)
+
+        if self.arch is not None:
+            put("arch", check_choice("arch", self.arch, ARCHS))
+        if self.width is not None:
+            put("width", check_float("width", self.width, 0.0, lo_open=True))
+        put("kind", check_choice("kind", self.kind, TRAIN_KINDS))
+        put("sigma", check_sigma(self.sigma))
+        if self.kind == "clean" and self.sigma != 0:
+            raise ParameterError(f"kind='clean' trains on clean images: sigma must be 0, got {self.sigma!r}")
+        put("seed", check_int("seed", self.seed, 0))
+        put("data_seed", self.seed if self.data_seed is None else check_int("data_seed", self.data_seed, 0))
+        put("epochs", check_int("epochs", self.epochs, 1))
+        put("batch_size", check_int("batch_size", self.batch_size, 1))
+        put("lr", check_float("lr", self.lr, 0.0, lo_open=True))
+        lr_factor(self.lr_schedule, 0, 1)  # validates the name
+        put("momentum", check_float("momentum", self.momentum, 0.0, 1.0))
+        put("weight_decay", check_float("weight_decay", self.weight_decay, 0.0))
+        if self.train_subset is not None:
+            put("train_subset", check_int("train_subset", self.train_subset, 1))
+        put("augment", bool(self.augment))
+        put("precision", check_choice("precision", self.precision, ("fp32", "bf16")))
+
+    @classmethod
+    def from_cfg(cls, cfg, arch: str, kind: str, sigma: float, replicate: int = 0) -> TrainConfig:
+        """The training of ``arch`` on (``kind``, σ) for replicate r (training seed ``cfg.seed + r``, data
+        of ``cfg.seed``) under a run's config: its hyper-parameters, and its ``precision`` resolved for
+        ``cfg.torch_device``. σ = 0 and identity blurs become "clean" (one model)."""
+        r = check_int("replicate", replicate, 0)
+        k, s = level(kind, check_sigma(sigma, "sigma_train"))
+        return cls(arch=arch, width=float(cfg.width), kind=k, sigma=s, seed=int(cfg.seed) + r,
+                   data_seed=int(cfg.seed), epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
+                   lr_schedule=cfg.lr_schedule, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                   train_subset=cfg.train_subset, augment=bool(cfg.get("augment", False)),
+                   precision=resolve_precision(cfg.get("precision"), cfg.torch_device))
+
+    @property
+    def corruption(self) -> str:
+        """The corruption applied while training: "noise" or "blur" ("clean" trains as noise at σ = 0)."""
+        return "noise" if self.kind == "clean" else self.kind
+
+    @property
+    def replicate(self) -> int:
+        return self.seed - self.data_seed
+
+    def key(self) -> dict:
+        """The model's cache key. Replicate 0 in fp32 gives exactly the key models had before replicates
+        and precisions existed (so their stored results stay valid); a replicate r > 0 adds
+        ``data_seed``, bf16 adds ``precision`` (fp32 and bf16 results are never mixed)."""
+        k, s = level(self.corruption, self.sigma)
+        conf = {"what": "paper A CIFAR-10 model", "version": MODEL_KEY_VERSION, "data": "cifar10",
+                "arch": self.arch, "width": self.width, "kind": k, "sigma": s, "epochs": self.epochs,
+                "batch_size": self.batch_size, "lr": self.lr, "momentum": self.momentum,
+                "weight_decay": self.weight_decay, "lr_schedule": self.lr_schedule,
+                "train_subset": self.train_subset, "seed": self.seed, "augment": self.augment}
+        if self.data_seed != self.seed:
+            conf["data_seed"] = self.data_seed
+        if self.precision != "fp32":
+            conf["precision"] = self.precision
+        return conf
+
+    def build_model(self) -> nn.Module:
+        """The untrained net: ``build(arch, width)`` after ``torch.manual_seed(seed)``."""
+        from robustlab.paper_a.nets import build  # (nets is light; local so that nets may import training)
+
+        if self.arch is None or self.width is None:
+            raise ParameterError("TrainConfig.build_model needs arch and width")
+        torch.manual_seed(self.seed)
+        return build(self.arch, width=self.width)
+
+
+def _hp(hp: TrainConfig | None, overrides: dict) -> TrainConfig:
+    """``hp`` with ``overrides`` (field names of :class:`TrainConfig`) applied; a fresh one when None."""
+    names = {f.name for f in fields(TrainConfig)}
+    bad = sorted(set(overrides) - names)
+    if bad:
+        raise ParameterError(f"unknown training setting(s) {bad}; TrainConfig has {sorted(names)}")
+    if hp is None:
+        return TrainConfig(**overrides)
+    if not isinstance(hp, TrainConfig):
+        raise ParameterError(f"hp must be a TrainConfig, got {type(hp).__name__}")
+    return replace(hp, **overrides) if overrides else hp
 
 
 # --------------------------------------------------------------------------------------
@@ -139,7 +271,7 @@ def _epoch_seed(seed: int, epoch: int, salt: int) -> int:
 
 def training_config(model: nn.Module, images: np.ndarray, labels: np.ndarray, **hp: Any) -> dict:
     """The configuration a checkpoint must match: hyper-parameters, data and initial-weight fingerprints."""
-    return {"what": "robustlab.paper_a.training checkpoint", "version": 2,
+    return {"what": "robustlab.paper_a.training checkpoint", "version": 3,
             "model": type(model).__name__, "n_params": sum(p.numel() for p in model.parameters()),
             "data": _fingerprint(images, labels), **hp}
 
@@ -161,61 +293,60 @@ def _cpu(obj: Any) -> Any:
 # --------------------------------------------------------------------------------------
 # train (one model) and train_many (several σ levels of one architecture at once)
 # --------------------------------------------------------------------------------------
-def train(model: nn.Module, images_uint8: np.ndarray, labels: np.ndarray, *, kind: str, sigma: float,
-          epochs: int, batch_size: int, lr: float, momentum: float = 0.9, weight_decay: float = 5e-4,
-          lr_schedule: str = "onecycle", seed: int = 0, device: str | torch.device = "cpu",
-          checkpoint: str | Path | None = None, progress: bool = True, augment: bool = False,
-          compile: bool = False, checkpoint_every_s: float | None = CHECKPOINT_EVERY_S) -> dict:
-    """Train ``model`` in place on ``images_uint8`` (uint8 (N, 32, 32, 3), 0-255) with ``labels``.
+def train(model: nn.Module, images_uint8: np.ndarray, labels: np.ndarray, hp: TrainConfig | None = None, *,
+          device: str | torch.device = "cpu", checkpoint: str | Path | None = None, progress: bool = True,
+          compile: bool = False, checkpoint_every_s: float | None = CHECKPOINT_EVERY_S, **settings: Any) -> dict:
+    """Train ``model`` in place on ``images_uint8`` (uint8 (N, 32, 32, 3), 0-255) with ``labels``, as
+    ``hp`` (a :class:`TrainConfig`) says; keyword ``settings`` are :class:`TrainConfig` fields that
+    replace ``hp``'s (or build one: ``train(m, x, y, kind="noise", sigma=0.1, epochs=2)``).
 
-    Every batch is normalised to [-1, 1] and corrupted with ``kind`` ("noise" or "blur") at
-    ``sigma`` (noise: [-1, 1] units; blur: pixels); σ = 0 trains on clean images. ``lr`` is the
-    peak learning rate of ``lr_schedule`` (stepped per batch). ``augment`` adds random
-    horizontal flips per image and a random ±2-pixel translation per batch (not in the paper;
-    off by default). The last incomplete batch of an epoch is dropped when the set has more than
-    one batch. Optimiser (the paper only says "SGD"): SGD with Nesterov momentum; weight decay on
-    the conv and dense weights only (not on BatchNorm parameters or biases).
+    Every batch is normalised to [-1, 1] and corrupted with ``hp.kind`` at ``hp.sigma`` (noise: [-1, 1]
+    units; blur: pixels); σ = 0 or "clean" trains on clean images. ``hp.lr`` is the peak learning rate
+    of ``hp.lr_schedule`` (stepped per batch). ``hp.augment`` adds random horizontal flips per image
+    and a random ±2-pixel translation per batch (not in the paper). The last incomplete batch of an
+    epoch is dropped when the set has more than one batch. Optimiser (the paper only says "SGD"): SGD
+    with Nesterov momentum; weight decay on the conv and dense weights only. ``hp.precision`` "bf16"
+    runs forward and backward under bf16 autocast on any device (first convolution, weights,
+    gradients and optimiser in float32); "fp32" is plain float32 (a float64 net stays float64).
 
     Returns the history: per-epoch ``loss`` (mean train cross-entropy), ``train_acc`` (on the
     corrupted training batches), ``lr`` (at the epoch's end), ``epoch_time_s``, ``images_per_s``,
     plus ``resumed_from_epoch`` / ``resumed_from_batch`` (0 = fresh start), ``device`` and
-    ``precision``.
+    ``precision`` (with "+ torch.compile" when compiled).
 
     ``checkpoint``: a file resumed from and written to every ``checkpoint_every_s`` seconds
     (None: only at the end and at the deadline), at the end, and when
     :func:`robustlab.core.budget.expired` — then :class:`~robustlab.core.errors.DeadlineReached` is raised
     (the model then holds partly trained weights; call again to resume). Without a checkpoint the
-    deadline still stops training and the work is lost. ``compile=True`` wraps the model in
-    :func:`torch.compile` on CUDA (ignored on CPU; not part of the checkpoint's configuration:
-    it changes rounding only).
+    deadline still stops training and the work is lost. ``compile=True`` runs the forward pass through
+    :func:`torch.compile` where :data:`COMPILE_PAYS` says it measured faster for the device and
+    architecture (eager elsewhere, and after a compile failure, with one warning); not part of the
+    checkpoint's configuration (it changes rounding only).
     """
-    return _fit([model], images_uint8, labels, kind=kind, sigmas=[sigma], epochs=epochs,
-                batch_size=batch_size, lr=lr, momentum=momentum, weight_decay=weight_decay,
-                lr_schedule=lr_schedule, seed=seed, device=device, checkpoint=checkpoint,
-                progress=progress, augment=augment, compile=compile,
-                checkpoint_every_s=checkpoint_every_s)[0]
+    hp = _hp(hp, settings)
+    return _fit([model], images_uint8, labels, hp, [hp.sigma], device=device, checkpoint=checkpoint,
+                progress=progress, compile=compile, checkpoint_every_s=checkpoint_every_s)[0]
 
 
-def train_many(models: Sequence[nn.Module], images_uint8: np.ndarray, labels: np.ndarray, *, kind: str,
-               sigmas: Sequence[float], epochs: int, batch_size: int, lr: float, momentum: float = 0.9,
-               weight_decay: float = 5e-4, lr_schedule: str = "onecycle", seed: int = 0,
-               device: str | torch.device = "cpu", checkpoint: str | Path | None = None,
-               progress: bool = True, augment: bool = False, compile: bool = False,
-               checkpoint_every_s: float | None = CHECKPOINT_EVERY_S) -> list[dict]:
+def train_many(models: Sequence[nn.Module], images_uint8: np.ndarray, labels: np.ndarray,
+               hp: TrainConfig | None = None, *, sigmas: Sequence[float], device: str | torch.device = "cpu",
+               checkpoint: str | Path | None = None, progress: bool = True, compile: bool = False,
+               checkpoint_every_s: float | None = CHECKPOINT_EVERY_S, **settings: Any) -> list[dict]:
     """Train ``models[i]`` at ``sigmas[i]`` (all of one architecture) at once, in place.
 
-    Same arguments as :func:`train`, with one σ per model. The models share every batch of images
-    (same shuffle, same augmentation draws); model i sees it corrupted at its own σ_i — for noise
-    ``x + σ_i·z`` with the *same* standard-normal ``z`` that :func:`train` draws for that batch, for
-    blur ``blur(x, σ_i)``. With M > 1 models (plain :class:`~robustlab.paper_a.nets.CifarNet` of one
-    architecture and width) they run as one wide network
-    (:func:`~robustlab.paper_a.nets.stack_models`: grouped convolutions, per-model BatchNorm, one
-    forward/backward per batch; the loss is the sum of the per-model losses, so each model gets its
-    own gradient) and the trained weights are written back into ``models`` at the end. The result
-    equals M separate :func:`train` calls with the same arguments up to floating-point rounding (the
-    grouped kernels' summation order; tested in ``tests/test_fastpath.py``); like any such change it
-    can grow during training where BatchNorm normalises a nearly constant channel, so compare
-    accuracies, not bits. With one model this *is* :func:`train` (bit-identical).
+    Same arguments as :func:`train` (``hp.sigma`` is ignored: one σ per model, checked like
+    ``hp.sigma``), with ``hp.kind`` "noise" or "blur" for all (σ = 0 members train clean). The models
+    share every batch of images (same shuffle, same augmentation draws); model i sees it corrupted at
+    its own σ_i — for noise ``x + σ_i·z`` with the *same* standard-normal ``z`` that :func:`train`
+    draws for that batch, for blur ``blur(x, σ_i)``. With M > 1 models (plain
+    :class:`~robustlab.paper_a.nets.CifarNet` of one architecture and width) they run as one wide
+    network (:func:`~robustlab.paper_a.nets.stack_models`: grouped convolutions, per-model BatchNorm,
+    one forward/backward per batch; the loss is the sum of the per-model losses, so each model gets
+    its own gradient) and the trained weights are written back into ``models`` at the end. The
+    result equals M separate :func:`train` calls with the same arguments up to floating-point
+    rounding (the grouped kernels' summation order; tested in ``tests/test_fastpath.py``); like any
+    such change it can grow during training where BatchNorm normalises a nearly constant channel, so
+    compare accuracies, not bits. With one model this *is* :func:`train` (bit-identical).
 
     A checkpoint holds the wide net's state and resumes like :func:`train`'s. Returns one history
     per model (as :func:`train`'s; ``images_per_s`` counts shared-batch images, so all M models
@@ -227,30 +358,27 @@ def train_many(models: Sequence[nn.Module], images_uint8: np.ndarray, labels: np
         raise ParameterError(f"sigmas={sigmas!r}: need one σ per model ({len(models)} models; at least one)")
     if any(not isinstance(m, nn.Module) for m in models):
         raise ParameterError("models: every entry must be a torch.nn.Module")
-    return _fit(models, images_uint8, labels, kind=kind, sigmas=sigmas, epochs=epochs,
-                batch_size=batch_size, lr=lr, momentum=momentum, weight_decay=weight_decay,
-                lr_schedule=lr_schedule, seed=seed, device=device, checkpoint=checkpoint,
-                progress=progress, augment=augment, compile=compile,
-                checkpoint_every_s=checkpoint_every_s)
+    hp = _hp(hp, settings)
+    sigmas = [check_sigma(s, "sigmas") for s in sigmas]
+    if hp.kind == "clean" and any(sigmas):
+        raise ParameterError(f"kind='clean' cannot train σ levels {sigmas}; give kind 'noise' or 'blur'")
+    return _fit(models, images_uint8, labels, hp, sigmas, device=device, checkpoint=checkpoint,
+                progress=progress, compile=compile, checkpoint_every_s=checkpoint_every_s)
 
 
 @dataclass
 class _Setup:
-    """The checked arguments of one training call."""
-    kind: str
+    """One training call: its :class:`TrainConfig`, the σ of each model, the device and the data size."""
+    hp: TrainConfig
     sigmas: list[float]
-    epochs: int
-    batch_size: int
-    lr: float
-    momentum: float
-    weight_decay: float
-    lr_schedule: str
-    seed: int
-    augment: bool
     every_s: float | None
     dev: torch.device
     n: int
     steps: int  # batches per epoch
+
+    @property
+    def kind(self) -> str:
+        return self.hp.corruption
 
     @property
     def cuda(self) -> bool:
@@ -258,7 +386,7 @@ class _Setup:
 
     @property
     def total(self) -> int:
-        return self.epochs * self.steps
+        return self.hp.epochs * self.steps
 
 
 @dataclass
@@ -275,34 +403,24 @@ class _Pos:
     histories: list[dict] = field(default_factory=list)
 
 
-def _setup(models: list[nn.Module], images_uint8: Any, labels: Any, kind: str, sigmas: Sequence[float],
-           epochs: Any, batch_size: Any, lr: Any, momentum: Any, weight_decay: Any, lr_schedule: str,
-           seed: Any, device: Any, augment: bool,
+def _setup(hp: TrainConfig, sigmas: list[float], images_uint8: Any, labels: Any, device: Any,
            checkpoint_every_s: Any) -> tuple[_Setup, np.ndarray, np.ndarray]:
-    kind = check_kind(kind)
-    sigmas = [check_sigma(s) for s in sigmas]
-    epochs = check_int("epochs", epochs, 1)
-    batch_size = check_int("batch_size", batch_size, 1)
-    lr_factor(lr_schedule, 0, 1)  # validates the name
     every = None if checkpoint_every_s is None else check_float("checkpoint_every_s", checkpoint_every_s, 0.0)
     images, labels = _check_data(images_uint8, labels)
     n = len(labels)
-    st = _Setup(kind=kind, sigmas=sigmas, epochs=epochs, batch_size=batch_size,
-                lr=check_float("lr", lr, 0.0, lo_open=True), momentum=check_float("momentum", momentum, 0.0, 1.0),
-                weight_decay=check_float("weight_decay", weight_decay, 0.0), lr_schedule=lr_schedule,
-                seed=check_int("seed", seed, 0), augment=bool(augment), every_s=every,
-                dev=resolve_device(device), n=n, steps=max(1, n // batch_size))
+    st = _Setup(hp=hp, sigmas=list(sigmas), every_s=every, dev=resolve_device(device), n=n,
+                steps=max(1, n // hp.batch_size))
     return st, images, labels
 
 
 def _config(models: list[nn.Module], images: np.ndarray, labels: np.ndarray, st: _Setup) -> dict:
-    common = dict(epochs=st.epochs, batch_size=st.batch_size, lr=st.lr, momentum=st.momentum,
-                  weight_decay=st.weight_decay, lr_schedule=st.lr_schedule, seed=st.seed, augment=st.augment)
+    """What a checkpoint must match: the TrainConfig (σ per model), the data and the initial weights."""
+    hp = {k: v for k, v in asdict(st.hp).items() if k not in ("sigma", "arch", "width", "train_subset")}
+    hp["kind"] = st.kind
     if len(models) == 1:
-        hp = dict(kind=st.kind, sigma=st.sigmas[0], **common, init=_state_fingerprint(models[0]))
+        hp.update(sigma=st.sigmas[0], init=_state_fingerprint(models[0]))
     else:
-        hp = dict(stacked=len(models), sigmas=st.sigmas, kind=st.kind, **common,
-                  init=[_state_fingerprint(m) for m in models])
+        hp.update(stacked=len(models), sigmas=st.sigmas, init=[_state_fingerprint(m) for m in models])
     return training_config(models[0], images, labels, **hp)
 
 
@@ -325,8 +443,8 @@ def _optimizer(net: nn.Module, st: _Setup) -> tuple[torch.optim.Optimizer, Any]:
     and its per-batch learning-rate schedule."""
     decay = [p for p in net.parameters() if p.ndim > 1]
     no_decay = [p for p in net.parameters() if p.ndim <= 1]
-    groups = [{"params": decay, "weight_decay": st.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    kw = dict(lr=st.lr, momentum=st.momentum, nesterov=st.momentum > 0)
+    groups = [{"params": decay, "weight_decay": st.hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    kw = dict(lr=st.hp.lr, momentum=st.hp.momentum, nesterov=st.hp.momentum > 0)
     opt = None
     if st.cuda:
         try:
@@ -335,19 +453,19 @@ def _optimizer(net: nn.Module, st: _Setup) -> tuple[torch.optim.Optimizer, Any]:
             opt = torch.optim.SGD(groups, foreach=True, **kw)
     else:
         opt = torch.optim.SGD(groups, **kw)
-    total, schedule = st.total, st.lr_schedule
+    total, schedule = st.total, st.hp.lr_schedule
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(schedule, s, total))
 
 
 def _fresh_pos(st: _Setup, M: int, epoch: int = 0, histories: list[dict] | None = None) -> _Pos:
     if histories is None:
-        precision = "bf16 autocast (first conv fp32)" if st.cuda else "float32"
+        precision = describe_precision(st.hp.precision)
         histories = [{"loss": [], "train_acc": [], "lr": [], "epoch_time_s": [], "images_per_s": [],
                       "resumed_from_epoch": 0, "resumed_from_batch": 0, "device": str(st.dev),
                       "precision": precision, **({"stacked": M} if M > 1 else {})} for _ in range(M)]
     noise = None
     if st.kind == "noise" and any(s > 0 for s in st.sigmas):
-        noise = torch.Generator(device=st.dev).manual_seed(_epoch_seed(st.seed, epoch, 2))
+        noise = torch.Generator(device=st.dev).manual_seed(_epoch_seed(st.hp.seed, epoch, 2))
     return _Pos(epoch=epoch, batch=0, loss=torch.zeros(M, device=st.dev),
                 correct=torch.zeros(M, device=st.dev, dtype=torch.long), seen=0, elapsed_s=0.0,
                 noise=noise, histories=histories)
@@ -372,7 +490,7 @@ def _load_checkpoint(ckpt: Path | None, config: dict, net: nn.Module, opt, sched
     try:
         s = load_result(ckpt, config, map_location="cpu")
         hist, epoch, batch = list(s["history"]), int(s["epoch"]), int(s["batch"])
-        if len(hist) != M or not (0 <= epoch <= st.epochs and 0 <= batch <= st.steps):
+        if len(hist) != M or not (0 <= epoch <= st.hp.epochs and 0 <= batch <= st.steps):
             raise ValueError(f"position epoch {epoch} batch {batch} / {len(hist)} histories do not fit")
         net.load_state_dict(s["model"])
         opt.load_state_dict(s["optimizer"])
@@ -394,11 +512,9 @@ def _load_checkpoint(ckpt: Path | None, config: dict, net: nn.Module, opt, sched
     return pos
 
 
-def _fit(models: list[nn.Module], images_uint8: np.ndarray, labels: np.ndarray, *, kind: str,
-         sigmas: list[float], epochs: int, batch_size: int, lr: float, momentum: float,
-         weight_decay: float, lr_schedule: str, seed: int, device: str | torch.device,
-         checkpoint: str | Path | None, progress: bool, augment: bool, compile: bool = False,
-         checkpoint_every_s: float | None = CHECKPOINT_EVERY_S) -> list[dict]:
+def _fit(models: list[nn.Module], images_uint8: np.ndarray, labels: np.ndarray, hp: TrainConfig,
+         sigmas: list[float], *, device: str | torch.device, checkpoint: str | Path | None, progress: bool,
+         compile: bool = False, checkpoint_every_s: float | None = CHECKPOINT_EVERY_S) -> list[dict]:
     """The training loop of :func:`train` (M = 1: the model as is) and :func:`train_many` (M > 1:
     the wide net of the M models, written back into them at the end).
 
@@ -414,8 +530,7 @@ def _fit(models: list[nn.Module], images_uint8: np.ndarray, labels: np.ndarray, 
     if not compute_allowed():
         raise ComputeRefused("training is refused here (ROBUSTLAB_NO_COMPUTE=1); trained models must come from "
                              "the results store or a campaign run (python -m robustlab.campaign)")
-    st, images, labels = _setup(models, images_uint8, labels, kind, sigmas, epochs, batch_size, lr, momentum,
-                                weight_decay, lr_schedule, seed, device, augment, checkpoint_every_s)
+    st, images, labels = _setup(hp, sigmas, images_uint8, labels, device, checkpoint_every_s)
     M = len(models)
     config = _config(models, images, labels, st)
     net = _training_net(models, st.dev)
@@ -425,7 +540,7 @@ def _fit(models: list[nn.Module], images_uint8: np.ndarray, labels: np.ndarray, 
     if pos is None:
         opt, sched = _optimizer(net, st)  # a failed load may have touched them
         pos = _fresh_pos(st, M)
-    if pos.epoch < st.epochs:
+    if pos.epoch < st.hp.epochs:
         _run_epochs(models, images, labels, st, net, opt, sched, pos, ckpt, config, progress, compile)
     if M > 1:
         from robustlab.paper_a.nets import unstack_into
@@ -443,13 +558,13 @@ def _run_epochs(models, images, labels, st: _Setup, net: nn.Module, opt, sched, 
     x_all, y_all = to_device_images(images, st.dev), torch.from_numpy(labels).to(st.dev)
     corrupt_batch = _Corrupter(st.kind, st.sigmas, st.dev, tuple(x_all.shape[-2:]))
     fwd = _prepare_net(net, st, compile, pos.histories)
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if st.cuda else nullcontext()
+    amp = autocast(st.dev, st.hp.precision)
     bar = _bar(progress, st, M, pos, getattr(models[0], "arch", ""))
-    # float32 input (autocast on CUDA); a float64 net on the CPU (exactness tests) gets float64
-    in_dtype = torch.float32 if st.cuda else next((p.dtype for p in net.parameters()), torch.float32)
+    # the net's own dtype (float32; autocast casts inside); a float64 net (exactness tests) gets float64
+    in_dtype = next((p.dtype for p in net.parameters()), torch.float32)
     last_save = time.monotonic()
     try:
-        while pos.epoch < st.epochs:
+        while pos.epoch < st.hp.epochs:
             net.train()
             t0 = time.perf_counter()
             plan = _EpochPlan(st, pos.epoch, len(labels))
@@ -473,19 +588,66 @@ def _run_epochs(models, images, labels, st: _Setup, net: nn.Module, opt, sched, 
             bar.close()
 
 
-def _prepare_net(net: nn.Module, st: _Setup, compile: bool, histories: list[dict]) -> nn.Module:
-    """channels_last (also on the CPU, where it measured 1.2-1.7× faster for these nets); CUDA:
-    cuDNN autotuning and (``compile``) :func:`torch.compile`."""
+#: Where :func:`torch.compile` pays, per (device type, architecture), as measured by ``python -m
+#: robustlab.bench --cpu`` (bf16 training at quick width, batch 64, one thread, 2nd epoch, img/s,
+#: eager → compiled; see the README's benchmark table). Used only when the parameter ``compile`` is
+#: on; anything not listed runs eager. CUDA: untested here (no GPU was lent), so nothing is listed.
+COMPILE_PAYS: dict[tuple[str, str], bool] = {
+    ("cpu", "resnet"): True,  # issue 26's measurement: 1390 → 1770 img/s (bf16, width 1/16, 1 thread)
+    ("cpu", "inception"): False,  # 857 → 312 img/s: slower compiled
+    ("cpu", "resnext"): True,  # 1132 → 1577 img/s
+}
+
+#: One compiled forward per (device type, architecture) in a process: every model of an architecture
+#: goes through the same compiled function (dynamo treats the module's parameters as inputs), so the
+#: warm-up is paid once; inductor's on-disk cache serves later processes.
+_COMPILED: dict[tuple[str, str], Any] = {}
+
+
+def _forward(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return net(x)
+
+
+class _Forward:
+    """``net(x)``, through the compiled function of its (device, architecture) when asked for and
+    :data:`COMPILE_PAYS` lists it; a compile failure warns once and falls back to eager for good."""
+
+    def __init__(self, net: nn.Module, dev: torch.device, arch: str, compile: bool):
+        self.net = net
+        key = (dev.type, arch)
+        self.fn = None
+        if compile and COMPILE_PAYS.get(key, False) and hasattr(torch, "compile"):
+            if key not in _COMPILED:
+                _COMPILED[key] = torch.compile(_forward)
+            self.fn = _COMPILED[key]
+
+    @property
+    def compiled(self) -> bool:
+        return self.fn is not None
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.fn is not None:
+            try:
+                return self.fn(self.net, x)
+            except Exception as e:  # noqa: BLE001 - any compiler failure: eager is always correct
+                warnings.warn(f"torch.compile failed ({type(e).__name__}: {str(e)[:200]}); running eager",
+                              RuntimeWarning, stacklevel=2)
+                self.fn = None
+        return self.net(x)
+
+
+def _prepare_net(net: nn.Module, st: _Setup, compile: bool, histories: list[dict]) -> _Forward:
+    """channels_last (on every device; on the CPU it measured 1.2-1.7× faster for these nets), the
+    forward function (compiled where :data:`COMPILE_PAYS`), and on CUDA cuDNN autotuning."""
     net.to(memory_format=torch.channels_last)
-    if not st.cuda:
-        return net
-    torch.backends.cudnn.benchmark = True
-    if compile and hasattr(torch, "compile"):  # CUDA only: CPU stays eager and deterministic
+    if st.cuda:
+        torch.backends.cudnn.benchmark = True
+    fwd = _Forward(net, st.dev, getattr(net, "arch", ""), compile)
+    if fwd.compiled:
         for h in histories:
             if "torch.compile" not in h["precision"]:
                 h["precision"] += " + torch.compile"
-        return torch.compile(net)
-    return net
+    return fwd
 
 
 def _bar(progress: bool, st: _Setup, M: int, pos: _Pos, arch: str = ""):
@@ -499,7 +661,7 @@ def _bar(progress: bool, st: _Setup, M: int, pos: _Pos, arch: str = ""):
     desc = (f"train {who}{st.kind} σ={st.sigmas[0]:g}" if M == 1 else
             f"train {M} {who}models {st.kind} σ={','.join(f'{s:g}' for s in st.sigmas)}")
     return tqdm(total=st.total, initial=pos.epoch * st.steps + pos.batch, leave=False, unit="img",
-                unit_scale=st.batch_size, desc=desc)
+                unit_scale=st.hp.batch_size, desc=desc)
 
 
 def _train_step(fwd: nn.Module, opt, sched, x: torch.Tensor, y: torch.Tensor, M: int, amp, pos: _Pos) -> None:
@@ -554,14 +716,14 @@ class _EpochPlan:
     generator and moved to the device once (nothing is drawn or read back per batch)."""
 
     def __init__(self, st: _Setup, epoch: int, n: int):
-        g = torch.Generator(device="cpu").manual_seed(_epoch_seed(st.seed, epoch, 1))
+        g = torch.Generator(device="cpu").manual_seed(_epoch_seed(st.hp.seed, epoch, 1))
         perm = torch.randperm(n, generator=g)
-        if n > st.batch_size:
-            perm = perm[: st.steps * st.batch_size]
-        self.bs, self.augment = st.batch_size, st.augment
+        if n > st.hp.batch_size:
+            perm = perm[: st.steps * st.hp.batch_size]
+        self.bs, self.augment = st.hp.batch_size, st.hp.augment
         self.perm = perm.to(st.dev)
-        if st.augment:
-            nb = min(st.batch_size, n)
+        if st.hp.augment:
+            nb = min(st.hp.batch_size, n)
             self.flips = (torch.rand(st.steps, nb, generator=g) < 0.5).to(st.dev)
             self.shifts = torch.randint(-2, 3, (st.steps, 2), generator=g).tolist()
 
@@ -585,30 +747,6 @@ def _augment(x: torch.Tensor, flip: torch.Tensor, dx: int, dy: int) -> torch.Ten
     return x
 
 
-def _reflect_index(n: int, radius: int, device) -> torch.Tensor:
-    """scipy's 'reflect' padding of an axis of length ``n`` by ``radius`` (any radius; period 2n)."""
-    i = torch.arange(-radius, n + radius, device=device)
-    m = torch.remainder(i, 2 * n)
-    return torch.where(m < n, m, 2 * n - 1 - m)
-
-
-class _Blur:
-    """:func:`robustlab.paper_a.corruptions.gaussian_blur` at one σ with its kernel and reflect indices built
-    once (on the device) instead of per batch; the same operations, so the same values."""
-
-    def __init__(self, sigma: float, hw: tuple[int, int], dev: torch.device):
-        k = gaussian_kernel1d(sigma, dtype=torch.float32, device=dev)
-        r = (k.numel() - 1) // 2
-        self.kw, self.kh = k.view(1, 1, 1, -1), k.view(1, 1, -1, 1)
-        self.iw, self.ih = _reflect_index(hw[1], r, dev), _reflect_index(hw[0], r, dev)
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        n, c, h, w = x.shape
-        y = x.float().reshape(n * c, 1, h, w).index_select(3, self.iw)
-        y = nn.functional.conv2d(y, self.kw).index_select(2, self.ih)
-        return nn.functional.conv2d(y, self.kh).reshape(n, c, h, w).to(x.dtype)
-
-
 class _Corrupter:
     """One shared clean batch (B, 3, H, W) → the wide input (B, 3·M, H, W): model i's copy
     corrupted at σ_i (noise: ``x + σ_i·z`` with one ``z`` for all; blur: per σ)."""
@@ -617,7 +755,7 @@ class _Corrupter:
         self.kind, self.M = kind, len(sigmas)
         self.sig = torch.tensor(sigmas, dtype=torch.float32, device=dev).view(1, -1, 1, 1, 1)
         self.draws_z = kind == "noise" and any(s > 0 for s in sigmas)
-        self.blurs = [_Blur(s, hw, dev) if kind == "blur" and s > 0 else None for s in sigmas]
+        self.blurs = [GaussianBlur(s, hw, dev) if kind == "blur" and s > 0 else None for s in sigmas]
 
     def __call__(self, x: torch.Tensor, g: torch.Generator | None) -> torch.Tensor:
         b, c, h, w = x.shape
@@ -635,11 +773,13 @@ class _Corrupter:
 # --------------------------------------------------------------------------------------
 @torch.no_grad()
 def predict(model: nn.Module, images_uint8: np.ndarray, *, kind: str = "noise", sigma: float = 0.0,
-            seed: int = 0, device: str | torch.device = "cpu", batch_size: int = 500) -> np.ndarray:
+            seed: int = 0, device: str | torch.device = "cpu", batch_size: int = 500,
+            precision: str = "fp32") -> np.ndarray:
     """Predicted labels for ``images_uint8`` (uint8 (N, 32, 32, 3)) corrupted at (kind, σ).
 
     The noise of batch ``b`` is drawn on the CPU from a generator seeded with ``(seed, b)``, so
     it is the same for every model, every device and every call with the same ``batch_size``.
+    ``precision``: "fp32" or "bf16" (autocast), or "auto" (bf16 where the device has bf16 units).
     """
     kind = check_kind(kind)
     sigma = check_sigma(sigma)
@@ -648,17 +788,16 @@ def predict(model: nn.Module, images_uint8: np.ndarray, *, kind: str = "noise", 
     if images.dtype != np.uint8 or images.ndim != 4:
         raise ParameterError(f"images: got dtype {images.dtype} shape {images.shape}; expected uint8 (N, H, W, 3)")
     dev = resolve_device(device)
-    cuda = dev.type == "cuda"
+    precision = resolve_precision(precision, dev)
     was_training = model.training
-    model.eval().to(dev)
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else nullcontext()
+    model.eval().to(dev, memory_format=torch.channels_last)
     out = []
     try:
         for b, i in enumerate(range(0, len(images), batch_size)):
             x = uint8_to_pm1(to_device_images(images[i:i + batch_size], torch.device("cpu")))
             g = torch.Generator().manual_seed(_epoch_seed(seed, b, 3))
             x = corrupt(x, kind, sigma, generator=g).to(dev).contiguous(memory_format=torch.channels_last)
-            with amp:
+            with autocast(dev, precision):
                 out.append(model(x).argmax(1).cpu())
     finally:
         model.train(was_training)
@@ -666,20 +805,22 @@ def predict(model: nn.Module, images_uint8: np.ndarray, *, kind: str = "noise", 
 
 
 def evaluate(model: nn.Module, images_uint8: np.ndarray, labels: np.ndarray, *, kind: str, sigma: float,
-             seed: int = 0, device: str | torch.device = "cpu", batch_size: int = 500) -> float:
+             seed: int = 0, device: str | torch.device = "cpu", batch_size: int = 500,
+             precision: str = "fp32") -> float:
     """Accuracy (fraction in [0, 1]) of ``model`` on ``images_uint8`` corrupted at (kind, σ).
 
     The corruption is seeded (see :func:`predict`) and identical for every model.
     """
     images, labels = _check_data(images_uint8, labels)
-    pred = predict(model, images, kind=kind, sigma=sigma, seed=seed, device=device, batch_size=batch_size)
+    pred = predict(model, images, kind=kind, sigma=sigma, seed=seed, device=device, batch_size=batch_size,
+                   precision=precision)
     return float((pred == labels).mean())
 
 
 @torch.no_grad()
 def predict_many(models: Sequence[nn.Module], images_uint8: np.ndarray, *, kind: str = "noise",
                  sigmas: Sequence[float] = (0.0,), seed: int = 0, device: str | torch.device = "cpu",
-                 batch_size: int = 500, stacked: bool = False) -> np.ndarray:
+                 batch_size: int = 500, stacked: bool = False, precision: str = "fp32") -> np.ndarray:
     """Predicted labels of every model on ``images_uint8`` corrupted at every σ of ``sigmas``.
 
     Returns int64 ``(len(sigmas), len(models), N)``. Entry ``[j, i]`` equals
@@ -689,6 +830,7 @@ def predict_many(models: Sequence[nn.Module], images_uint8: np.ndarray, *, kind:
     (bit-identical to :func:`predict`); ``stacked=True`` runs them as one wide network
     (:func:`~robustlab.paper_a.nets.stack_models`; plain CifarNets of one architecture and width
     required; logits equal up to float rounding, so an argmax can flip only on a near-tie).
+    ``precision`` as in :func:`predict`.
     """
     kind = check_kind(kind)
     sigmas = [check_sigma(s, "sigmas") for s in sigmas]
@@ -704,7 +846,7 @@ def predict_many(models: Sequence[nn.Module], images_uint8: np.ndarray, *, kind:
     was = [m.training for m in models]
     for m in models:
         m.eval().to(dev)
-    run = _many_runner(models, stacked, dev)
+    run = _many_runner(models, stacked, dev, resolve_precision(precision, dev))
     out: list[torch.Tensor] = []  # per batch: (S, M, B), on the device
     try:
         for b, i in enumerate(range(0, len(images), batch_size)):
@@ -722,10 +864,8 @@ def predict_many(models: Sequence[nn.Module], images_uint8: np.ndarray, *, kind:
     return torch.cat(out, dim=2).cpu().numpy()
 
 
-def _many_runner(models: list[nn.Module], stacked: bool, dev: torch.device):
+def _many_runner(models: list[nn.Module], stacked: bool, dev: torch.device, precision: str):
     """A function: one corrupted batch (B, 3, H, W) → predicted labels (M, B) of every model."""
-    cuda = dev.type == "cuda"
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else nullcontext()
     M = len(models)
     wide = None
     if stacked and M > 1:
@@ -733,11 +873,14 @@ def _many_runner(models: list[nn.Module], stacked: bool, dev: torch.device):
 
         wide = stack_models(models).eval().to(memory_format=torch.channels_last)
 
+    for m in models:
+        m.to(memory_format=torch.channels_last)
+
     def run(xc: torch.Tensor) -> torch.Tensor:
         if wide is not None:
             xc = xc.repeat(1, M, 1, 1)
         xc = xc.contiguous(memory_format=torch.channels_last)
-        with amp:
+        with autocast(dev, precision):
             if wide is not None:
                 return wide.forward_models(xc).argmax(-1)
             return torch.stack([m(xc).argmax(1) for m in models])
@@ -747,7 +890,8 @@ def _many_runner(models: list[nn.Module], stacked: bool, dev: torch.device):
 
 def evaluate_many(models: Sequence[nn.Module], images_uint8: np.ndarray, labels: np.ndarray, *, kind: str,
                   sigmas: Sequence[float], seed: int = 0, device: str | torch.device = "cpu",
-                  batch_size: int = 500, stacked: bool = False, per_image: bool = False) -> np.ndarray:
+                  batch_size: int = 500, stacked: bool = False, per_image: bool = False,
+                  precision: str = "fp32") -> np.ndarray:
     """Accuracies (fractions in [0, 1]), shape ``(len(sigmas), len(models))``: entry ``[j, i]`` is
     ``evaluate(models[i], …, sigma=sigmas[j])`` (see :func:`predict_many`).
 
@@ -756,6 +900,6 @@ def evaluate_many(models: Sequence[nn.Module], images_uint8: np.ndarray, labels:
     is the accuracy returned otherwise, bit for bit)."""
     images, labels = _check_data(images_uint8, labels)
     pred = predict_many(models, images, kind=kind, sigmas=sigmas, seed=seed, device=device,
-                        batch_size=batch_size, stacked=stacked)
+                        batch_size=batch_size, stacked=stacked, precision=precision)
     correct = pred == labels[None, None, :]
     return correct if per_image else correct.mean(axis=2)
