@@ -8,15 +8,24 @@ versions, git commit, parameters and wall time.
 """
 from __future__ import annotations
 
+import fnmatch
 import json
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+
+from robustlab import __version__
+from robustlab.core.device import describe_device
+from robustlab.core.paths import published_root
 from robustlab.core.results import _canonical, atomic_write_text
+from robustlab.core.versions import git_commit
+from robustlab.data.common import file_md5
+from robustlab.ops.log import read_log
 
 
 def records_path(cfg) -> Path:
@@ -38,24 +47,12 @@ def record(cfg, key: str, value: Any) -> Any:
     return value
 
 
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, timeout=5, cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "") if out.returncode == 0 else "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 _MD5_CACHE: dict[tuple[str, int, int], str] = {}
 
 
 def data_fingerprint(path: str | Path) -> str:
     """``<folder>/<file> (md5 …)`` for a file; for a folder its name and file count. Only the last two
     parts of the path: the page names the data, not the folders of the machine that built it."""
-    from robustlab.data.common import file_md5
 
     p = Path(path)
     if p.is_file():
@@ -73,7 +70,7 @@ def _short(p: Path) -> str:
     return "/".join(p.parts[-2:])
 
 
-#: Campaign units whose results each chapter shows (globs; see robustlab.campaign).
+#: Campaign units whose results each chapter shows (globs; see robustlab.ops.campaign).
 CHAPTER_UNITS = {
     "03_noise_training": ("a-train-*-clean", "a-train-*-noise", "a-eval-*-noise"),
     "04_blur_training": ("a-train-*-clean", "a-train-*-blur", "a-eval-*-blur"),
@@ -92,10 +89,6 @@ def computed_by(cfg) -> list[dict[str, Any]]:
     folder and of ``published/<profile>/`` (not the machine rendering the page): one entry per
     (device, torch, CUDA) with its units and the date of the last one. Empty when no campaign
     computed them (the notebook computed them itself, on the rendering machine)."""
-    import fnmatch
-
-    from robustlab.campaign import read_log
-    from robustlab.core.paths import published_root
 
     pats = CHAPTER_UNITS.get(cfg.notebook or "", ())
     if not pats:
@@ -120,12 +113,9 @@ def computed_by(cfg) -> list[dict[str, Any]]:
 
 def info(cfg, data_sources: list[str | Path] | None = None) -> dict[str, Any]:
     """Everything needed to repeat the run, as a dict."""
-    import numpy as np
-    import torch
+    # deferred: torchvision is slow to import; only the version is read here
     import torchvision
 
-    from robustlab import __version__
-    from robustlab.core.device import describe_device
 
     dev = cfg.torch_device
     params = {k: v for k, v in cfg.items() if not k.startswith("_")}
@@ -138,7 +128,7 @@ def info(cfg, data_sources: list[str | Path] | None = None) -> dict[str, Any]:
         "data": [data_fingerprint(s) for s in (data_sources or [])],
         "versions": {"python": sys.version.split()[0], "torch": torch.__version__,
                      "torchvision": torchvision.__version__, "numpy": np.__version__,
-                     "robustlab": __version__, "git": _git_commit(), "platform": platform.platform()},
+                     "robustlab": __version__, "git": git_commit(), "platform": platform.platform()},
         "parameters": params,
         "wall_time_s": round(time.time() - cfg.get("_started", time.time()), 1),
     }
@@ -158,6 +148,7 @@ def show(cfg, data_sources: list[str | Path] | None = None) -> dict[str, Any]:
                                      if k not in ("notebook",)))]
     text = "**Provenance of this page**\n\n| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
     try:
+        # deferred: IPython only where a notebook displays
         from IPython.display import Markdown, display
 
         display(Markdown(text))

@@ -23,16 +23,32 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from robustlab.core.checks import number_complaint
+from robustlab.core.device import resolve_device
 from robustlab.core.errors import ParameterError
-from robustlab.paper_a.grid import STACK_MODES
-from robustlab.paper_a.nets import ARCHS
-from robustlab.paper_a.training import SCHEDULES
-from robustlab.paper_b.classifiers import IMAGENET_ARCHS
+from robustlab.core.paths import results_root
 
 PROFILES = ("tiny", "quick", "paper")
+
+#: Choices that the layers above declare (core knows no paper): name → allowed values. Filled by
+#: :func:`register_choices`, which the papers call when they are imported; ``import robustlab``
+#: (which runs before any ``robustlab.*`` module) imports both papers, so the SPEC checks below
+#: always see them.
+CHOICES: dict[str, tuple[str, ...]] = {}
+
+
+def register_choices(**choices: Iterable[str]) -> None:
+    """Declare the allowed values of a choice set, e.g. ``register_choices(archs=ARCHS)`` (paper A's
+    architectures). Registering the same name again with other values is an error."""
+    for name, values in choices.items():
+        values = tuple(values)
+        old = CHOICES.get(name)
+        if old is not None and old != values:
+            raise ValueError(f"choice set {name!r} registered twice with different values: {old} and {values}")
+        CHOICES[name] = values
 
 
 @dataclass(frozen=True)
@@ -65,6 +81,16 @@ def _choices(options: Iterable[str]):
     return check
 
 
+def _registered(name: str):
+    """A choice check against :data:`CHOICES` ``[name]``, read when the check runs (after registration)."""
+    def check(v: Any) -> str | None:
+        if name not in CHOICES:
+            return (f"cannot be checked: no {name!r} choices are registered (the papers register them when "
+                    f"imported; import robustlab first)")
+        return _choices(CHOICES[name])(v)
+    return check
+
+
 def _nonempty(inner=None):
     def check(v: Any) -> str | None:
         if len(v) == 0:
@@ -74,7 +100,6 @@ def _nonempty(inner=None):
 
 
 def _device_check(v: Any) -> str | None:
-    from robustlab.core.device import resolve_device
 
     try:
         resolve_device(v)
@@ -95,7 +120,7 @@ SPEC: dict[str, Param] = {
     "cache_dir": Param("path", "decoded-image cache (else $ROBUSTLAB_CACHE, else ./data/cache)", optional=True),
     "num_threads": Param("int", "CPU threads for torch (0 = torch's default)", _range(0)),
     # --- paper A: training grid -------------------------------------------------------
-    "archs": Param("list[str]", "paper-A architectures to run", _nonempty(_choices(ARCHS))),
+    "archs": Param("list[str]", "paper-A architectures to run", _nonempty(_registered("archs"))),
     "sigmas": Param("list[float]", "σ levels for training and evaluation (noise: on [-1, 1] scale; blur: pixels)",
                     _nonempty(_range(0))),
     "width": Param("float", "channel multiplier of the paper-A nets (1.0 = the paper's 256 channels)",
@@ -105,7 +130,7 @@ SPEC: dict[str, Param] = {
     "lr": Param("float", "peak SGD learning rate", _range(0, lo_open=True)),
     "momentum": Param("float", "SGD momentum", _range(0, 1, hi_open=True)),
     "weight_decay": Param("float", "SGD weight decay (L2)", _range(0)),
-    "lr_schedule": Param("str", "learning-rate schedule", _choices(SCHEDULES)),
+    "lr_schedule": Param("str", "learning-rate schedule", _registered("lr_schedules")),
     "train_subset": Param("int", "training images used (class-balanced; None = all 50,000)", _range(10),
                           optional=True),
     "test_subset": Param("int", "test images used for the accuracy grids (class-balanced; None = all 10,000)",
@@ -114,7 +139,7 @@ SPEC: dict[str, Param] = {
                             "95 % interval over them, verdicts use it (paper profile: 3)", _range(1)),
     "augment": Param("bool", "random crop + flip during training (not in the paper; off by default)"),
     "stack_models": Param("str", "train the σ levels of one architecture at once as one vectorised model: 'auto' "
-                                 "(on for cuda, on CPU what measured faster), 'on', 'off'", _choices(STACK_MODES)),
+                                 "(on for cuda, on CPU what measured faster), 'on', 'off'", _registered("stack_modes")),
     "compile": Param("bool", "torch.compile the training step on cuda (ignored on CPU; off by default)"),
     # --- paper A: minimal adversarial change -------------------------------------------
     "n_attack_images": Param("int", "test images attacked per model (paper: 128)", _range(1)),
@@ -122,9 +147,10 @@ SPEC: dict[str, Param] = {
     "attack_steps": Param("int", "gradient steps of the minimal-change attack", _range(1)),
     # --- paper B ---------------------------------------------------------------------
     "model_names": Param("list[str]", "ImageNet classifiers for paper B, in table order (those whose weights "
-                                      "cannot be had are reported and left out)", _nonempty(_choices(IMAGENET_ARCHS))),
+                                      "cannot be had are reported and left out)",
+                         _nonempty(_registered("imagenet_models"))),
     "model_name": Param("str", "run paper B on this one classifier only (None = every one of model_names)",
-                        _choices(IMAGENET_ARCHS), optional=True),
+                        _registered("imagenet_models"), optional=True),
     "weights": Param("str", "weights of model_name: 'DEFAULT' (torchvision download) or a path to a state_dict "
                             "file; None = a file <model>.pth in weights_dir, the shared MobileNetV2, else the "
                             "torchvision download", optional=True),
@@ -222,13 +248,11 @@ class Config(dict):
 
     @property
     def results(self) -> Path:
-        from robustlab.core.paths import results_root
 
         return results_root(self.get("results_dir"), self["profile"])
 
     @property
     def torch_device(self):
-        from robustlab.core.device import resolve_device
 
         return resolve_device(self["device"])
 
@@ -272,19 +296,19 @@ def resolve(notebook: str = "", overrides: Mapping[str, Any] | None = None, prof
     for k, v in overrides.items():
         if v is not None:
             values[k] = v
-    cfg = Config()
+    resolved: dict[str, Any] = {}
     for name, p in SPEC.items():
         v = _coerce(name, p, values.get(name))
         if v is not None and p.check is not None:
             complaint = p.check(v)
             if complaint:
                 raise ParameterError(f"parameter {name}={v!r} {complaint} ({p.doc})")
-        cfg[name] = v
+        resolved[name] = v
+    cfg = Config(resolved)
     _cross_check(cfg)
     cfg["notebook"] = notebook
     cfg["_started"] = time.time()
     if cfg["num_threads"]:
-        import torch
 
         torch.set_num_threads(cfg["num_threads"])
     return cfg
@@ -326,6 +350,21 @@ def _cross_check(cfg: Mapping[str, Any]) -> None:
         if max(cfg["pixel_counts"]) > CIFAR_SIZE * CIFAR_SIZE:
             raise bad("pixel_counts", cfg["pixel_counts"], f"more than the {CIFAR_SIZE * CIFAR_SIZE} pixels of a "
                       f"32x32 CIFAR image; lower it or set cifar_models_pixels=False")
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` → (key, value); the value is read as YAML (``5`` → int, ``[0, 0.1]`` → list)."""
+    if "=" not in text:
+        raise ParameterError(f"--param {text!r}: expected KEY=VALUE, e.g. --param epochs=5")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ParameterError(f"--param {text!r}: the parameter name is empty")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return key, value
 
 
 def load(notebook: str, namespace: Mapping[str, Any]) -> Config:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -76,6 +77,7 @@ def t_quantile(df: int, level: float = LEVEL) -> float:
     if df < 1:
         raise ValueError(f"t_quantile: df must be >= 1, got {df}")
     try:
+        # optional: scipy's t quantiles when installed
         from scipy import stats
     except ImportError:
         if abs(level - 0.95) > 1e-12:
@@ -147,7 +149,6 @@ def wilson(k: float, n: int, level: float = LEVEL) -> Estimate:
     """A proportion k/n with its Wilson score interval (NaN for n = 0)."""
     if n <= 0:
         return _nan("Wilson", 0)
-    from statistics import NormalDist
 
     z = NormalDist().inv_cdf(0.5 + level / 2)
     p = k / n

@@ -24,7 +24,7 @@ and achieved TFLOP/s (from the FLOP estimate); the same figures are kept in
 ``<results>/campaign/log.json`` with the device, versions and date, and travel with the records.
 
 ``--executor ray`` runs the same units as Ray tasks on a cluster, independent ones at once
-(:mod:`robustlab.campaign_ray`; ray is an optional extra, imported only then).
+(:mod:`robustlab.ops.campaign_ray`; ray is an optional extra, imported only then).
 
 Nothing here imports papermill or Jupyter: it runs where only torch is installed (a lent GPU).
 """
@@ -34,6 +34,7 @@ import argparse
 import datetime as _dt
 import fnmatch
 import json
+import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -42,14 +43,30 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import torch
+import torchvision
+from torch.utils.flop_counter import FlopCounterMode
+
+from robustlab import paper_b as paperb
 from robustlab.core import budget
+from robustlab.core.device import describe_device, resolve_device
 from robustlab.core.errors import ComputeRefused, DeadlineReached, ParameterError, RobustlabError
+from robustlab.core.kinds import describe_result, unit_for
+from robustlab.core.params import parse_param, resolve
+from robustlab.core.results import ResultStore
+from robustlab.core.versions import git_commit
+from robustlab.ops.log import LOG, log_call, read_log, write_log
+from robustlab.ops.pack import pack, unpack
+from robustlab.ops.publish import publish
+from robustlab.paper_a import delta, grid
+from robustlab.paper_a.kinds import attack_unit_name, eval_unit_name, sigma_text, train_unit_name
+from robustlab.paper_a.nets import build
+from robustlab.paper_b.classifiers import label, model_names, preferred
 
 __all__ = ["Unit", "units", "select_units", "unit_for", "describe_result", "status", "run", "read_log", "log_call",
-           "main", "PARTS"]
+           "main", "PARTS", "LOG", "train_unit_name", "eval_unit_name", "attack_unit_name"]
 
 PARTS = ("paper-a", "paper-b")
-LOG = Path("campaign") / "log.json"
 
 
 @dataclass(frozen=True)
@@ -80,11 +97,6 @@ class Unit:
 @lru_cache(maxsize=16)
 def cifar_forward_flops(arch: str, width: float) -> float:
     """FLOPs of one forward pass of a paper-A net on one 32×32 image (multiply-add = 2)."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from robustlab.paper_a.nets import build
-
     with torch.device("meta"):
         m = build(arch, width=width).eval()
         x = torch.zeros(1, 3, 32, 32)
@@ -96,10 +108,6 @@ def cifar_forward_flops(arch: str, width: float) -> float:
 @lru_cache(maxsize=8)
 def imagenet_forward_flops(name: str) -> float:
     """FLOPs of one forward pass of a torchvision ImageNet classifier on one 224×224 image."""
-    import torch
-    import torchvision
-    from torch.utils.flop_counter import FlopCounterMode
-
     with torch.device("meta"):
         m = getattr(torchvision.models, name)().eval()
         x = torch.zeros(1, 3, 224, 224)
@@ -115,46 +123,10 @@ def _n_train(cfg) -> int:
 # --------------------------------------------------------------------------------------
 # paper A
 # --------------------------------------------------------------------------------------
-def _sig(s: float) -> str:
-    return f"{float(s):g}"
-
-
-def _rep(replicate: int) -> str:
-    """The unit-name suffix of a replicate: none for replicate 0, ``-s<r>`` for r ≥ 1."""
-    return f"-s{int(replicate)}" if replicate else ""
-
-
-def train_unit_name(arch: str, kind: str, replicate: int = 0) -> str:
-    """``a-train-<arch>-<kind>``; kind "clean" for the σ = 0 model; ``-s<r>`` for replicate r ≥ 1."""
-    return f"a-train-{arch}-{kind}{_rep(replicate)}"
-
-
-def eval_unit_name(arch: str, kind: str, replicate: int = 0) -> str:
-    """``a-eval-<arch>-<kind>``; ``-s<r>`` for replicate r ≥ 1."""
-    return f"a-eval-{arch}-{kind}{_rep(replicate)}"
-
-
-def attack_unit_name(arch: str, kind: str, sigma: float, replicate: int = 0) -> str:
-    """``a-attack-<arch>-clean`` for the σ = 0 model, else ``a-attack-<arch>-<kind>-<σ>``; ``-s<r>``
-    for replicate r ≥ 1."""
-    base = f"a-attack-{arch}-clean" if kind == "clean" else f"a-attack-{arch}-{kind}-{_sig(sigma)}"
-    return base + _rep(replicate)
-
-
-def _model_replicate(m: dict) -> int:
-    """The replicate of a paper-A model configuration (see robustlab.paper_a.grid.replicate_of)."""
-    try:
-        return int(m["seed"]) - int(m.get("data_seed", m["seed"]))
-    except (KeyError, TypeError, ValueError):
-        return 0
-
-
 def _paper_a(cfg) -> list[Unit]:
     """Paper A's units: for replicate 0, then for each further replicate r (``n_seeds`` > 1, names
     ``…-s<r>``): the σ = 0 models, the noise models, the blur models, the evaluations, the attacks.
     So everything of replicate 0 comes first."""
-    from robustlab.paper_a import delta, grid
-
     out: list[Unit] = []
     fwd = {a: cifar_forward_flops(a, float(cfg.width)) for a in cfg.archs}
     ep = int(cfg.epochs)
@@ -168,7 +140,8 @@ def _paper_a(cfg) -> list[Unit]:
         seed = f", training seed {int(cfg.seed) + r} (replicate {r})" if r else ""
         return Unit(
             train_unit_name(arch, kind, r), "paper-a",
-            f"train {arch} on {kind} images" + ("" if kind == "clean" else f" at σ {', '.join(map(_sig, sigmas))}")
+            f"train {arch} on {kind} images"
+            + ("" if kind == "clean" else f" at σ {', '.join(map(sigma_text, sigmas))}")
             + f" ({len(sigmas)} model{'s' * (len(sigmas) > 1)}, {ep} epochs × {_n_train(cfg):,} images{seed})",
             run=lambda c: grid.train_models(c, arch, k, sigmas, progress=True, replicate=r),
             done=lambda c: all(grid.has_model(c, arch, k, s, replicate=r) for s in sigmas),
@@ -212,7 +185,8 @@ def _paper_a(cfg) -> list[Unit]:
                     dep = train_unit_name(arch, kind, r)
                     out.append(Unit(
                         name, "paper-a",
-                        f"minimal adversarial change of the {arch} {kind} σ={_sig(s)} model{rs} on {n_att} test images",
+                        f"minimal adversarial change of the {arch} {kind} σ={sigma_text(s)} model{rs} on {n_att} "
+                        f"test images",
                         run=lambda c, arch=arch, k=k, s=s, r=r: delta.run_model(c, arch, k, s, progress=True,
                                                                                 replicate=r),
                         done=lambda c, arch=arch, k=k, s=s, r=r: _store(c).has(
@@ -226,9 +200,6 @@ def _paper_a(cfg) -> list[Unit]:
 # paper B
 # --------------------------------------------------------------------------------------
 def _paper_b(cfg) -> list[Unit]:
-    from robustlab import paper_b as paperb
-    from robustlab.paper_b.classifiers import label, model_names, preferred
-
     names = model_names(cfg)  # requested; those without weights are left out when the units run
     f_all = sum(imagenet_forward_flops(m) for m in names)  # exp. 1 and the selection run every model
     f = imagenet_forward_flops(cfg.model_name or preferred(names))  # the one fine-tuned model
@@ -305,8 +276,6 @@ def _paper_b(cfg) -> list[Unit]:
 # units, names of results, status
 # --------------------------------------------------------------------------------------
 def _store(cfg):
-    from robustlab.core.results import ResultStore
-
     return ResultStore.for_cfg(cfg)
 
 
@@ -348,108 +317,15 @@ def select_units(all_units: list[Unit], only: str | None) -> list[Unit]:
     return [u for u in all_units if u.name in keep]
 
 
-def unit_for(kind: str, config: dict) -> str | None:
-    """The campaign unit that computes a result of store ``kind`` with ``config`` (for messages)."""
-    m = config.get("model") if isinstance(config.get("model"), dict) else config
-    if kind in ("cifar_model", "cifar_train", "cifar_model_ckpt"):
-        return train_unit_name(m["arch"], m["kind"], _model_replicate(m))
-    if kind == "cifar_eval":
-        k = config["eval_kind"] if m["kind"] == "clean" else m["kind"]
-        return eval_unit_name(m["arch"], "noise" if k == "clean" else k, _model_replicate(m))
-    if kind == "delta":
-        return attack_unit_name(m["arch"], m["kind"], m["sigma"], _model_replicate(m))
-    if kind == "paperb-selection":
-        return "b-select"
-    if kind == "paperb-cifar-selection":
-        return "b-cifar"
-    if kind.startswith("paperb-aug-lr"):
-        return "b-aug-lr"
-    if kind.startswith("paperb-aug"):
-        return "b-aug"
-    if kind == "paperb-fgsm":
-        return "b-exp4"
-    if kind == "paperb-pixels":
-        tag = config.get("tag")
-        if tag == "fgsm":
-            return "b-exp4"
-        if tag == "aug":
-            return "b-aug"
-        if config.get("what") == "cifar":
-            return "b-cifar"
-        if config.get("area") is not None:
-            return "b-exp3"
-        if config.get("magnitude") is not None:
-            return "b-exp2"
-        return "b-exp1"
-    return None
-
-
-def describe_result(kind: str, config: dict) -> str:
-    """A short human name of a stored result, for messages."""
-    m = config.get("model") if isinstance(config.get("model"), dict) else config
-    if kind.startswith("cifar_") or kind == "delta":
-        r = _model_replicate(m)
-        d = f"{m.get('arch')} {m.get('kind')} σ={_sig(m.get('sigma', 0))}" + (f" (replicate {r})" if r else "")
-        if kind == "cifar_eval":
-            return f"the accuracy of the {d} model on {config['eval_kind']} σ={_sig(config['eval_sigma'])}"
-        if kind == "delta":
-            return f"the minimal-change attack on the {d} model"
-        return f"the trained {d} model ({kind})"
-    shown = ('tag', 'n_pixels', 'magnitude', 'area', 'k', 'variant')
-    return f"the paper-B result {kind} ({', '.join(f'{k}={v}' for k, v in config.items() if k in shown)})"
-
-
-def read_log(results: Path) -> dict:
-    """The campaign log of a results folder (``{"units": {...}, "runs": [...]}``)."""
-    p = Path(results) / LOG
-    if p.exists():
-        try:
-            return json.loads(p.read_text())
-        except json.JSONDecodeError:
-            raise RobustlabError(f"{p} is not valid JSON; delete it (only timings are lost)") from None
-    return {"units": {}, "runs": []}
-
-
-def _write_log(results: Path, log: dict) -> None:
-    from robustlab.core.results import atomic_write_text
-
-    atomic_write_text(Path(results) / LOG, json.dumps(log, indent=1, sort_keys=True, default=str))
-
-
-def log_call(log: dict, run_rec: dict, name: str, status: str, dt: float, machine: dict,
-             work: tuple[float, float] | None = None, **where) -> float:
-    """Add one call of unit ``name`` (``status`` done / partial / failed, ``dt`` seconds) to the campaign
-    log and to this run's record; a done unit also gets its work (model-images, FLOPs), rates and
-    finishing time. ``where`` (e.g. ``node=``) goes into the run's record, and into the unit's entry
-    when it is done. Returns the unit's total wall seconds over all calls. The caller writes the log."""
-    ent = log["units"].setdefault(name, {"wall_s": 0.0, "calls": 0})
-    wall = ent["wall_s"] + dt
-    ent.update(wall_s=round(wall, 3), calls=ent["calls"] + 1, status=status, **machine)
-    if status == "done" and work is not None:
-        n_img, flops = work
-        ent.update(model_images=n_img, flops=flops, images_per_s=n_img / wall if wall > 0 else None,
-                   tflops=flops / wall / 1e12 if wall > 0 else None,
-                   finished=_dt.datetime.now().isoformat(timespec="seconds"), **where)
-    run_rec["units"].append({"unit": name, "wall_s": round(dt, 2), "status": status, **where})
-    return wall
-
-
 def status(cfg, chosen: list[Unit]) -> dict[str, bool]:
     """{unit name: done} for ``chosen`` (computes nothing)."""
     return {u.name: u.done(cfg) for u in chosen}
 
 
 def _machine() -> dict:
-    import platform
-
-    import torch
-
-    from robustlab.book.provenance import _git_commit
-    from robustlab.core.device import describe_device, resolve_device
-
     dev = resolve_device("auto")
     return {"device": describe_device(dev), "torch": str(torch.__version__), "cuda": torch.version.cuda,
-            "python": platform.python_version(), "git": _git_commit()}
+            "python": platform.python_version(), "git": git_commit()}
 
 
 def _fmt_rate(n: float, flops: float, secs: float) -> str:
@@ -502,21 +378,21 @@ def run(cfg, chosen: list[Unit], until: float | None = None, out=print) -> dict:
             except DeadlineReached:
                 dt = time.time() - t0
                 log_call(log, run_rec, u.name, "partial", dt, machine)
-                _write_log(results, log)
+                write_log(results, log)
                 out(f"pause {u.name}: deadline reached after {dt:.1f} s; checkpointed, the next call resumes it")
                 report["partial"] = u.name
                 break
             dt = time.time() - t0
             n_img, flops = u.work(cfg)
             wall = log_call(log, run_rec, u.name, "done", dt, machine, (n_img, flops))
-            _write_log(results, log)
+            write_log(results, log)
             state[u.name] = True
             done_now += 1
             report["done"].append(u.name)
             out(f"done  {u.name}  {wall:8.1f} s  {_fmt_rate(n_img, flops, wall)}")
     run_rec["ended"] = _dt.datetime.now().isoformat(timespec="seconds")
     run_rec["wall_s"] = round(time.time() - t_start, 2)
-    _write_log(results, log)
+    write_log(results, log)
     report["left"] = [u.name for u in chosen if not is_done(u.name)]
     return report
 
@@ -554,7 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--no-run", action="store_true", help="run no unit (with --pack or --publish)")
     ap.add_argument("--executor", choices=("serial", "ray"), default="serial",
                     help="serial (default): the units one after another here; ray: as Ray tasks, independent "
-                         'ones at once (robustlab.campaign_ray; needs pip install "robustlab[ray]")')
+                         'ones at once (robustlab.ops.campaign_ray; needs pip install "robustlab[ray]")')
     ray_opts = ap.add_argument_group("with --executor ray")
     ray_opts.add_argument("--address", default=None, help="the Ray cluster: HOST:PORT (what `ray start --head` "
                           "printed) or auto; without it a local Ray instance is started")
@@ -571,9 +447,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.add_argument(f"--{name}", default=None)
     args = ap.parse_args(argv)
     try:
-        from robustlab.book.runner import parse_param
-        from robustlab.core.params import resolve
-
         params = dict(parse_param(p) for p in args.param)
         for k in ("device", "data_dir", "results_dir", "cache_dir"):
             v = getattr(args, k)
@@ -587,8 +460,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ParameterError(f"{', '.join(ray_given)} only go with --executor ray")
         cfg = resolve("campaign", {**params, "profile": args.profile})
         if args.unpack:
-            from robustlab.core.pack import unpack
-
             rep = unpack([Path(f) for f in args.unpack], cfg.results)
             print(f"unpacked into {cfg.results}: " + json.dumps({k: (len(v) if isinstance(v, list) else v)
                                                                  for k, v in rep.items()}, default=str))
@@ -597,13 +468,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.dry_run:
             st = _dry_run(cfg, chosen)
             if args.executor == "ray":
-                from robustlab.campaign_ray import print_projection
+                from robustlab.ops.campaign_ray import (
+                    print_projection,  # --executor ray only (it builds on this module)
+                )
 
                 print_projection(cfg, chosen, st)
             return 0
         failed: dict[str, str] = {}
         if not args.no_run and args.executor == "ray":
-            from robustlab.campaign_ray import DEFAULT_MAX_RETRIES, run_ray
+            # --executor ray only: campaign_ray builds on this module (units, the machine record)
+            from robustlab.ops.campaign_ray import DEFAULT_MAX_RETRIES, run_ray
 
             rep = run_ray(cfg, chosen, until=args.until, address=args.address, gpus_per_unit=args.gpus_per_unit,
                           cpus_per_unit=args.cpus_per_unit, shared_fs=not args.no_shared_fs,
@@ -625,14 +499,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                   + (f"{len(left)} left: {', '.join(left)}" if left else "nothing left")
                   + (" (resume: the same command)" if rep["partial"] else ""))
         if args.pack:
-            from robustlab.core.pack import pack
-
             man = pack(cfg.results, Path(args.pack), only_new=not args.pack_all)
             print(f"packed into {args.pack}: {len(man.get('members', []))} files in {len(man.get('parts', []))} "
                   f"part(s)" + (f"; {len(man['left'])} left for the next --pack" if man.get("left") else ""))
         if args.publish:
-            from robustlab.core.publish import publish
-
             dest = publish(cfg)
             print(f"published the records to {dest}")
     except (ParameterError, RobustlabError) as e:

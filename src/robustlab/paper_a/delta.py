@@ -29,12 +29,13 @@ from robustlab.data.cifar10 import CIFAR10_CLASSES, load_cifar10
 from robustlab.data.common import balanced_indices
 from robustlab.data.scale import to_tensor_pm1
 from robustlab.paper_a.corruptions import check_kind, check_sigma
+from robustlab.paper_a.kinds import DELTA_KIND
 
 __all__ = ["KIND", "BOUNDS", "N_EXAMPLES", "attack_images", "attack_config", "run_model", "run_all",
            "summarize", "examples", "model_means", "model_means_by_seed"]
 
-#: ResultStore kind of the per-model results.
-KIND = "delta"
+#: ResultStore kind of the per-model results (declared in robustlab.paper_a.kinds).
+KIND = DELTA_KIND
 #: Input scale of the paper-A models (robustlab.data.scale.to_tensor_pm1).
 BOUNDS = (-1.0, 1.0)
 #: Adversarial images kept per model (the first ones of the draw), for the example figure.

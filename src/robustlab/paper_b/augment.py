@@ -31,6 +31,7 @@ from robustlab.paper_b.classifiers import (
     to_input,
 )
 from robustlab.paper_b.experiments import fgsm_examples, pixel_rows, rate_estimate
+from robustlab.paper_b.kinds import AUG_CLEAN_KIND, AUG_FGSM_KIND, AUG_LR_KIND, AUG_MODEL_KIND
 from robustlab.paper_b.pixels import change_pixels
 from robustlab.paper_b.selection import (
     load_split,
@@ -106,7 +107,7 @@ def finetune_lr_check(cfg, lrs: Sequence[float], k: int, base: nn.Module | None 
     rows = []
     for lr in lrs:
         c = type(cfg)({**cfg, "aug_lr": float(lr)})
-        key = {"what": "paperb-aug-lr-check", **model_key(cfg), "k": k, "lr": float(lr),
+        key = {"what": AUG_LR_KIND, **model_key(cfg), "k": k, "lr": float(lr),
                "train_images": cfg.aug_train_images, "epochs": cfg.aug_epochs,
                "bs": max(1, min(cfg.batch_size, 32)), "seed": cfg.seed, "test": sel["items"]}
 
@@ -118,7 +119,7 @@ def finetune_lr_check(cfg, lrs: Sequence[float], k: int, base: nn.Module | None 
 
         rows.append({"lr": float(lr), "k": k, "train_images": cfg.aug_train_images, "epochs": cfg.aug_epochs,
                      "test_images": len(test_y),
-                     "clean_accuracy": store.get_or_compute("paperb-aug-lr-check", key, compute)})
+                     "clean_accuracy": store.get_or_compute(AUG_LR_KIND, key, compute)})
     return pd.DataFrame(rows)
 
 
@@ -127,7 +128,7 @@ def _variant_rows(cfg, name: str, m, test_x, test_y, mk: dict) -> list[dict]:
     ``cfg.grid_pixel_counts``, with intervals over the images and ``per_image``. Cached under ``mk``."""
     from robustlab.core.results import ResultStore
 
-    clean = ResultStore.for_cfg(cfg).get_or_compute("paperb-aug-clean", {"what": "paperb-aug-clean", **mk},
+    clean = ResultStore.for_cfg(cfg).get_or_compute(AUG_CLEAN_KIND, {"what": AUG_CLEAN_KIND, **mk},
                                                     lambda: predict(m, test_x, cfg.eval_batch_size).numpy())
     w = (clean != test_y).astype(float)
     est = rate_estimate(w)
@@ -191,7 +192,7 @@ def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> d
     train_xy: dict[str, tuple] = {}
 
     def tuned(k: int) -> nn.Module:  # built only when a number of this variant must be computed
-        key = {"what": "paperb-aug-model", **model_key(cfg), "k": k, "train_images": cfg.aug_train_images,
+        key = {"what": AUG_MODEL_KIND, **model_key(cfg), "k": k, "train_images": cfg.aug_train_images,
                "epochs": cfg.aug_epochs, "lr": cfg.aug_lr, "bs": max(1, min(cfg.batch_size, 32)), "seed": cfg.seed}
 
         def compute():
@@ -200,7 +201,7 @@ def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> d
             m = finetune(cfg, resolve_model(base), *train_xy["xy"], k, progress)
             return {n: t.detach().cpu() for n, t in m.state_dict().items()}
 
-        sd = store.get_or_compute("paperb-aug-model", key, compute)
+        sd = store.get_or_compute(AUG_MODEL_KIND, key, compute)
         m = copy.deepcopy(resolve_model(base))
         m.load_state_dict(sd)
         return m.to(cfg.torch_device).eval()
@@ -216,8 +217,8 @@ def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> d
               {"train_images": cfg.aug_train_images, "epochs": cfg.aug_epochs, "lr": cfg.aug_lr}}
         rows += _variant_rows(cfg, name, m, test_x, test_y, mk)
         if fooled.any():
-            fk = {"what": "paperb-aug-fgsm", **mk, "eps": cfg.fgsm_eps}
-            p = store.get_or_compute("paperb-aug-fgsm", fk,
+            fk = {"what": AUG_FGSM_KIND, **mk, "eps": cfg.fgsm_eps}
+            p = store.get_or_compute(AUG_FGSM_KIND, fk,
                                      lambda m=m: predict(m, fg["adv"]()[fooled], cfg.eval_batch_size).numpy())
             still = (p != test_y[fooled]).astype(float)
             se = rate_estimate(still, "FGSM examples")

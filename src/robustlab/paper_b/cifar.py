@@ -8,6 +8,7 @@ from torch import nn
 
 from robustlab.paper_b.classifiers import LazyModel, predict
 from robustlab.paper_b.experiments import pixel_rows
+from robustlab.paper_b.kinds import CIFAR_SELECTION_KIND
 from robustlab.paper_b.pixel_index import pixel_index_table
 
 __all__ = ["cifar_scale", "cifar_pixel_experiments"]
@@ -52,7 +53,7 @@ def cifar_pixel_experiments(cfg, progress: bool = True) -> dict[str, Any]:
 
     for arch in cfg.archs:
         m = LazyModel(lambda arch=arch: _Wrap(grid.get_model(cfg, arch, "noise", 0.0).to(cfg.torch_device).eval()))
-        key = {"what": "paperb-cifar-selection", "model": grid.model_config(cfg, arch, "noise", 0.0),
+        key = {"what": CIFAR_SELECTION_KIND, "model": grid.model_config(cfg, arch, "noise", 0.0),
                "n": cfg.n_images, "seed": cfg.seed}
 
         def sel(m=m):
@@ -60,7 +61,7 @@ def cifar_pixel_experiments(cfg, progress: bool = True) -> dict[str, Any]:
             ok = order[: len(pred)][pred == test.labels[order[: len(pred)]]]
             return np.sort(ok[: cfg.n_images])
 
-        idx = ResultStore.for_cfg(cfg).get_or_compute("paperb-cifar-selection", key, sel)
+        idx = ResultStore.for_cfg(cfg).get_or_compute(CIFAR_SELECTION_KIND, key, sel)
         if len(idx) == 0:
             print(f"{arch}: no correctly classified test image among the first {cfg.n_images * 3}; skipped")
             continue

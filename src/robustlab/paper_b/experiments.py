@@ -33,6 +33,7 @@ from robustlab.paper_b.classifiers import (
     resolve_model,
     to_input,
 )
+from robustlab.paper_b.kinds import FGSM_KIND, PIXELS_KIND
 from robustlab.paper_b.pixel_index import spread
 from robustlab.paper_b.pixels import change_pixels, make_generator
 from robustlab.paper_b.selection import LazyImages, select_correct, selected_images
@@ -76,7 +77,7 @@ def pixel_runs(cfg, model: nn.Module, images: np.ndarray, labels: np.ndarray, *,
     area_eff = None if area is None or area >= h else int(area)
     setting = {"n_pixels": int(n_pixels), "magnitude": magnitude, "area": area_eff}
     repeats = int(cfg.n_repeats if repeats is None else repeats)
-    key = {"what": "paperb-pixels", "tag": tag, **(data_key or {}), **setting, "repeats": repeats,
+    key = {"what": PIXELS_KIND, "tag": tag, **(data_key or {}), **setting, "repeats": repeats,
            "seed": cfg.seed, "chunk": CHUNK}
 
     def compute():
@@ -95,13 +96,13 @@ def pixel_runs(cfg, model: nn.Module, images: np.ndarray, labels: np.ndarray, *,
 
     store = ResultStore.for_cfg(cfg)
     res = None
-    if repeats < cfg.n_repeats and not store.has("paperb-pixels", key):
+    if repeats < cfg.n_repeats and not store.has(PIXELS_KIND, key):
         # the first draws of a stored run with more repeats are these draws (same seeds): take them
-        more = store.get("paperb-pixels", {**key, "repeats": int(cfg.n_repeats)})
+        more = store.get(PIXELS_KIND, {**key, "repeats": int(cfg.n_repeats)})
         if more is not None:
             res = {k: (v[:repeats] if k in ("wrong", "still") else v) for k, v in more.items()}
     if res is None:
-        res = store.get_or_compute("paperb-pixels", key, compute)
+        res = store.get_or_compute(PIXELS_KIND, key, compute)
     res["rate"] = spread(res["wrong"].mean(1))
     return res
 
@@ -225,7 +226,7 @@ def fgsm_examples(cfg, model: nn.Module, images: Any, labels: np.ndarray, data_k
     from robustlab.core.results import ResultStore, config_hash
 
     eps = float(cfg.fgsm_eps if eps is None else eps)
-    key = {"what": "paperb-fgsm", **data_key, "eps": eps}
+    key = {"what": FGSM_KIND, **data_key, "eps": eps}
     memo = config_hash(key)
 
     def adv() -> np.ndarray:
@@ -240,7 +241,7 @@ def fgsm_examples(cfg, model: nn.Module, images: Any, labels: np.ndarray, data_k
         return {"pred": predict(model, a, cfg.eval_batch_size).numpy(), "examples_adv": a[:k].copy(),
                 "examples_clean": np.asarray(images[:k]).copy(), "device": describe(cfg.torch_device)}
 
-    out = dict(ResultStore.for_cfg(cfg).get_or_compute("paperb-fgsm", key, compute))
+    out = dict(ResultStore.for_cfg(cfg).get_or_compute(FGSM_KIND, key, compute))
     out["adv"] = adv
     return out
 
@@ -262,7 +263,7 @@ def fgsm_changed_share(cfg, fg: dict[str, Any], images: Any, data_key: dict, eps
             out[i:i + len(a)] = (a != x).any(-1).mean((1, 2))
         return out
 
-    return np.asarray(ResultStore.for_cfg(cfg).get_or_compute("paperb-fgsm", key, compute), dtype=np.float64)
+    return np.asarray(ResultStore.for_cfg(cfg).get_or_compute(FGSM_KIND, key, compute), dtype=np.float64)
 
 
 def experiment4(cfg, model: nn.Module | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:

@@ -24,6 +24,7 @@ from robustlab.paper_b.classifiers import (
     resolve_model,
     throughput,
 )
+from robustlab.paper_b.kinds import SELECTION_KIND
 
 __all__ = ["models_table", "SELECTION_SPLITS", "IMAGE_SIZE", "LazyImages", "select_correct", "stored_selection",
            "selected_images", "load_split", "split_per_class"]
@@ -141,7 +142,7 @@ def select_correct(cfg, n: int | None = None, splits: Sequence[str] = SELECTION_
                 "forward_img_s": throughput(first_model, batch_size=min(int(cfg.eval_batch_size), 64)),
                 "date": time.strftime("%Y-%m-%d")}
 
-    return ResultStore.for_cfg(cfg).get_or_compute("paperb-selection", key, compute)
+    return ResultStore.for_cfg(cfg).get_or_compute(SELECTION_KIND, key, compute)
 
 
 def _run_models(cfg, joint: bool = True) -> list[str]:
@@ -155,14 +156,14 @@ def _selection_key(cfg, n: int, splits: Sequence[str] = SELECTION_SPLITS, names:
         models: dict[str, Any] = model_key(for_model(cfg, names[0]))
     else:
         models = {"models": [model_key(for_model(cfg, m)) for m in names]}
-    return {"what": "paperb-selection", **models, "n": int(n), "splits": list(splits), "seed": cfg.seed}
+    return {"what": SELECTION_KIND, **models, "n": int(n), "splits": list(splits), "seed": cfg.seed}
 
 
 def stored_selection(cfg) -> dict[str, Any] | None:
     """The stored selection of ``cfg.n_images`` images (None if not computed yet; computes nothing)."""
     from robustlab.core.results import ResultStore
 
-    return ResultStore.for_cfg(cfg).get("paperb-selection", _selection_key(cfg, cfg.n_images))
+    return ResultStore.for_cfg(cfg).get(SELECTION_KIND, _selection_key(cfg, cfg.n_images))
 
 
 def selected_images(cfg, selection: dict[str, Any]) -> tuple[LazyImages, np.ndarray]:
