@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from robustlab.core.claims import NOT_TESTABLE, Claim, below, combine, exceeds, graded, within
-from robustlab.core.stats import LEVEL, Estimate, estimate, over_seeds, wilson
+from robustlab.core.stats import LEVEL, Estimate, estimate, over_seeds, spearman, wilson
 from robustlab.core.stats import N_BOOT as _N_BOOT
 
 __all__ = ["MARGIN", "CHANCE", "CHANCE_FLOOR", "MIN_SUCCESS", "DELTA_MARGIN", "ARCH_SPREAD", "SMALL_PCT",
@@ -498,24 +498,9 @@ def _per_arch(dd: _Deltas, a_sel, b_sel) -> str:
     return "per architecture " + ", ".join(vals)
 
 
-def _spearman(x, y) -> float:
-    ok = np.isfinite(x) & np.isfinite(y)
-    if ok.sum() < MIN_MODELS:
-        return float("nan")
-
-    def rank(v):
-        _, inv, cnt = np.unique(v, return_inverse=True, return_counts=True)
-        return ((np.cumsum(cnt) - (cnt - 1) / 2)[inv]).astype(float)
-
-    rx, ry = rank(x[ok]), rank(y[ok])
-    if rx.std() == 0 or ry.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(rx, ry)[0, 1])
-
-
 def _acc_delta_rho(D, clean) -> float:
     with np.errstate(invalid="ignore"):
-        return _spearman(clean.mean(axis=-1), _model_means(D))
+        return spearman(clean.mean(axis=-1), _model_means(D), min_n=MIN_MODELS)
 
 
 def _bootstrap_two(stat, X, Y, what: str) -> Estimate:
