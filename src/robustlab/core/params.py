@@ -238,13 +238,43 @@ def profile_values(profile: str) -> dict[str, Any]:
 
 
 class Config(dict):
-    """Resolved, validated parameters of one notebook run; keys also readable as attributes."""
+    """Resolved, validated parameters of one notebook run; keys also readable as attributes.
+
+    Immutable: nothing changes a resolved configuration under the code holding it. A variant is a
+    new Config, :meth:`replace` (``cfg.replace(results_dir=...)``)."""
 
     def __getattr__(self, name: str) -> Any:
         try:
             return self[name]
         except KeyError:
             raise AttributeError(name) from None
+
+    def _frozen(self, *args, **kwargs):
+        raise TypeError("a resolved Config does not change; make a variant with cfg.replace(name=value)")
+
+    __setitem__ = __delitem__ = update = pop = popitem = setdefault = clear = _frozen
+    __ior__ = _frozen
+
+    def replace(self, **changes: Any) -> Config:
+        """A new Config with ``changes`` (the parameters of :data:`SPEC` are checked again)."""
+        for name, v in changes.items():
+            p = SPEC.get(name)
+            if p is not None:
+                v = _coerce(name, p, v)
+                complaint = p.check(v) if (v is not None and p.check is not None) else None
+                if complaint:
+                    raise ParameterError(f"parameter {name}={v!r} {complaint} ({p.doc})")
+                changes[name] = v
+        return type(self)({**self, **changes})
+
+    def __copy__(self) -> Config:
+        return self
+
+    def __deepcopy__(self, memo) -> Config:
+        return self
+
+    def __reduce__(self):
+        return (type(self), (dict(self),))
 
     @property
     def results(self) -> Path:
@@ -304,10 +334,8 @@ def resolve(notebook: str = "", overrides: Mapping[str, Any] | None = None, prof
             if complaint:
                 raise ParameterError(f"parameter {name}={v!r} {complaint} ({p.doc})")
         resolved[name] = v
-    cfg = Config(resolved)
-    _cross_check(cfg)
-    cfg["notebook"] = notebook
-    cfg["_started"] = time.time()
+    _cross_check(resolved)
+    cfg = Config(resolved, notebook=notebook, _started=time.time())
     if cfg["num_threads"]:
 
         torch.set_num_threads(cfg["num_threads"])

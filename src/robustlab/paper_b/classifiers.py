@@ -184,12 +184,9 @@ def model_names(cfg) -> list[str]:
 def for_model(cfg, name: str):
     """``cfg`` for one model of the run: ``model_name`` = ``name``; the run's model list is kept (the
     images are those *every* available model classifies correctly)."""
-    out = type(cfg)(cfg)
-    out["models"] = model_names(cfg)
-    out["model_name"] = name
-    if name != cfg.get("model_name"):
-        out["weights"] = None  # ``weights`` belongs to the one model named by model_name
-    return out
+    # ``weights`` belongs to the one model named by model_name
+    weights = cfg.get("weights") if name == cfg.get("model_name") else None
+    return type(cfg)({**cfg, "models": model_names(cfg), "model_name": name, "weights": weights})
 
 
 def _weights_for(cfg, name: str) -> str:
@@ -241,7 +238,7 @@ def available(cfg) -> tuple[list[str], dict[str, str]]:
             ok.append(n)
             continue
         try:
-            pretrained(n, w)
+            _built(n, w)  # the download is the check; the model built is kept for the run
             ok.append(n)
         except (DataError, CheckpointError, ParameterError) as e:
             d = weights_dir(cfg)
@@ -344,10 +341,22 @@ def resolve_model(model):
     return model.get() if isinstance(model, LazyModel) else model
 
 
+#: (model name, weights source) → the model built from them, once per process (availability check,
+#: selection and experiments share it; nothing changes it: fine-tuning works on a copy)
+_BUILT: dict[tuple[str, str], nn.Module] = {}
+
+
+def _built(name: str, weights: str) -> nn.Module:
+    key = (name, str(weights))
+    if key not in _BUILT:
+        _BUILT[key] = pretrained(name, weights)
+    return _BUILT[key]
+
+
 def load_model(cfg) -> nn.Module:
     """``cfg.model_name`` (else :func:`primary`) with its weights on ``cfg.torch_device`` (channels_last,
-    eval mode)."""
-    m = pretrained(_name(cfg), weights_arg(cfg))
+    eval mode); built once per process for each (model, weights)."""
+    m = _built(_name(cfg), weights_arg(cfg))
     return m.to(cfg.torch_device, memory_format=torch.channels_last).eval()
 
 
