@@ -342,12 +342,15 @@ def resolve_model(model):
 
 
 #: (model name, weights source) → the model built from them, once per process (availability check,
-#: selection and experiments share it; nothing changes it: fine-tuning works on a copy)
-_BUILT: dict[tuple[str, str], nn.Module] = {}
+#: selection and experiments share it; nothing changes it: fine-tuning works on a copy). A weights
+#: file is known by its path, size and modification time (a file written anew is read anew).
+_BUILT: dict[tuple, nn.Module] = {}
 
 
 def _built(name: str, weights: str) -> nn.Module:
-    key = (name, str(weights))
+    p = Path(str(weights))
+    st = p.stat() if not _is_enum(weights) and p.is_file() else None
+    key = (name, str(weights), (st.st_size, st.st_mtime_ns) if st else None)
     if key not in _BUILT:
         _BUILT[key] = pretrained(name, weights)
     return _BUILT[key]
