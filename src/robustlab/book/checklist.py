@@ -35,8 +35,6 @@ _FIELDS = ("id", "paper", "section", "claim", "paper_value", "notebook")
 
 
 def _load_checklist() -> list[dict[str, str]]:
-
-
     rows = yaml.safe_load(resources.files("robustlab.book").joinpath("checklist.yaml").read_text(encoding="utf-8"))
     bad = [r for r in rows if set(r) != set(_FIELDS)]
     if bad:

@@ -100,7 +100,6 @@ def _nonempty(inner=None):
 
 
 def _device_check(v: Any) -> str | None:
-
     try:
         resolve_device(v)
     except ParameterError as e:
@@ -278,12 +277,10 @@ class Config(dict):
 
     @property
     def results(self) -> Path:
-
         return results_root(self.get("results_dir"), self["profile"])
 
     @property
     def torch_device(self):
-
         return resolve_device(self["device"])
 
 

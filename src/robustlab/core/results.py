@@ -230,7 +230,6 @@ class ResultStore:
         return q is not None and q.exists()
 
     def put(self, kind: str, config: Mapping[str, Any], payload: Any) -> Path:
-
         out = save_result(self.path(kind, config), payload, config)
         mark_progress()  # a campaign call that stored something may stop at its deadline
         return out

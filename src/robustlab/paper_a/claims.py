@@ -27,6 +27,8 @@ import numpy as np
 from robustlab.core.claims import NOT_TESTABLE, Claim, below, combine, exceeds, graded, within
 from robustlab.core.stats import LEVEL, Estimate, estimate, over_seeds, spearman, wilson
 from robustlab.core.stats import N_BOOT as _N_BOOT
+from robustlab.paper_a.grid import is_duplicate
+from robustlab.paper_a.nets import module_counts
 
 __all__ = ["MARGIN", "CHANCE", "CHANCE_FLOOR", "MIN_SUCCESS", "DELTA_MARGIN", "ARCH_SPREAD", "SMALL_PCT",
            "data_claims", "module_claims", "fig4_claims", "fig6_claims", "delta_claims", "clean_correctness",
@@ -55,7 +57,6 @@ def module_claims(rows: Iterable[Mapping] | None = None) -> list[Claim]:
     """Fig. 2: conv weights of one module at 256 feature maps, ours vs the paper, per architecture
     (``rows`` as :func:`robustlab.paper_a.nets.module_counts` gives them; computed when None)."""
     if rows is None:
-        from robustlab.paper_a.nets import module_counts
 
         rows = module_counts()
     return [Claim(f"A-params-{r['arch']}", f"{r['ours']:,}", graded(r["ours"] - r["paper"] == 0),
@@ -146,7 +147,6 @@ def _claim(id_: str, checks, why: str, fmt=_pts, prefix: str = "", verdict_: str
 def _levels(kind: str, sigmas) -> list[int]:
     """Indices of the distinct levels, by increasing σ: each σ once, identity blurs (the σ = 0 model
     and level, :func:`robustlab.paper_a.grid.is_duplicate`) never."""
-    from robustlab.paper_a.grid import is_duplicate
 
     first: dict[float, int] = {}
     for i, s in enumerate(sigmas):
@@ -396,8 +396,6 @@ def _sig_list(sel) -> str:
 
 
 def _deltas(df, clean_correct: Mapping, metric: str) -> _Deltas:
-    from robustlab.paper_a.grid import is_duplicate
-
     d = df if "seed" in df.columns else df.assign(seed=0)
     seeds = sorted(set(int(x) for x in d["seed"]))
     images = sorted(set(d["image"].tolist()))

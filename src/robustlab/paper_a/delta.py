@@ -24,11 +24,13 @@ import torch
 
 from robustlab.attacks.minimal import minimal_change
 from robustlab.core.errors import ParameterError
+from robustlab.core.progress import tqdm
 from robustlab.core.results import ResultStore
 from robustlab.data.cifar10 import CIFAR10_CLASSES, load_cifar10
 from robustlab.data.common import balanced_indices
 from robustlab.data.scale import to_tensor_pm1
 from robustlab.paper_a.corruptions import check_kind, check_sigma
+from robustlab.paper_a.grid import get_model, is_duplicate, model_config, n_seeds
 from robustlab.paper_a.kinds import DELTA_KIND
 
 __all__ = ["KIND", "BOUNDS", "N_EXAMPLES", "attack_images", "attack_config", "run_model", "run_all",
@@ -65,7 +67,6 @@ def attack_images(cfg) -> np.ndarray:
 def attack_config(cfg, arch: str, kind: str, sigma: float, replicate: int = 0) -> dict:
     """Everything that determines one model's attack result (the model's config, of replicate
     ``replicate``, + the attack's; images and attack seed are ``cfg.seed``'s for every replicate)."""
-    from robustlab.paper_a.grid import model_config
 
     return {"what": "paper A minimal adversarial change", "version": _VERSION,
             "model": model_config(cfg, arch, kind, sigma, replicate), "n_attack_images": int(cfg.n_attack_images),
@@ -75,8 +76,6 @@ def attack_config(cfg, arch: str, kind: str, sigma: float, replicate: int = 0) -
 
 
 def _compute(cfg, arch: str, kind: str, sigma: float, progress: bool, replicate: int = 0) -> dict:
-    from robustlab.paper_a.grid import get_model
-
     model = get_model(cfg, arch, kind, sigma, progress=progress, replicate=replicate)
     idx = attack_images(cfg)
     ts = _test_set(cfg)
@@ -114,7 +113,6 @@ def run_model(cfg, arch: str, kind: str, sigma: float, progress: bool = False, r
 def _models(cfg, kinds, archs):
     """(arch, kind, σ) of every distinct model: identity blurs (σ < 0.125 px) are the σ = 0 model and
     are left out; σ = 0 itself stays under each kind (the baseline of both curves, one model)."""
-    from robustlab.paper_a.grid import is_duplicate
 
     for arch in archs:
         for kind in kinds:
@@ -133,14 +131,12 @@ def run_all(cfg, kinds: Iterable[str] = ("noise", "blur"), archs: Iterable[str] 
     blurs (σ < 0.125 px, the σ = 0 model) do not appear at all. Replicate 0's rows come first."""
     import pandas as pd
 
-    from robustlab.paper_a.grid import n_seeds
 
     kinds = [check_kind(k) for k in kinds]
     archs = list(archs if archs is not None else cfg.archs)
     todo = [(r, *m) for r in range(n_seeds(cfg)) for m in _models(cfg, kinds, archs)]
     it = todo
     if progress:
-        from robustlab.core.progress import tqdm
 
         it = tqdm(todo, desc="minimal change", unit="model")
     frames = []

@@ -21,9 +21,17 @@ import pandas as pd
 import torch
 from torch import nn
 
+from robustlab.core import budget
+from robustlab.core.progress import tqdm
+from robustlab.core.results import ResultStore, config_hash
 from robustlab.core.seeds import derive_seed, numpy_rng
+from robustlab.core.stats import bootstrap
+from robustlab.data.common import balanced_indices
 from robustlab.paper_b.classifiers import (
     LazyModel,
+    available,
+    for_model,
+    label,
     load_model,
     model_key,
     predict,
@@ -48,8 +56,6 @@ CONTROL = "k=0 (control)"
 
 
 def _train_set(cfg) -> tuple[np.ndarray, np.ndarray]:
-    from robustlab.data.common import balanced_indices
-
     s = load_split(cfg, "train", split_per_class("train", cfg.aug_train_images))
     idx = balanced_indices(s.labels, cfg.aug_train_images, cfg.seed)
     return np.ascontiguousarray(s.images[idx]), s.labels[idx].copy()
@@ -61,7 +67,6 @@ def finetune(cfg, base: nn.Module, images: np.ndarray, labels: np.ndarray, k: in
     anywhere; fresh draws every epoch; ``k = 0``: the images unchanged, the control):
     ``cfg.aug_epochs`` epochs of SGD (lr ``cfg.aug_lr``, momentum 0.9, batch ``min(cfg.batch_size, 32)``),
     all layers trainable, the 1,000-class head kept, BatchNorm statistics frozen (eval mode)."""
-    from robustlab.core.progress import tqdm
 
     model = copy.deepcopy(base).to(cfg.torch_device)
     model.eval()  # BatchNorm running statistics stay the pretrained ones (tiny, few-class batches)
@@ -97,7 +102,6 @@ def finetune_lr_check(cfg, lrs: Sequence[float], k: int, base: nn.Module | None 
 
     Shows why the quick profile departs from the paper's lr 0.001 for the fused MobileNetV2.
     """
-    from robustlab.core.results import ResultStore
 
     base = base or load_model(cfg)
     store = ResultStore.for_cfg(cfg)
@@ -126,7 +130,6 @@ def finetune_lr_check(cfg, lrs: Sequence[float], k: int, base: nn.Module | None 
 def _variant_rows(cfg, name: str, m, test_x, test_y, mk: dict) -> list[dict]:
     """Rows of one model variant on the held-out images: clean (``n_pixels`` 0) and exp. 1 at
     ``cfg.grid_pixel_counts``, with intervals over the images and ``per_image``. Cached under ``mk``."""
-    from robustlab.core.results import ResultStore
 
     clean = ResultStore.for_cfg(cfg).get_or_compute(AUG_CLEAN_KIND, {"what": AUG_CLEAN_KIND, **mk},
                                                     lambda: predict(m, test_x, cfg.eval_batch_size).numpy())
@@ -150,8 +153,6 @@ def augmentation_bases(cfg) -> pd.DataFrame:
     the clean wrong-rate and exp. 1 at ``cfg.grid_pixel_counts``; one row per model × pixel count
     (``model`` = display name, ``model_name``). With one model these are the base rows of
     :func:`augmentation` (the same cached numbers)."""
-    from robustlab.core.results import config_hash
-    from robustlab.paper_b.classifiers import available, for_model, label
 
     sel = select_correct(cfg, n=cfg.aug_test_images, splits=("val",))
     test_x, test_y = selected_images(cfg, sel)
@@ -179,8 +180,6 @@ def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> d
     spread over the repeats (``wrong_rate_std``) and ``per_image``; ``fgsm`` one row per model with
     ``still_fooling_rate`` and its interval over the FGSM examples and ``per_example``.
     """
-    from robustlab.core import budget
-    from robustlab.core.results import ResultStore, config_hash
 
     base = base or load_model(cfg)
     store = ResultStore.for_cfg(cfg)
@@ -232,7 +231,6 @@ def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> d
 
 def _diff(a: np.ndarray, b: np.ndarray, what: str = "images"):
     """mean(a) − mean(b) with the paired bootstrap over the shared items."""
-    from robustlab.core.stats import bootstrap
 
     return bootstrap(lambda x, y: float(np.mean(x) - np.mean(y)), np.asarray(a, float), np.asarray(b, float),
                      what=what)

@@ -6,6 +6,9 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from robustlab.core.results import ResultStore
+from robustlab.data.cifar10 import load_cifar10
+from robustlab.paper_a import grid
 from robustlab.paper_b.classifiers import LazyModel, predict
 from robustlab.paper_b.experiments import pixel_rows
 from robustlab.paper_b.kinds import CIFAR_SELECTION_KIND
@@ -36,9 +39,6 @@ def cifar_pixel_experiments(cfg, progress: bool = True) -> dict[str, Any]:
     for a weak model; the tables give the count). Experiments 2 and 3 run at ``cfg.grid_pixel_counts``
     with ``cfg.n_repeats`` draws (no claim is judged on them).
     """
-    from robustlab.core.results import ResultStore
-    from robustlab.data.cifar10 import load_cifar10
-    from robustlab.paper_a import grid
 
     test = load_cifar10(cfg.data_dir, "test", cache_dir=cfg.cache_dir, progress=False)
     order = np.random.default_rng([cfg.seed, 32]).permutation(len(test))

@@ -29,7 +29,8 @@ import pandas as pd
 
 from robustlab.core.claims import NOT_TESTABLE, Claim, below, combine, exceeds, within
 from robustlab.core.stats import Estimate, bootstrap, spearman
-from robustlab.paper_b.classifiers import SHARED_MOBILENET, weights_arg
+from robustlab.paper_b.augment import CONTROL
+from robustlab.paper_b.classifiers import SHARED_MOBILENET, available, for_model, label, weights_arg
 from robustlab.paper_b.selection import stored_selection
 
 __all__ = ["describe_run", "claims_exp1", "claims_exp2", "claims_exp3", "claims_exp4", "claims_augmentation",
@@ -52,7 +53,6 @@ CONSIDERABLE = 0.20
 def describe_run(cfg) -> str:
     """Markdown: which models, images, sizes and hardware produced this page's numbers, and which of
     the requested models were left out for want of weights."""
-    from robustlab.paper_b.classifiers import available, for_model, label
 
     sel = stored_selection(cfg)
     if sel and "device" in sel:
@@ -337,7 +337,6 @@ def _k_of(name: str) -> int | None:
 def claims_augmentation(res: dict) -> list[Claim]:
     """Tables 10–11 / §6.2 claims from :func:`robustlab.paper_b.augment.augmentation`: each k model
     against the fine-tuned control (k = 0), paired over the held-out images / FGSM examples."""
-    from robustlab.paper_b.augment import CONTROL
 
     e, f = res["exp1"], res["fgsm"]
     out = []
@@ -466,7 +465,6 @@ def claims_models(e1: pd.DataFrame, top1: dict[str, float], missing: dict[str, s
     Every model sees the same images, so the per-model rates are compared by a paired bootstrap over
     the images. Not testable only when fewer than two models ran (the page names the missing weights).
     """
-    from robustlab.paper_b.classifiers import label
 
     missing = missing or {}
     gone = "; ".join(f"{label(k)} ({v.split(';')[0]})" for k, v in missing.items()) or "none"

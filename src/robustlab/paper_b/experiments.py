@@ -23,10 +23,17 @@ import pandas as pd
 import torch
 from torch import nn
 
+from robustlab.attacks.fgsm import fgsm
+from robustlab.core import budget
+from robustlab.core.progress import tqdm
+from robustlab.core.results import ResultStore, config_hash
 from robustlab.core.seeds import derive_seed
 from robustlab.core.stats import bootstrap
 from robustlab.paper_b.classifiers import (
+    available,
     describe,
+    for_model,
+    label,
     load_model,
     model_key,
     predict,
@@ -71,7 +78,6 @@ def pixel_runs(cfg, model: nn.Module, images: np.ndarray, labels: np.ndarray, *,
     "setting": ...}``. With ``targets`` (exp. 4: the adversarial classes) also ``"still": bool
     (R, N)`` = prediction still equals the target.
     """
-    from robustlab.core.results import ResultStore
 
     h = images.shape[1]
     area_eff = None if area is None or area >= h else int(area)
@@ -114,8 +120,6 @@ class _Data:
 
     @classmethod
     def get(cls, cfg, model=None):
-        from robustlab.core.results import config_hash
-
         sel = select_correct(cfg, model=model)
         k = config_hash({"items": sel["items"]})
         if k not in cls._cache:
@@ -137,8 +141,6 @@ def pixel_rows(cfg, model, images, labels, dkey, settings, tag="clean", targets=
     With ``targets`` (exp. 4) also the restored and still-fooling rates with their intervals
     (``restored_lo``/``_hi``, ``still_fooling_lo``/``_hi``, ``still_per_image``). ``repeats``: draws
     per setting (default ``cfg.n_repeats``)."""
-    from robustlab.core import budget
-    from robustlab.core.progress import tqdm
 
     rows = []
     for j, s in enumerate(tqdm(settings, desc=f"paper B {tag}", disable=not progress, leave=False)):
@@ -204,7 +206,6 @@ def fgsm_images(cfg, model: nn.Module, images: Any, labels: np.ndarray, eps: flo
     """8-bit FGSM examples (``robustlab.attacks.fgsm.fgsm``, ε in 8-bit units, rounded to the 8-bit grid)
     of ``images`` (uint8 NHWC) against ``model``: uint8 NHWC. Deterministic, one gradient per image,
     so they are recomputed where needed rather than stored (10,000 of them are 1.5 GB)."""
-    from robustlab.attacks.fgsm import fgsm
 
     model = resolve_model(model)
     eps = float(cfg.fgsm_eps if eps is None else eps)
@@ -223,7 +224,6 @@ def fgsm_examples(cfg, model: nn.Module, images: Any, labels: np.ndarray, data_k
     few examples (clean and adversarial, uint8 NHWC) — cached; the record holds predictions, never all
     the adversarial images. ``adv()`` (a function in the returned dict) gives all of them, recomputed
     once per process when something must be computed on them."""
-    from robustlab.core.results import ResultStore, config_hash
 
     eps = float(cfg.fgsm_eps if eps is None else eps)
     key = {"what": FGSM_KIND, **data_key, "eps": eps}
@@ -250,7 +250,6 @@ def fgsm_changed_share(cfg, fg: dict[str, Any], images: Any, data_key: dict, eps
     """Per image, the share of its pixels that FGSM changed (a pixel counts when any of its channels
     differs in 8 bits from the original) — Pi's ``p`` for the FGSM examples of :func:`fgsm_examples`
     (``fg``). Cached beside them; computing it needs the adversarial images."""
-    from robustlab.core.results import ResultStore
 
     eps = float(cfg.fgsm_eps if eps is None else eps)
     key = {"what": "paperb-fgsm-changed-share", **data_key, "eps": eps}
@@ -293,7 +292,6 @@ def per_model(cfg, experiment, *args, **kwargs):
     (:func:`~robustlab.paper_b.classifiers.available`), on the same images (those every one of them
     classifies correctly), as one table with ``model`` (display name) and ``model_name`` columns first.
     An experiment that returns (table, summary) gives (table, {model_name: summary})."""
-    from robustlab.paper_b.classifiers import available, for_model, label
 
     tables, extra = [], {}
     for name in available(cfg)[0]:

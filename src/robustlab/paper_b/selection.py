@@ -12,17 +12,24 @@ import numpy as np
 from torch import nn
 
 from robustlab.core.errors import DataError, EmptySelectionError
+from robustlab.core.results import ResultStore
+from robustlab.data.imagenet import load_imagenet
 from robustlab.paper_b.classifiers import (
+    SHARED_MOBILENET,
     LazyModel,
     _name,
     available,
     describe,
     for_model,
+    label,
     load_model,
     model_key,
+    model_names,
     predict,
+    published_top1,
     resolve_model,
     throughput,
+    weights_arg,
 )
 from robustlab.paper_b.kinds import SELECTION_KIND
 
@@ -67,8 +74,6 @@ def split_per_class(split: str, needed: int) -> int | None:
 
 
 def load_split(cfg, split: str, per_class: int | None):
-    from robustlab.data.imagenet import load_imagenet
-
     return load_imagenet(split, cfg.data_dir, per_class=per_class, cache_dir=cfg.cache_dir, progress=False)
 
 
@@ -85,7 +90,6 @@ def select_correct(cfg, n: int | None = None, splits: Sequence[str] = SELECTION_
     "checked", "correct_rate"`` (all models right), ``"models"``, ``"top1_checked"`` ({model: its own
     top-1 on the images checked})``}``; :func:`selected_images` turns it into the images.
     """
-    from robustlab.core.results import ResultStore
 
     n = int(n or cfg.n_images)
     names = _run_models(cfg, joint)
@@ -161,7 +165,6 @@ def _selection_key(cfg, n: int, splits: Sequence[str] = SELECTION_SPLITS, names:
 
 def stored_selection(cfg) -> dict[str, Any] | None:
     """The stored selection of ``cfg.n_images`` images (None if not computed yet; computes nothing)."""
-    from robustlab.core.results import ResultStore
 
     return ResultStore.for_cfg(cfg).get(SELECTION_KIND, _selection_key(cfg, cfg.n_images))
 
@@ -197,7 +200,6 @@ def models_table(cfg, selection: dict[str, Any]):
     model downloads (%, with the enum's name)."""
     import pandas as pd
 
-    from robustlab.paper_b.classifiers import SHARED_MOBILENET, label, model_names, published_top1, weights_arg
 
     names, missing = available(cfg)
     top1 = selection.get("top1_checked") or ({names[0]: selection["correct_rate"]} if len(names) == 1 else {})
