@@ -95,6 +95,7 @@ class AttackResult:
 
     def table(self):
         """Tidy pandas DataFrame, one row per image (without the images)."""
+        # deferred: pandas is slow to import; only tables need it
         import pandas as pd
 
         return pd.DataFrame({

@@ -129,6 +129,7 @@ def run_all(cfg, kinds: Iterable[str] = ("noise", "blur"), archs: Iterable[str] 
     correct, success, mean_abs_8bit, linf_8bit, l2, grad_evals. Every replicate is attacked on the
     same images. σ = 0 rows appear under both kinds (one shared model, attacked once); identity
     blurs (σ < 0.125 px, the σ = 0 model) do not appear at all. Replicate 0's rows come first."""
+    # deferred: pandas is slow to import; only tables need it
     import pandas as pd
 
 

@@ -198,6 +198,7 @@ def models_table(cfg, selection: dict[str, Any]):
     """One row per requested model: whether it ran (or why not), its own top-1 on the images checked
     by the selection (%, measured) and torchvision's published ImageNet-1k top-1 of the weights the
     model downloads (%, with the enum's name)."""
+    # deferred: pandas is slow to import; only tables need it
     import pandas as pd
 
 
