@@ -23,8 +23,8 @@ export PYTHONUNBUFFERED := 1
 
 help:
 	@echo "make book   - venv, run every notebook ($(PROFILE) profile) with papermill, build _build/html/index.html"
-	@echo "make test   - venv, run the test suite"
-	@echo "make lint   - venv, ruff check src tests benchmarks"
+	@echo "make test   - venv, lint-imports (the layers), then the test suite"
+	@echo "make lint   - venv, ruff check src tests benchmarks, lint-imports (the layers, pyproject.toml)"
 	@echo "make lab    - venv, open the notebooks in JupyterLab"
 	@echo "make site   - rebuild the site from the executed notebooks (no execution)"
 	@echo "variables: PROFILE=tiny|quick|paper ONLY=01_data,12_summary PARAMS='epochs=5 seed=1' ROBUSTLAB_DATA=..."
@@ -45,10 +45,12 @@ site: $(STAMP)
 
 # pytest exits 5 when it collected no tests; that is not a failure of the suite.
 test: $(STAMP)
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/lint-imports
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

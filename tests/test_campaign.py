@@ -13,11 +13,11 @@ import pytest
 import torch
 
 from helpers import environ
-from robustlab import campaign
 from robustlab.core import budget
 from robustlab.core.errors import ComputeRefused, ParameterError
 from robustlab.core.params import resolve
 from robustlab.core.results import ResultStore, load_result, read_header
+from robustlab.ops import campaign
 from robustlab.paper_a import grid
 
 REPO = Path(__file__).resolve().parents[1]
@@ -185,8 +185,8 @@ def test_published_fallback_is_read_only(uninterrupted, tmp_path):
 
 @pytest.mark.slow
 def test_pack_unpack_publish_then_book_renders_without_computing(uninterrupted, tmp_path, shared_data, cache_dir):
-    from robustlab.core.pack import pack, unpack
-    from robustlab.core.publish import publish
+    from robustlab.ops.pack import pack, unpack
+    from robustlab.ops.publish import publish
 
     out = tmp_path / "packed"
     man = pack(uninterrupted, out, only_new=False)
@@ -236,7 +236,7 @@ def test_campaign_needs_no_jupyter(data_env):
     code = ("import sys\n"
             "for m in ('papermill', 'nbformat', 'IPython', 'ipywidgets', 'jupyter_book', 'nbclient'):\n"
             "    sys.modules[m] = None\n"
-            "from robustlab import campaign\n"
+            "from robustlab.ops import campaign\n"
             "sys.exit(campaign.main(['--profile', 'paper', '--dry-run', '--only', 'a-train-resnet-*']))\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                        env={**os.environ, "PYTHONPATH": str(REPO / "src")})

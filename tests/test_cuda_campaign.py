@@ -10,8 +10,8 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 
 
 def test_cuda_campaign_resumes_across_deadlines(shared_data, cache_dir, tmp_path, monkeypatch):
-    from robustlab import campaign
     from robustlab.core.params import resolve
+    from robustlab.ops import campaign
     from robustlab.paper_a import grid
 
     monkeypatch.setenv("ROBUSTLAB_DATA", str(shared_data))

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from robustlab.core import pack as P
 from robustlab.core import results as R
 from robustlab.core.errors import CheckpointError
+from robustlab.ops import pack as P
 
 
 def _sha(b: bytes) -> str:

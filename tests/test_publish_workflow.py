@@ -58,7 +58,7 @@ def test_build_step_is_the_readme_command_and_uploads_the_site():
 
 def test_profile_choice_reads_the_published_manifest():
     """The paper profile is chosen exactly when the campaign's published manifest exists."""
-    from robustlab.core.publish import MANIFEST
+    from robustlab.ops.publish import MANIFEST
 
     wf = _load()
     choose = next(s for s in wf["jobs"]["build"]["steps"] if s.get("id") == "profile")

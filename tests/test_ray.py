@@ -24,9 +24,9 @@ import torch
 ray = pytest.importorskip("ray")
 
 from helpers import environ  # noqa: E402
-from robustlab import campaign, campaign_ray  # noqa: E402
 from robustlab.core.params import resolve  # noqa: E402
 from robustlab.core.results import ResultStore, config_hash, load_result, read_header  # noqa: E402
+from robustlab.ops import campaign, campaign_ray  # noqa: E402
 from test_campaign import _equal, _results  # noqa: E402 - compared the way test_campaign compares runs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -244,7 +244,7 @@ def test_a_unit_larger_than_every_node_is_refused(ray_local, tmp_path):
 
 def test_without_ray_the_serial_runner_works_and_ray_says_how_to_install(tmp_path):
     code = ("import sys\nsys.modules['ray'] = None  # import ray now raises ImportError\n"
-            "from robustlab import campaign\n"
+            "from robustlab.ops import campaign\n"
             "assert campaign.main(['--profile', 'paper', '--dry-run', '--only', 'a-train-resnet-clean']) == 0\n"
             f"sys.exit(campaign.main(['--profile', 'tiny', '--executor', 'ray', '--results-dir', "
             f"{str(tmp_path)!r}]))\n")

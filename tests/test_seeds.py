@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from helpers import count_calls, same_state
-from robustlab import campaign
 from robustlab.core.params import resolve
 from robustlab.core.results import ResultStore
+from robustlab.ops import campaign
 from robustlab.paper_a import delta, grid
 
 pytestmark = pytest.mark.usefixtures("one_thread")

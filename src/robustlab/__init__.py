@@ -4,19 +4,31 @@ Paper A (Bartschat et al.): CIFAR-10 nets trained on Gaussian noise / blur, accu
 the minimal adversarial change. Paper B (Zhang & Cai, JSEA 2021): random few-pixel changes,
 FGSM, few-pixel augmentation and the Pixel-index on ImageNet classifiers.
 
-``import robustlab as rl`` gives the subpackages lazily (nothing heavy is imported until used):
+``import robustlab as rl`` is the one surface the chapters use: ``rl.paper_a.train_grid``,
+``rl.paper_b.experiment1``, ``rl.book.page.figure``, ``rl.core.params.load``. Both papers are imported
+here (they register their choices — architectures, schedules, ImageNet models — with the parameter
+SPEC, which ``robustlab.core.params.load`` checks); every other subpackage loads on first use.
+
+Layers (``lint-imports``, the contract in pyproject.toml; an import may only point downwards):
+``campaign``/``bench`` (command lines) → ``book`` → ``ops`` → ``paper_b`` → ``paper_a`` →
+``attacks`` | ``data`` → ``core``.
+
 
 * ``rl.core`` — parameters and profiles, the results store, deadlines, errors, paths, devices;
 * ``rl.data`` — CIFAR-10 and ImageNet sources and the 8-bit ↔ model-scale conversions;
 * ``rl.attacks`` — FGSM/BIM and the minimal change;
 * ``rl.paper_a`` / ``rl.paper_b`` — each paper's experiments;
 * ``rl.book`` — the runner, the claims checklist, provenance, widgets and figures;
-* ``rl.campaign`` — the resumable queue of every computation (``python -m robustlab.campaign``).
+* ``rl.ops`` — operations: the campaign (``python -m robustlab.campaign``), the Ray executor, its log,
+  pack/unpack and publish.
 """
 from importlib import import_module as _import_module
 
 __version__ = "0.1.0"
-__all__ = ["core", "data", "attacks", "paper_a", "paper_b", "book", "campaign", "bench"]
+__all__ = ["core", "data", "attacks", "paper_a", "paper_b", "book", "ops", "bench"]
+
+# the papers register their choices with robustlab.core.params.SPEC when imported (see above)
+from robustlab import paper_a, paper_b  # noqa: E402
 
 
 def __getattr__(name: str):

@@ -13,7 +13,10 @@ import torch
 import torch.nn as nn
 
 from robustlab.attacks._common import _batched, _check_bounds, _check_inputs, _eval_mode, _model_device
-from robustlab.core.errors import ParameterError
+from robustlab.core.budget import compute_allowed
+from robustlab.core.device import resolve_device
+from robustlab.core.errors import ComputeRefused, ParameterError
+from robustlab.core.progress import tqdm
 
 __all__ = ["minimal_change", "AttackResult"]
 
@@ -92,6 +95,7 @@ class AttackResult:
 
     def table(self):
         """Tidy pandas DataFrame, one row per image (without the images)."""
+        # deferred: pandas is slow to import; only tables need it
         import pandas as pd
 
         return pd.DataFrame({
@@ -308,8 +312,6 @@ def minimal_change(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
         :class:`AttackResult`. Changes are reported in 8-bit units (mean |δ| and L∞, computed as
         ``|δ| * 255 / (hi - lo)``) and as L2 on the input scale.
     """
-    from robustlab.core.budget import compute_allowed
-    from robustlab.core.errors import ComputeRefused
 
     if not compute_allowed():
         raise ComputeRefused("minimal_change: attacking is refused here (ROBUSTLAB_NO_COMPUTE=1); the attack "
@@ -333,7 +335,6 @@ def minimal_change(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     if device is None:
         dev = _model_device(model, images.device)
     else:
-        from robustlab.core.device import resolve_device
 
         dev = resolve_device(device)
         model.to(dev)
@@ -351,7 +352,6 @@ def minimal_change(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     torch.manual_seed(int(seed))
     batches = list(_batched(n, batch_size))
     if progress:
-        from robustlab.core.progress import tqdm
 
         batches = tqdm(batches, desc=f"minimal_change ({norm})")
     with _eval_mode(model):

@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from robustlab.book.provenance import read_records, record
 from robustlab.core.claims import VERDICTS, Claim
 
 __all__ = ["VERDICTS", "CHECKLIST", "TABLE_COLUMNS", "entry", "with_text", "value_text", "claims_table",
@@ -31,10 +35,6 @@ _FIELDS = ("id", "paper", "section", "claim", "paper_value", "notebook")
 
 
 def _load_checklist() -> list[dict[str, str]]:
-    from importlib import resources
-
-    import yaml
-
     rows = yaml.safe_load(resources.files("robustlab.book").joinpath("checklist.yaml").read_text(encoding="utf-8"))
     bad = [r for r in rows if set(r) != set(_FIELDS)]
     if bad:
@@ -72,7 +72,6 @@ def with_text(claim: Claim | Mapping[str, Any]) -> dict[str, Any]:
 
 def record_claims(cfg, claims: Iterable[Claim]) -> list[Claim]:
     """Record a chapter's claims (with their checklist text) under ``"claims"``; returns ``claims``."""
-    from robustlab.book.provenance import record
 
     claims = list(claims)
     record(cfg, "claims", [with_text(c) for c in claims])
@@ -104,6 +103,7 @@ TABLE_COLUMNS = ["section", "claim", "paper's value", "ours", "value [95 % inter
 def claims_table(claims: Iterable[Claim | Mapping[str, Any]]):
     """The claims for a page: section, claim, paper's value (from the checklist), ours, the headline
     value with its 95 % interval (:func:`value_text`), verdict, why."""
+    # deferred: pandas is slow to import; only tables need it
     import pandas as pd
 
     rows = []
@@ -123,7 +123,6 @@ def norm_section(s: str) -> str:
 
 def collect_records(records_dir: str | Path) -> dict[str, dict[str, Any]]:
     """{notebook: its records} for every ``<records_dir>/*.json`` (see robustlab.book.provenance)."""
-    from robustlab.book.provenance import read_records
 
     d = Path(records_dir)
     return {p.stem: read_records(p) for p in sorted(d.glob("*.json"))} if d.is_dir() else {}

@@ -23,6 +23,7 @@ meaning (it then becomes the first column), verdicts colour-coded, intervals kep
 """
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -50,6 +51,7 @@ def glue(name: str, obj: Any, display: bool = False) -> None:
     ``{glue:...}`` roles and directives; shown in the cell only with ``display=True``. The output is
     the one ``myst_nb.glue`` writes; it is built here so that a kernel does not import MyST-NB and
     Sphinx (≈ 1.7 s each time) to store a number."""
+    # deferred: IPython only where a notebook displays
     from IPython.core.formatters import format_display_data
     from IPython.display import display as ipy_display
 
@@ -65,7 +67,10 @@ def figure(name: str, fig, close: bool = True) -> None:
     """Glue a matplotlib figure under ``name`` for a ``{glue:figure}`` directive (caption, number,
     ``{numref}`` target) in the chapter's Markdown. Outside a book run the figure is also shown in
     the cell. ``close`` closes it, so the inline backend does not show it a second time."""
+    # deferred: pyplot is slow to import and picks a backend; only drawing needs it
     import matplotlib.pyplot as plt
+
+    # deferred: IPython only where a notebook displays
     from IPython.display import display
 
     if fig is None or not hasattr(fig, "savefig"):
@@ -80,6 +85,7 @@ def figure(name: str, fig, close: bool = True) -> None:
 def note_figure(message: str):
     """A small figure that only states ``message``: what a numbered figure shows when this run had
     nothing to draw (e.g. no FGSM example fooled the model), so the page says so instead of failing."""
+    # deferred: pyplot is slow to import and picks a backend; only drawing needs it
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 1.2))
@@ -104,7 +110,6 @@ class _Text:
 def number(name: str, value: float) -> None:
     """Glue a number for ``{glue:text}`name:.1f``` in the prose (nothing is shown in the cell).
     NaN and None are refused (a sentence would quote "nan")."""
-    import math
 
     if value is None or (isinstance(value, float) and math.isnan(value)):
         raise ValueError(f"number {name!r} is {value!r}: nothing to quote; glue a text instead")
@@ -134,6 +139,7 @@ def table(df, caption: str | None = None, index: bool | None = None, precision: 
       stay as they are. ``caption`` is shown above the table; put units in the column names.
     * ``widths``: CSS widths for long text columns, e.g. ``{"why": "30em"}``.
     """
+    # deferred: pandas is slow to import; only tables need it
     import pandas as pd
 
     if isinstance(df, pd.Series):

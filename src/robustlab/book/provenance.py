@@ -8,15 +8,27 @@ versions, git commit, parameters and wall time.
 """
 from __future__ import annotations
 
+import fnmatch
 import json
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+
+from robustlab import __version__
+from robustlab.core.device import describe_device, describe_precision, resolve_precision
+from robustlab.core.paths import published_root
 from robustlab.core.results import _canonical, atomic_write_text
+from robustlab.core.versions import git_commit
+from robustlab.data.common import file_md5
+from robustlab.data.download import describe
+from robustlab.ops.log import read_log
+from robustlab.paper_a.training import COMPILE_PAYS
+from robustlab.paper_b.classifiers import PAPER_B_BF16_OK, inference_precision
 
 
 def records_path(cfg) -> Path:
@@ -38,17 +50,6 @@ def record(cfg, key: str, value: Any) -> Any:
     return value
 
 
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, timeout=5, cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "") if out.returncode == 0 else "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 _MD5_CACHE: dict[tuple[str, int, int], str] = {}
 
 
@@ -56,8 +57,6 @@ def data_fingerprint(path: str | Path) -> str:
     """``<folder>/<file> (md5 …)`` for a file; for a folder its name and file count; for a public
     download (:mod:`robustlab.data.download`) its URL and checksum. Only the last two parts of a path:
     the page names the data, not the folders of the machine that built it."""
-    from robustlab.data.common import file_md5
-    from robustlab.data.download import describe
 
     p = Path(path)
     if p.is_dir() and describe(p):
@@ -77,7 +76,7 @@ def _short(p: Path) -> str:
     return "/".join(p.parts[-2:])
 
 
-#: Campaign units whose results each chapter shows (globs; see robustlab.campaign).
+#: Campaign units whose results each chapter shows (globs; see robustlab.ops.campaign).
 CHAPTER_UNITS = {
     "03_noise_training": ("a-train-*-clean", "a-train-*-noise", "a-eval-*-noise"),
     "04_blur_training": ("a-train-*-clean", "a-train-*-blur", "a-eval-*-blur"),
@@ -96,10 +95,6 @@ def computed_by(cfg) -> list[dict[str, Any]]:
     folder and of ``published/<profile>/`` (not the machine rendering the page): one entry per
     (device, torch, CUDA) with its units and the date of the last one. Empty when no campaign
     computed them (the notebook computed them itself, on the rendering machine)."""
-    import fnmatch
-
-    from robustlab.campaign import read_log
-    from robustlab.core.paths import published_root
 
     pats = CHAPTER_UNITS.get(cfg.notebook or "", ())
     if not pats:
@@ -126,10 +121,6 @@ def precision_line(cfg) -> str:
     """The arithmetic of this run's results, stated beside the device: paper A's training and
     evaluation precision (parameter ``precision`` resolved for the device) and whether its training
     is compiled, and paper B's inference precision with the reason when ``auto`` keeps it fp32."""
-    from robustlab.core.device import describe_precision, resolve_precision
-    from robustlab.paper_a.training import COMPILE_PAYS
-    from robustlab.paper_b.classifiers import PAPER_B_BF16_OK, inference_precision
-
     dev = cfg.torch_device
     asked = cfg.get("precision") or "auto"
     a = describe_precision(resolve_precision(asked, dev))
@@ -144,12 +135,9 @@ def precision_line(cfg) -> str:
 
 def info(cfg, data_sources: list[str | Path] | None = None) -> dict[str, Any]:
     """Everything needed to repeat the run, as a dict."""
-    import numpy as np
-    import torch
+    # deferred: torchvision is slow to import; only the version is read here
     import torchvision
 
-    from robustlab import __version__
-    from robustlab.core.device import describe_device
 
     dev = cfg.torch_device
     params = {k: v for k, v in cfg.items() if not k.startswith("_")}
@@ -163,7 +151,7 @@ def info(cfg, data_sources: list[str | Path] | None = None) -> dict[str, Any]:
         "data": [data_fingerprint(s) for s in (data_sources or [])],
         "versions": {"python": sys.version.split()[0], "torch": torch.__version__,
                      "torchvision": torchvision.__version__, "numpy": np.__version__,
-                     "robustlab": __version__, "git": _git_commit(), "platform": platform.platform()},
+                     "robustlab": __version__, "git": git_commit(), "platform": platform.platform()},
         "parameters": params,
         "wall_time_s": round(time.time() - cfg.get("_started", time.time()), 1),
     }
@@ -184,6 +172,7 @@ def show(cfg, data_sources: list[str | Path] | None = None) -> dict[str, Any]:
                                      if k not in ("notebook",)))]
     text = "**Provenance of this page**\n\n| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
     try:
+        # deferred: IPython only where a notebook displays
         from IPython.display import Markdown, display
 
         display(Markdown(text))

@@ -33,8 +33,10 @@ Exit status: 0 on success, 1 when a notebook or the build failed, 2 for bad argu
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -45,7 +47,12 @@ from typing import Any
 
 import yaml
 
+from robustlab.book.checklist import collect_records, summary_rows
+from robustlab.book.page import BOOK_ENV
+from robustlab.core.claims import VERDICTS
 from robustlab.core.errors import ParameterError, RobustlabError
+from robustlab.core.params import PROFILES, parse_param, profile_values, resolve
+from robustlab.core.progress import PROGRESS_ENV, ProgressTail
 from robustlab.core.results import atomic_write_text
 
 __all__ = ["chapters", "NotebookFailed", "parse_param", "select_chapters", "execute_notebook", "prepare_page",
@@ -62,7 +69,6 @@ def chapters(root: str | os.PathLike | None = None) -> dict[str, tuple[str, str]
     its ``book/executed/<name>`` entries. Title and "what it reproduces" come from the first cell of
     ``notebooks/<name>.ipynb`` (``# NN. Title`` and its first ``**bold**`` phrase), so each is
     written once, in the chapter itself."""
-    import re
 
     root = Path(root) if root is not None else REPO
     toc_path = root / "_toc.yml" if (root / "_toc.yml").exists() else REPO / "_toc.yml"
@@ -106,21 +112,6 @@ class NotebookFailed(RobustlabError):
 # --------------------------------------------------------------------------------------
 # arguments
 # --------------------------------------------------------------------------------------
-def parse_param(text: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` → (key, value); the value is read as YAML (``5`` → int, ``[0, 0.1]`` → list)."""
-    if "=" not in text:
-        raise ParameterError(f"--param {text!r}: expected KEY=VALUE, e.g. --param epochs=5")
-    key, raw = text.split("=", 1)
-    key = key.strip()
-    if not key:
-        raise ParameterError(f"--param {text!r}: the parameter name is empty")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
-        value = raw
-    return key, value
-
-
 def select_chapters(only: str | Sequence[str] | None, notebooks_dir: Path) -> list[str]:
     """Chapters to execute, in reading order: every chapter whose notebook exists, or ``only``.
 
@@ -173,6 +164,7 @@ def _failure_details(exc: Exception, executed: Path) -> tuple[int | None, str, s
     first_line = first[0] if first else ""
     if idx is not None and executed.exists():
         try:
+            # deferred: Jupyter tooling, only when notebooks are read
             import nbformat
 
             nb = nbformat.read(executed, as_version=4)
@@ -192,6 +184,7 @@ def execute_notebook(name: str, parameters: Mapping[str, Any], notebooks_dir: Pa
     Written to a temporary name and renamed on success. On failure the temporary copy moves to
     ``failed_dir``, the chapter gets a "last run failed" placeholder, and NotebookFailed is raised.
     """
+    # deferred: Jupyter tooling, only when notebooks run
     import papermill as pm
 
     src = notebooks_dir / f"{name}.ipynb"
@@ -205,12 +198,10 @@ def execute_notebook(name: str, parameters: Mapping[str, Any], notebooks_dir: Pa
     # inherited by the kernel would silently drop every figure, so the kernels get the inline backend
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     # figures and numbers are placed by the chapter's Markdown (robustlab.book.page), shown once
-    from robustlab.book.page import BOOK_ENV
 
     os.environ[BOOK_ENV] = "1"
     # the kernels report their progress bars to a file; its latest state is printed here (chapter,
     # what is being computed, rate, ETA), so a long chapter is never silent in the terminal
-    from robustlab.core.progress import PROGRESS_ENV, ProgressTail
 
     progress_file = out_dir / f".{name}.progress.txt"
     os.environ[PROGRESS_ENV] = str(progress_file.resolve())
@@ -260,6 +251,7 @@ def prepare_page(path: Path) -> dict[str, int]:
     * every other code cell: ``hide-input`` (the code is folded behind a toggle; its figures, tables
       and text stay visible), unless the notebook tagged the cell itself (:data:`OWN_DISPLAY_TAGS`).
     """
+    # deferred: Jupyter tooling, only when notebooks are read
     import nbformat
 
     nb = nbformat.read(str(path), as_version=4)
@@ -298,7 +290,6 @@ PROFILE_ROWS = [  # (label, parameter(s)) shown in the intro's profile table
 
 def profiles_table() -> str:
     """Markdown table of the shipped profiles' main sizes, read from their YAML files."""
-    from robustlab.core.params import PROFILES, profile_values
 
     vals = {p: profile_values(p) for p in PROFILES}
 
@@ -325,12 +316,10 @@ HEADLINE_FIGURES = [("03_noise_training", "fig-03-curves", "Paper A: accuracy of
                      "Gaussian noise, on test images with every noise level (chapter 03)"),
                     ("06_pixel_count", "fig-06-count", "Paper B: accuracy and wrong images of the pretrained "
                      "ImageNet classifiers after random changes of a few pixels (chapter 06)")]
-VERDICTS = ("yes", "partly", "no", "not testable")
 
 
 def glued_png(notebook: Path, key: str) -> bytes | None:
     """The PNG glued under ``key`` in an executed notebook (robustlab.book.page.figure), or None."""
-    import base64
 
     if not notebook.exists():
         return None
@@ -351,7 +340,6 @@ def headline(results: Path, out_dir: Path) -> str:
     the chapters' recorded claims per paper, what the run used (profile, seed, devices: from the
     chapters' provenance) and one figure per paper (:data:`HEADLINE_FIGURES`, copied from the
     executed chapters). Written from this run's records only; without any, it says so."""
-    from robustlab.book.checklist import collect_records, summary_rows
 
     records = collect_records(results / "records")
     records.pop("12_summary", None)
@@ -362,8 +350,7 @@ def headline(results: Path, out_dir: Path) -> str:
     lines = ["| | " + " | ".join(VERDICTS) + " | not run yet | all |", "|---" * (len(VERDICTS) + 3) + "|"]
     for paper in ("A", "B"):
         mine = [r for r in rows if str(r["paper"]).upper() == paper]
-        n = {v: sum(str(r["verdict"]) == v or (v == "not testable" and str(r["verdict"]).startswith(v))
-                    for r in mine) for v in VERDICTS}  # the claims' word is "not testable here"
+        n = {v: sum(str(r["verdict"]) == v for r in mine) for v in VERDICTS}
         rest = len(mine) - sum(n.values())
         lines.append(f"| **paper {paper}** | " + " | ".join(str(n[v]) for v in VERDICTS) + f" | {rest} | {len(mine)} |")
     prov = [rec.get("provenance", {}) for rec in records.values() if rec.get("provenance")]
@@ -409,7 +396,6 @@ def run_book(profile: str = "quick", only: str | Sequence[str] | None = None, pa
     Raises ParameterError (bad parameters, before anything runs), NotebookFailed (a notebook
     failed; nothing is built) or RobustlabError (the site build failed).
     """
-    from robustlab.core.params import resolve
 
     root = Path(root).resolve()
     nb_dir = Path(notebooks_dir) if notebooks_dir else root / "notebooks"

@@ -43,6 +43,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
+from robustlab.book.page import in_book_run
 from robustlab.core.errors import ParameterError
 
 __all__ = ["Slider", "Dropdown", "Checkbox", "Fixed", "parse_control", "default_values", "figure_png",
@@ -178,7 +181,6 @@ def static_states(controls: Mapping[str, Any], values: Mapping[str, Any],
         if static is not None:
             vals = [c.validate(k, v) for v in static.get(k, [])]
         elif isinstance(c, Slider):
-            import numpy as np
 
             vals = [c.validate(k, round(float(v), 10) if not c.integer else int(round(v)))
                     for v in np.linspace(c.lo, c.hi, STATIC_SLIDER_STEPS)]
@@ -226,6 +228,7 @@ def _label(v: Any) -> str:
 
 
 def _make_widget(name: str, control, value):
+    # deferred: widgets only in a live notebook
     import ipywidgets as W
 
     desc = name.replace("_", " ")
@@ -264,6 +267,7 @@ class Interactive:
         self._widgets: dict[str, Any] = {}
 
     def _render(self, values: Mapping[str, Any]) -> bytes:
+        # deferred: pyplot is slow to import and picks a backend; only drawing needs it
         import matplotlib.pyplot as plt
 
         fig = self.fn(**values)
@@ -346,6 +350,7 @@ class Interactive:
 
     # ----- ipywidgets -----------------------------------------------------------------
     def _show_in_output(self) -> None:
+        # deferred: IPython only where a notebook displays
         from IPython.display import Image
 
         self._out.outputs = ()  # replace (not append to) the previous figure, with or without a frontend
@@ -354,6 +359,7 @@ class Interactive:
     def widget(self):
         """The ipywidgets UI (controls above an Output holding the figure); built once."""
         if self._ui is None:
+            # deferred: widgets only in a live notebook
             import ipywidgets as W
 
             self._out = W.Output()
@@ -383,7 +389,6 @@ class Interactive:
         except ImportError:  # no ipywidgets: the static figure alone
             pass
         bundle["image/png"] = base64.b64encode(self.png).decode("ascii")
-        from robustlab.book.page import in_book_run
 
         states = self.page_states() if in_book_run() else {}
         if states:

@@ -17,6 +17,8 @@ import os
 import time
 from contextlib import contextmanager
 
+import torch
+
 from robustlab.core.errors import ComputeRefused, DeadlineReached
 
 __all__ = ["set_deadline", "clear_deadline", "deadline", "expired", "remaining", "check", "deadline_at",
@@ -106,7 +108,6 @@ def compute_allowed(profile: str | None = None, device: object = None) -> bool:
     if env == "0":
         return True
     if profile == "paper":
-        import torch
 
         dev = "auto" if device is None else str(device)  # the profiles' device: auto = CUDA where there is one
         if dev == "auto":

@@ -23,16 +23,32 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from robustlab.core.checks import number_complaint
+from robustlab.core.device import resolve_device
 from robustlab.core.errors import ParameterError
-from robustlab.paper_a.grid import STACK_MODES
-from robustlab.paper_a.nets import ARCHS
-from robustlab.paper_a.training import SCHEDULES
-from robustlab.paper_b.classifiers import IMAGENET_ARCHS
+from robustlab.core.paths import results_root
 
 PROFILES = ("tiny", "quick", "paper")
+
+#: Choices that the layers above declare (core knows no paper): name → allowed values. Filled by
+#: :func:`register_choices`, which the papers call when they are imported; ``import robustlab``
+#: (which runs before any ``robustlab.*`` module) imports both papers, so the SPEC checks below
+#: always see them.
+CHOICES: dict[str, tuple[str, ...]] = {}
+
+
+def register_choices(**choices: Iterable[str]) -> None:
+    """Declare the allowed values of a choice set, e.g. ``register_choices(archs=ARCHS)`` (paper A's
+    architectures). Registering the same name again with other values is an error."""
+    for name, values in choices.items():
+        values = tuple(values)
+        old = CHOICES.get(name)
+        if old is not None and old != values:
+            raise ValueError(f"choice set {name!r} registered twice with different values: {old} and {values}")
+        CHOICES[name] = values
 
 
 @dataclass(frozen=True)
@@ -65,6 +81,16 @@ def _choices(options: Iterable[str]):
     return check
 
 
+def _registered(name: str):
+    """A choice check against :data:`CHOICES` ``[name]``, read when the check runs (after registration)."""
+    def check(v: Any) -> str | None:
+        if name not in CHOICES:
+            return (f"cannot be checked: no {name!r} choices are registered (the papers register them when "
+                    f"imported; import robustlab first)")
+        return _choices(CHOICES[name])(v)
+    return check
+
+
 def _nonempty(inner=None):
     def check(v: Any) -> str | None:
         if len(v) == 0:
@@ -74,8 +100,6 @@ def _nonempty(inner=None):
 
 
 def _device_check(v: Any) -> str | None:
-    from robustlab.core.device import resolve_device
-
     try:
         resolve_device(v)
     except ParameterError as e:
@@ -99,7 +123,7 @@ SPEC: dict[str, Param] = {
                               "every affected cache key. Paper B's inference stays fp32 under 'auto' (its precision "
                               "check failed, see chapter 06)", _choices(("auto", "fp32", "bf16"))),
     # --- paper A: training grid -------------------------------------------------------
-    "archs": Param("list[str]", "paper-A architectures to run", _nonempty(_choices(ARCHS))),
+    "archs": Param("list[str]", "paper-A architectures to run", _nonempty(_registered("archs"))),
     "sigmas": Param("list[float]", "σ levels for training and evaluation (noise: on [-1, 1] scale; blur: pixels)",
                     _nonempty(_range(0))),
     "width": Param("float", "channel multiplier of the paper-A nets (1.0 = the paper's 256 channels)",
@@ -109,7 +133,7 @@ SPEC: dict[str, Param] = {
     "lr": Param("float", "peak SGD learning rate", _range(0, lo_open=True)),
     "momentum": Param("float", "SGD momentum", _range(0, 1, hi_open=True)),
     "weight_decay": Param("float", "SGD weight decay (L2)", _range(0)),
-    "lr_schedule": Param("str", "learning-rate schedule", _choices(SCHEDULES)),
+    "lr_schedule": Param("str", "learning-rate schedule", _registered("lr_schedules")),
     "train_subset": Param("int", "training images used (class-balanced; None = all 50,000)", _range(10),
                           optional=True),
     "test_subset": Param("int", "test images used for the accuracy grids (class-balanced; None = all 10,000)",
@@ -118,7 +142,7 @@ SPEC: dict[str, Param] = {
                             "95 % interval over them, verdicts use it (paper profile: 3)", _range(1)),
     "augment": Param("bool", "random crop + flip during training (not in the paper; off by default)"),
     "stack_models": Param("str", "train the σ levels of one architecture at once as one vectorised model: 'auto' "
-                                 "(on for cuda, on CPU what measured faster), 'on', 'off'", _choices(STACK_MODES)),
+                                 "(on for cuda, on CPU what measured faster), 'on', 'off'", _registered("stack_modes")),
     "compile": Param("bool", "torch.compile paper A's training forward where the benchmark measured it faster "
                              "(per device and architecture: robustlab.paper_a.training.COMPILE_PAYS); off by default"),
     # --- paper A: minimal adversarial change -------------------------------------------
@@ -127,9 +151,10 @@ SPEC: dict[str, Param] = {
     "attack_steps": Param("int", "gradient steps of the minimal-change attack", _range(1)),
     # --- paper B ---------------------------------------------------------------------
     "model_names": Param("list[str]", "ImageNet classifiers for paper B, in table order (those whose weights "
-                                      "cannot be had are reported and left out)", _nonempty(_choices(IMAGENET_ARCHS))),
+                                      "cannot be had are reported and left out)",
+                         _nonempty(_registered("imagenet_models"))),
     "model_name": Param("str", "run paper B on this one classifier only (None = every one of model_names)",
-                        _choices(IMAGENET_ARCHS), optional=True),
+                        _registered("imagenet_models"), optional=True),
     "weights": Param("str", "weights of model_name: 'DEFAULT' (torchvision download) or a path to a state_dict "
                             "file; None = a file <model>.pth in weights_dir, the shared MobileNetV2, else the "
                             "torchvision download", optional=True),
@@ -217,7 +242,10 @@ def profile_values(profile: str) -> dict[str, Any]:
 
 
 class Config(dict):
-    """Resolved, validated parameters of one notebook run; keys also readable as attributes."""
+    """Resolved, validated parameters of one notebook run; keys also readable as attributes.
+
+    Immutable: nothing changes a resolved configuration under the code holding it. A variant is a
+    new Config, :meth:`replace` (``cfg.replace(results_dir=...)``)."""
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -225,16 +253,39 @@ class Config(dict):
         except KeyError:
             raise AttributeError(name) from None
 
+    def _frozen(self, *args, **kwargs):
+        raise TypeError("a resolved Config does not change; make a variant with cfg.replace(name=value)")
+
+    __setitem__ = __delitem__ = update = pop = popitem = setdefault = clear = _frozen
+    __ior__ = _frozen
+
+    def replace(self, **changes: Any) -> Config:
+        """A new Config with ``changes`` (the parameters of :data:`SPEC` are checked again)."""
+        for name, v in changes.items():
+            p = SPEC.get(name)
+            if p is not None:
+                v = _coerce(name, p, v)
+                complaint = p.check(v) if (v is not None and p.check is not None) else None
+                if complaint:
+                    raise ParameterError(f"parameter {name}={v!r} {complaint} ({p.doc})")
+                changes[name] = v
+        return type(self)({**self, **changes})
+
+    def __copy__(self) -> Config:
+        return self
+
+    def __deepcopy__(self, memo) -> Config:
+        return self
+
+    def __reduce__(self):
+        return (type(self), (dict(self),))
+
     @property
     def results(self) -> Path:
-        from robustlab.core.paths import results_root
-
         return results_root(self.get("results_dir"), self["profile"])
 
     @property
     def torch_device(self):
-        from robustlab.core.device import resolve_device
-
         return resolve_device(self["device"])
 
 
@@ -277,19 +328,17 @@ def resolve(notebook: str = "", overrides: Mapping[str, Any] | None = None, prof
     for k, v in overrides.items():
         if v is not None:
             values[k] = v
-    cfg = Config()
+    resolved: dict[str, Any] = {}
     for name, p in SPEC.items():
         v = _coerce(name, p, values.get(name))
         if v is not None and p.check is not None:
             complaint = p.check(v)
             if complaint:
                 raise ParameterError(f"parameter {name}={v!r} {complaint} ({p.doc})")
-        cfg[name] = v
-    _cross_check(cfg)
-    cfg["notebook"] = notebook
-    cfg["_started"] = time.time()
+        resolved[name] = v
+    _cross_check(resolved)
+    cfg = Config(resolved, notebook=notebook, _started=time.time())
     if cfg["num_threads"]:
-        import torch
 
         torch.set_num_threads(cfg["num_threads"])
     return cfg
@@ -331,6 +380,21 @@ def _cross_check(cfg: Mapping[str, Any]) -> None:
         if max(cfg["pixel_counts"]) > CIFAR_SIZE * CIFAR_SIZE:
             raise bad("pixel_counts", cfg["pixel_counts"], f"more than the {CIFAR_SIZE * CIFAR_SIZE} pixels of a "
                       f"32x32 CIFAR image; lower it or set cifar_models_pixels=False")
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` → (key, value); the value is read as YAML (``5`` → int, ``[0, 0.1]`` → list)."""
+    if "=" not in text:
+        raise ParameterError(f"--param {text!r}: expected KEY=VALUE, e.g. --param epochs=5")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ParameterError(f"--param {text!r}: the parameter name is empty")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return key, value
 
 
 def load(notebook: str, namespace: Mapping[str, Any]) -> Config:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tqdm.auto import tqdm as _tqdm
+from tqdm.std import tqdm as text_tqdm
 
 __all__ = ["tqdm", "disabled_by_env", "PROGRESS_ENV", "REPORT_INTERVAL_S", "ProgressTail", "latest_status"]
 
@@ -56,7 +57,6 @@ def tqdm(*args, **kwargs):
     run; disabled when ``TQDM_DISABLE`` is set (and no progress file is)."""
     path = os.environ.get(PROGRESS_ENV, "")
     if path and kwargs.get("disable") is not True:
-        from tqdm.std import tqdm as text_tqdm
 
         kwargs.update(disable=False, file=_stream(path), ascii=True, ncols=110,
                       mininterval=max(float(kwargs.get("mininterval", 0) or 0), REPORT_INTERVAL_S))

@@ -32,7 +32,10 @@ import torch
 from filelock import FileLock
 
 from robustlab.core import safeio
+from robustlab.core.budget import compute_allowed, guard, mark_progress
 from robustlab.core.errors import CheckpointError
+from robustlab.core.kinds import describe_result, unit_for
+from robustlab.core.paths import published_root
 
 MAGIC = b"ROBUSTLAB2\n"
 OLD_MAGICS = (b"ROBUSTLAB1\n",)  # full pickles (could run code when loaded): refused, recomputed
@@ -187,7 +190,6 @@ class ResultStore:
     def for_cfg(cls, cfg) -> ResultStore:
         """The store of a notebook/campaign configuration: ``cfg.results`` with ``published/<profile>``
         as its read-only fallback."""
-        from robustlab.core.paths import published_root
 
         return cls(cfg.results, published_root(cfg["profile"]), cfg["profile"], cfg.get("device"))
 
@@ -228,20 +230,15 @@ class ResultStore:
         return q is not None and q.exists()
 
     def put(self, kind: str, config: Mapping[str, Any], payload: Any) -> Path:
-        from robustlab.core.budget import mark_progress
-
         out = save_result(self.path(kind, config), payload, config)
         mark_progress()  # a campaign call that stored something may stop at its deadline
         return out
 
     def guard(self, kind: str, config: Mapping[str, Any]) -> None:
         """Raise :class:`~robustlab.core.errors.ComputeRefused` if computing this result is not allowed here."""
-        from robustlab.core.budget import compute_allowed, guard
 
         if compute_allowed(self.profile, self.device):
             return
-        from robustlab.campaign import describe_result, unit_for
-
         guard(describe_result(kind, config), unit_for(kind, config), self.profile, self.device)
 
     def get_or_compute(self, kind: str, config: Mapping[str, Any], compute: Callable[[], Any]) -> Any:

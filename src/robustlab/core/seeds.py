@@ -12,6 +12,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import numpy as np
+import torch
+
 __all__ = ["derive_seed", "numpy_rng", "torch_generator"]
 
 
@@ -23,13 +26,11 @@ def derive_seed(*parts: Any) -> int:
 
 def numpy_rng(*parts: Any):
     """``numpy.random.Generator`` seeded with :func:`derive_seed` of ``parts``."""
-    import numpy as np
 
     return np.random.default_rng(derive_seed(*parts))
 
 
 def torch_generator(*parts: Any, device: Any = "cpu"):
     """``torch.Generator`` on ``device`` seeded with :func:`derive_seed` of ``parts``."""
-    import torch
 
     return torch.Generator(device=device).manual_seed(derive_seed(*parts))

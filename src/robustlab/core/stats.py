@@ -15,10 +15,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
-__all__ = ["LEVEL", "N_BOOT", "Estimate", "bootstrap", "over_seeds", "estimate", "wilson", "t_quantile"]
+__all__ = ["LEVEL", "N_BOOT", "Estimate", "bootstrap", "over_seeds", "estimate", "wilson", "t_quantile", "spearman"]
 
 #: Two-sided confidence level of every interval.
 LEVEL = 0.95
@@ -76,6 +77,7 @@ def t_quantile(df: int, level: float = LEVEL) -> float:
     if df < 1:
         raise ValueError(f"t_quantile: df must be >= 1, got {df}")
     try:
+        # optional: scipy's t quantiles when installed
         from scipy import stats
     except ImportError:
         if abs(level - 0.95) > 1e-12:
@@ -147,7 +149,6 @@ def wilson(k: float, n: int, level: float = LEVEL) -> Estimate:
     """A proportion k/n with its Wilson score interval (NaN for n = 0)."""
     if n <= 0:
         return _nan("Wilson", 0)
-    from statistics import NormalDist
 
     z = NormalDist().inv_cdf(0.5 + level / 2)
     p = k / n
@@ -155,3 +156,28 @@ def wilson(k: float, n: int, level: float = LEVEL) -> Estimate:
     c = (p + z * z / (2 * n)) / den
     h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
     return Estimate(p, max(0.0, c - h), min(1.0, c + h), "Wilson", int(n))
+
+
+def spearman(x, y, min_n: int = 2, nan_policy: str = "omit") -> float:
+    """Spearman's rank correlation of two vectors of equal length (average ranks for ties).
+
+    ``nan_policy``: ``"omit"`` drops the pairs where either value is not finite, ``"propagate"``
+    returns NaN when any value is not finite. NaN as well when fewer than ``min_n`` pairs are left
+    or either side is constant (no ranking to compare)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if nan_policy == "propagate" and not ok.all():
+        return float("nan")
+    if nan_policy not in ("omit", "propagate"):
+        raise ValueError(f"nan_policy={nan_policy!r}: must be 'omit' or 'propagate'")
+    if ok.sum() < max(2, min_n):
+        return float("nan")
+
+    def rank(v: np.ndarray) -> np.ndarray:
+        _, inv, cnt = np.unique(v, return_inverse=True, return_counts=True)
+        return ((np.cumsum(cnt) - (cnt - 1) / 2)[inv]).astype(float)
+
+    rx, ry = rank(x[ok]), rank(y[ok])
+    if rx.std() == 0 or ry.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])

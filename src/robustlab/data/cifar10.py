@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from robustlab.core.errors import DataError
+from robustlab.core.errors import DataError, ParameterError
 from robustlab.core.paths import DATA_ENV, cache_root, data_root
 from robustlab.data.common import (
     CACHE_VERSION,
@@ -157,7 +157,6 @@ def load_cifar10(root: str | os.PathLike | None = None, split: str = "train", *,
         and the 10 ``classes`` (airplane … truck).
     """
     if split not in ("train", "test"):
-        from robustlab.core.errors import ParameterError
 
         raise ParameterError(f"split={split!r}: must be 'train' or 'test'")
     src = find_cifar10(root, download)

@@ -22,6 +22,7 @@ import numpy as np
 
 from robustlab.core.errors import DataError
 from robustlab.core.paths import DATA_ENV, cache_root, data_root
+from robustlab.core.progress import tqdm
 from robustlab.data.common import (
     CACHE_VERSION,
     ImageSet,
@@ -210,7 +211,6 @@ def load_imagenet(split: str = "val", root: str | os.PathLike | None = None, *,
     for w in sorted(by_class):
         items = sorted(by_class[w])
         selected += [(w, n, d) for n, d in (items[:per_class] if per_class else items)]
-    from robustlab.core.progress import tqdm
 
     imgs = np.empty((len(selected), crop, crop, 3), dtype=np.uint8)
     labels = np.empty(len(selected), dtype=np.int64)

@@ -25,8 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from robustlab.core.claims import NOT_TESTABLE, Claim, below, combine, exceeds, graded, within
-from robustlab.core.stats import LEVEL, Estimate, estimate, over_seeds, wilson
+from robustlab.core.stats import LEVEL, Estimate, estimate, over_seeds, spearman, wilson
 from robustlab.core.stats import N_BOOT as _N_BOOT
+from robustlab.paper_a.grid import is_duplicate
+from robustlab.paper_a.nets import module_counts
 
 __all__ = ["MARGIN", "CHANCE", "CHANCE_FLOOR", "MIN_SUCCESS", "DELTA_MARGIN", "ARCH_SPREAD", "SMALL_PCT",
            "data_claims", "module_claims", "fig4_claims", "fig6_claims", "delta_claims", "clean_correctness",
@@ -55,7 +57,6 @@ def module_claims(rows: Iterable[Mapping] | None = None) -> list[Claim]:
     """Fig. 2: conv weights of one module at 256 feature maps, ours vs the paper, per architecture
     (``rows`` as :func:`robustlab.paper_a.nets.module_counts` gives them; computed when None)."""
     if rows is None:
-        from robustlab.paper_a.nets import module_counts
 
         rows = module_counts()
     return [Claim(f"A-params-{r['arch']}", f"{r['ours']:,}", graded(r["ours"] - r["paper"] == 0),
@@ -146,7 +147,6 @@ def _claim(id_: str, checks, why: str, fmt=_pts, prefix: str = "", verdict_: str
 def _levels(kind: str, sigmas) -> list[int]:
     """Indices of the distinct levels, by increasing σ: each σ once, identity blurs (the σ = 0 model
     and level, :func:`robustlab.paper_a.grid.is_duplicate`) never."""
-    from robustlab.paper_a.grid import is_duplicate
 
     first: dict[float, int] = {}
     for i, s in enumerate(sigmas):
@@ -396,8 +396,6 @@ def _sig_list(sel) -> str:
 
 
 def _deltas(df, clean_correct: Mapping, metric: str) -> _Deltas:
-    from robustlab.paper_a.grid import is_duplicate
-
     d = df if "seed" in df.columns else df.assign(seed=0)
     seeds = sorted(set(int(x) for x in d["seed"]))
     images = sorted(set(d["image"].tolist()))
@@ -498,24 +496,9 @@ def _per_arch(dd: _Deltas, a_sel, b_sel) -> str:
     return "per architecture " + ", ".join(vals)
 
 
-def _spearman(x, y) -> float:
-    ok = np.isfinite(x) & np.isfinite(y)
-    if ok.sum() < MIN_MODELS:
-        return float("nan")
-
-    def rank(v):
-        _, inv, cnt = np.unique(v, return_inverse=True, return_counts=True)
-        return ((np.cumsum(cnt) - (cnt - 1) / 2)[inv]).astype(float)
-
-    rx, ry = rank(x[ok]), rank(y[ok])
-    if rx.std() == 0 or ry.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(rx, ry)[0, 1])
-
-
 def _acc_delta_rho(D, clean) -> float:
     with np.errstate(invalid="ignore"):
-        return _spearman(clean.mean(axis=-1), _model_means(D))
+        return spearman(clean.mean(axis=-1), _model_means(D), min_n=MIN_MODELS)
 
 
 def _bootstrap_two(stat, X, Y, what: str) -> Estimate:

@@ -24,17 +24,20 @@ import torch
 
 from robustlab.attacks.minimal import minimal_change
 from robustlab.core.errors import ParameterError
+from robustlab.core.progress import tqdm
 from robustlab.core.results import ResultStore
 from robustlab.data.cifar10 import CIFAR10_CLASSES, load_cifar10
 from robustlab.data.common import balanced_indices
 from robustlab.data.scale import to_tensor_pm1
 from robustlab.paper_a.corruptions import check_kind, check_sigma
+from robustlab.paper_a.grid import get_model, is_duplicate, model_config, n_seeds
+from robustlab.paper_a.kinds import DELTA_KIND
 
 __all__ = ["KIND", "BOUNDS", "N_EXAMPLES", "attack_images", "attack_config", "run_model", "run_all",
            "summarize", "examples", "model_means", "model_means_by_seed"]
 
-#: ResultStore kind of the per-model results.
-KIND = "delta"
+#: ResultStore kind of the per-model results (declared in robustlab.paper_a.kinds).
+KIND = DELTA_KIND
 #: Input scale of the paper-A models (robustlab.data.scale.to_tensor_pm1).
 BOUNDS = (-1.0, 1.0)
 #: Adversarial images kept per model (the first ones of the draw), for the example figure.
@@ -64,7 +67,6 @@ def attack_images(cfg) -> np.ndarray:
 def attack_config(cfg, arch: str, kind: str, sigma: float, replicate: int = 0) -> dict:
     """Everything that determines one model's attack result (the model's config, of replicate
     ``replicate``, + the attack's; images and attack seed are ``cfg.seed``'s for every replicate)."""
-    from robustlab.paper_a.grid import model_config
 
     return {"what": "paper A minimal adversarial change", "version": _VERSION,
             "model": model_config(cfg, arch, kind, sigma, replicate), "n_attack_images": int(cfg.n_attack_images),
@@ -74,8 +76,6 @@ def attack_config(cfg, arch: str, kind: str, sigma: float, replicate: int = 0) -
 
 
 def _compute(cfg, arch: str, kind: str, sigma: float, progress: bool, replicate: int = 0) -> dict:
-    from robustlab.paper_a.grid import get_model
-
     model = get_model(cfg, arch, kind, sigma, progress=progress, replicate=replicate)
     idx = attack_images(cfg)
     ts = _test_set(cfg)
@@ -113,7 +113,6 @@ def run_model(cfg, arch: str, kind: str, sigma: float, progress: bool = False, r
 def _models(cfg, kinds, archs):
     """(arch, kind, σ) of every distinct model: identity blurs (σ < 0.125 px) are the σ = 0 model and
     are left out; σ = 0 itself stays under each kind (the baseline of both curves, one model)."""
-    from robustlab.paper_a.grid import is_duplicate
 
     for arch in archs:
         for kind in kinds:
@@ -130,16 +129,15 @@ def run_all(cfg, kinds: Iterable[str] = ("noise", "blur"), archs: Iterable[str] 
     correct, success, mean_abs_8bit, linf_8bit, l2, grad_evals. Every replicate is attacked on the
     same images. σ = 0 rows appear under both kinds (one shared model, attacked once); identity
     blurs (σ < 0.125 px, the σ = 0 model) do not appear at all. Replicate 0's rows come first."""
+    # deferred: pandas is slow to import; only tables need it
     import pandas as pd
 
-    from robustlab.paper_a.grid import n_seeds
 
     kinds = [check_kind(k) for k in kinds]
     archs = list(archs if archs is not None else cfg.archs)
     todo = [(r, *m) for r in range(n_seeds(cfg)) for m in _models(cfg, kinds, archs)]
     it = todo
     if progress:
-        from robustlab.core.progress import tqdm
 
         it = tqdm(todo, desc="minimal change", unit="model")
     frames = []

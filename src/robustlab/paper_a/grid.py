@@ -58,6 +58,9 @@ from robustlab.core.results import ResultStore
 from robustlab.data.cifar10 import load_cifar10
 from robustlab.data.common import balanced_indices
 from robustlab.paper_a.corruptions import check_kind, check_sigma, level
+
+# store kinds (weights, training records, evaluation cells, checkpoints) and the one replicate helper
+from robustlab.paper_a.kinds import CKPT_KIND, EVAL_KIND, MODEL_KIND, RECORD_KIND, STACK_CKPT_KIND, replicate_of
 from robustlab.paper_a.nets import ARCHS, build
 from robustlab.paper_a.training import MODEL_KEY_VERSION, TrainConfig, evaluate_many, train, train_many
 
@@ -70,9 +73,6 @@ __all__ = ["EVAL_BATCH", "train_config", "CPU_STACK_PAYS", "STACK_MODES", "use_s
 #: Evaluation batch size (fixed: the seeded evaluation noise is drawn per batch of this size).
 EVAL_BATCH = 500
 _VERSION = MODEL_KEY_VERSION
-#: Store kinds: weights (never published), training records, evaluation cells, checkpoints.
-MODEL_KIND, RECORD_KIND, EVAL_KIND = "cifar_model", "cifar_train", "cifar_eval"
-CKPT_KIND, STACK_CKPT_KIND = "cifar_model_ckpt", "cifar_stack_ckpt"
 
 
 def _check_arch(arch: str) -> str:
@@ -96,11 +96,6 @@ def n_seeds(cfg) -> int:
 
 def _check_replicate(replicate) -> int:
     return check_int("replicate", replicate, 0)
-
-
-def replicate_of(model_conf: dict) -> int:
-    """The replicate index r of a :func:`model_config` (``seed - data_seed``; 0 without ``data_seed``)."""
-    return int(model_conf["seed"]) - int(model_conf.get("data_seed", model_conf["seed"]))
 
 
 def train_config(cfg, arch: str, kind: str, sigma: float, replicate: int = 0) -> TrainConfig:

@@ -4,9 +4,18 @@ One module per concern: :mod:`.classifiers` (the torchvision models, their weigh
 :mod:`.pixels` (the random pixel changes), :mod:`.selection` (the correctly classified images),
 :mod:`.experiments` (experiments 1–4), :mod:`.augment` (§6.2), :mod:`.pixel_index` (Pi),
 :mod:`.cifar` (the same on paper A's CIFAR-10 models) and :mod:`.claims` (the paper's claims
-beside ours). The names the chapters use are importable from here.
+beside ours). The names the chapters use are importable from here (``rl.paper_b.experiment1``), the submodules too
+(``rl.paper_b.pixels``), loaded on first use, exactly as in :mod:`robustlab.paper_a`.
+
+Importing this package registers paper B's ImageNet models with the parameter SPEC
+(:func:`robustlab.core.params.register_choices`).
 """
-from importlib import import_module as _import_module
+from robustlab.core.lazy import lazy_exports
+from robustlab.core.params import register_choices
+from robustlab.paper_b import kinds  # noqa: F401 - declares paper B's result kinds
+from robustlab.paper_b.classifiers import IMAGENET_ARCHS
+
+register_choices(imagenet_models=IMAGENET_ARCHS)
 
 #: the names the chapters use → the module that defines them (imported on first use)
 _WHERE = {
@@ -24,17 +33,4 @@ _WHERE = {
     "pixels": ("change_pixels",),
     "selection": ("models_table", "select_correct", "selected_images", "stored_selection"),
 }
-_MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
-__all__ = sorted(_MODULE_OF)
-
-
-def __getattr__(name: str):
-    if name in _MODULE_OF:
-        return getattr(_import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
-    if name in _WHERE:  # a submodule: rl.paper_b.pixels
-        return _import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(__all__) | set(_WHERE))
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _WHERE, modules=("kinds",))

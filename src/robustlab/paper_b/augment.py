@@ -21,9 +21,17 @@ import pandas as pd
 import torch
 from torch import nn
 
+from robustlab.core import budget
+from robustlab.core.progress import tqdm
+from robustlab.core.results import ResultStore, config_hash
 from robustlab.core.seeds import derive_seed, numpy_rng
+from robustlab.core.stats import bootstrap
+from robustlab.data.common import balanced_indices
 from robustlab.paper_b.classifiers import (
     LazyModel,
+    available,
+    for_model,
+    label,
     load_model,
     model_key,
     predict,
@@ -31,6 +39,7 @@ from robustlab.paper_b.classifiers import (
     to_input,
 )
 from robustlab.paper_b.experiments import fgsm_examples, pixel_rows, rate_estimate
+from robustlab.paper_b.kinds import AUG_CLEAN_KIND, AUG_FGSM_KIND, AUG_LR_KIND, AUG_MODEL_KIND
 from robustlab.paper_b.pixels import change_pixels
 from robustlab.paper_b.selection import (
     load_split,
@@ -47,8 +56,6 @@ CONTROL = "k=0 (control)"
 
 
 def _train_set(cfg) -> tuple[np.ndarray, np.ndarray]:
-    from robustlab.data.common import balanced_indices
-
     s = load_split(cfg, "train", split_per_class("train", cfg.aug_train_images))
     idx = balanced_indices(s.labels, cfg.aug_train_images, cfg.seed)
     return np.ascontiguousarray(s.images[idx]), s.labels[idx].copy()
@@ -60,7 +67,6 @@ def finetune(cfg, base: nn.Module, images: np.ndarray, labels: np.ndarray, k: in
     anywhere; fresh draws every epoch; ``k = 0``: the images unchanged, the control):
     ``cfg.aug_epochs`` epochs of SGD (lr ``cfg.aug_lr``, momentum 0.9, batch ``min(cfg.batch_size, 32)``),
     all layers trainable, the 1,000-class head kept, BatchNorm statistics frozen (eval mode)."""
-    from robustlab.core.progress import tqdm
 
     model = copy.deepcopy(base).to(cfg.torch_device)
     model.eval()  # BatchNorm running statistics stay the pretrained ones (tiny, few-class batches)
@@ -96,7 +102,6 @@ def finetune_lr_check(cfg, lrs: Sequence[float], k: int, base: nn.Module | None 
 
     Shows why the quick profile departs from the paper's lr 0.001 for the fused MobileNetV2.
     """
-    from robustlab.core.results import ResultStore
 
     base = base or load_model(cfg)
     store = ResultStore.for_cfg(cfg)
@@ -106,7 +111,7 @@ def finetune_lr_check(cfg, lrs: Sequence[float], k: int, base: nn.Module | None 
     rows = []
     for lr in lrs:
         c = type(cfg)({**cfg, "aug_lr": float(lr)})
-        key = {"what": "paperb-aug-lr-check", **model_key(cfg), "k": k, "lr": float(lr),
+        key = {"what": AUG_LR_KIND, **model_key(cfg), "k": k, "lr": float(lr),
                "train_images": cfg.aug_train_images, "epochs": cfg.aug_epochs,
                "bs": max(1, min(cfg.batch_size, 32)), "seed": cfg.seed, "test": sel["items"]}
 
@@ -118,16 +123,15 @@ def finetune_lr_check(cfg, lrs: Sequence[float], k: int, base: nn.Module | None 
 
         rows.append({"lr": float(lr), "k": k, "train_images": cfg.aug_train_images, "epochs": cfg.aug_epochs,
                      "test_images": len(test_y),
-                     "clean_accuracy": store.get_or_compute("paperb-aug-lr-check", key, compute)})
+                     "clean_accuracy": store.get_or_compute(AUG_LR_KIND, key, compute)})
     return pd.DataFrame(rows)
 
 
 def _variant_rows(cfg, name: str, m, test_x, test_y, mk: dict) -> list[dict]:
     """Rows of one model variant on the held-out images: clean (``n_pixels`` 0) and exp. 1 at
     ``cfg.grid_pixel_counts``, with intervals over the images and ``per_image``. Cached under ``mk``."""
-    from robustlab.core.results import ResultStore
 
-    clean = ResultStore.for_cfg(cfg).get_or_compute("paperb-aug-clean", {"what": "paperb-aug-clean", **mk},
+    clean = ResultStore.for_cfg(cfg).get_or_compute(AUG_CLEAN_KIND, {"what": AUG_CLEAN_KIND, **mk},
                                                     lambda: predict(m, test_x, cfg.eval_batch_size).numpy())
     w = (clean != test_y).astype(float)
     est = rate_estimate(w)
@@ -149,8 +153,6 @@ def augmentation_bases(cfg) -> pd.DataFrame:
     the clean wrong-rate and exp. 1 at ``cfg.grid_pixel_counts``; one row per model × pixel count
     (``model`` = display name, ``model_name``). With one model these are the base rows of
     :func:`augmentation` (the same cached numbers)."""
-    from robustlab.core.results import config_hash
-    from robustlab.paper_b.classifiers import available, for_model, label
 
     sel = select_correct(cfg, n=cfg.aug_test_images, splits=("val",))
     test_x, test_y = selected_images(cfg, sel)
@@ -178,8 +180,6 @@ def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> d
     spread over the repeats (``wrong_rate_std``) and ``per_image``; ``fgsm`` one row per model with
     ``still_fooling_rate`` and its interval over the FGSM examples and ``per_example``.
     """
-    from robustlab.core import budget
-    from robustlab.core.results import ResultStore, config_hash
 
     base = base or load_model(cfg)
     store = ResultStore.for_cfg(cfg)
@@ -191,7 +191,7 @@ def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> d
     train_xy: dict[str, tuple] = {}
 
     def tuned(k: int) -> nn.Module:  # built only when a number of this variant must be computed
-        key = {"what": "paperb-aug-model", **model_key(cfg), "k": k, "train_images": cfg.aug_train_images,
+        key = {"what": AUG_MODEL_KIND, **model_key(cfg), "k": k, "train_images": cfg.aug_train_images,
                "epochs": cfg.aug_epochs, "lr": cfg.aug_lr, "bs": max(1, min(cfg.batch_size, 32)), "seed": cfg.seed}
 
         def compute():
@@ -200,7 +200,7 @@ def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> d
             m = finetune(cfg, resolve_model(base), *train_xy["xy"], k, progress)
             return {n: t.detach().cpu() for n, t in m.state_dict().items()}
 
-        sd = store.get_or_compute("paperb-aug-model", key, compute)
+        sd = store.get_or_compute(AUG_MODEL_KIND, key, compute)
         m = copy.deepcopy(resolve_model(base))
         m.load_state_dict(sd)
         return m.to(cfg.torch_device).eval()
@@ -216,8 +216,8 @@ def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> d
               {"train_images": cfg.aug_train_images, "epochs": cfg.aug_epochs, "lr": cfg.aug_lr}}
         rows += _variant_rows(cfg, name, m, test_x, test_y, mk)
         if fooled.any():
-            fk = {"what": "paperb-aug-fgsm", **mk, "eps": cfg.fgsm_eps}
-            p = store.get_or_compute("paperb-aug-fgsm", fk,
+            fk = {"what": AUG_FGSM_KIND, **mk, "eps": cfg.fgsm_eps}
+            p = store.get_or_compute(AUG_FGSM_KIND, fk,
                                      lambda m=m: predict(m, fg["adv"]()[fooled], cfg.eval_batch_size).numpy())
             still = (p != test_y[fooled]).astype(float)
             se = rate_estimate(still, "FGSM examples")
@@ -231,7 +231,6 @@ def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> d
 
 def _diff(a: np.ndarray, b: np.ndarray, what: str = "images"):
     """mean(a) − mean(b) with the paired bootstrap over the shared items."""
-    from robustlab.core.stats import bootstrap
 
     return bootstrap(lambda x, y: float(np.mean(x) - np.mean(y)), np.asarray(a, float), np.asarray(b, float),
                      what=what)

@@ -6,8 +6,12 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from robustlab.core.results import ResultStore
+from robustlab.data.cifar10 import load_cifar10
+from robustlab.paper_a import grid
 from robustlab.paper_b.classifiers import LazyModel, predict
 from robustlab.paper_b.experiments import pixel_rows
+from robustlab.paper_b.kinds import CIFAR_SELECTION_KIND
 from robustlab.paper_b.pixel_index import pixel_index_table
 
 __all__ = ["cifar_scale", "cifar_pixel_experiments"]
@@ -35,9 +39,6 @@ def cifar_pixel_experiments(cfg, progress: bool = True) -> dict[str, Any]:
     for a weak model; the tables give the count). Experiments 2 and 3 run at ``cfg.grid_pixel_counts``
     with ``cfg.n_repeats`` draws (no claim is judged on them).
     """
-    from robustlab.core.results import ResultStore
-    from robustlab.data.cifar10 import load_cifar10
-    from robustlab.paper_a import grid
 
     test = load_cifar10(cfg.data_dir, "test", cache_dir=cfg.cache_dir, progress=False)
     order = np.random.default_rng([cfg.seed, 32]).permutation(len(test))
@@ -52,7 +53,7 @@ def cifar_pixel_experiments(cfg, progress: bool = True) -> dict[str, Any]:
 
     for arch in cfg.archs:
         m = LazyModel(lambda arch=arch: _Wrap(grid.get_model(cfg, arch, "noise", 0.0).to(cfg.torch_device).eval()))
-        key = {"what": "paperb-cifar-selection", "model": grid.model_config(cfg, arch, "noise", 0.0),
+        key = {"what": CIFAR_SELECTION_KIND, "model": grid.model_config(cfg, arch, "noise", 0.0),
                "n": cfg.n_images, "seed": cfg.seed}
 
         def sel(m=m):
@@ -60,7 +61,7 @@ def cifar_pixel_experiments(cfg, progress: bool = True) -> dict[str, Any]:
             ok = order[: len(pred)][pred == test.labels[order[: len(pred)]]]
             return np.sort(ok[: cfg.n_images])
 
-        idx = ResultStore.for_cfg(cfg).get_or_compute("paperb-cifar-selection", key, sel)
+        idx = ResultStore.for_cfg(cfg).get_or_compute(CIFAR_SELECTION_KIND, key, sel)
         if len(idx) == 0:
             print(f"{arch}: no correctly classified test image among the first {cfg.n_images * 3}; skipped")
             continue

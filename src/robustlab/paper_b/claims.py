@@ -28,8 +28,9 @@ import numpy as np
 import pandas as pd
 
 from robustlab.core.claims import NOT_TESTABLE, Claim, below, combine, exceeds, within
-from robustlab.core.stats import Estimate, bootstrap
-from robustlab.paper_b.classifiers import SHARED_MOBILENET, weights_arg
+from robustlab.core.stats import Estimate, bootstrap, spearman
+from robustlab.paper_b.augment import CONTROL
+from robustlab.paper_b.classifiers import SHARED_MOBILENET, available, for_model, label, weights_arg
 from robustlab.paper_b.selection import stored_selection
 
 __all__ = ["describe_run", "claims_exp1", "claims_exp2", "claims_exp3", "claims_exp4", "claims_augmentation",
@@ -52,7 +53,6 @@ CONSIDERABLE = 0.20
 def describe_run(cfg) -> str:
     """Markdown: which models, images, sizes and hardware produced this page's numbers, and which of
     the requested models were left out for want of weights."""
-    from robustlab.paper_b.classifiers import available, for_model, label
 
     sel = stored_selection(cfg)
     if sel and "device" in sel:
@@ -337,7 +337,6 @@ def _k_of(name: str) -> int | None:
 def claims_augmentation(res: dict) -> list[Claim]:
     """Tables 10–11 / §6.2 claims from :func:`robustlab.paper_b.augment.augmentation`: each k model
     against the fine-tuned control (k = 0), paired over the held-out images / FGSM examples."""
-    from robustlab.paper_b.augment import CONTROL
 
     e, f = res["exp1"], res["fgsm"]
     out = []
@@ -455,14 +454,6 @@ def claims_pixel_index(pi_row: pd.DataFrame, example: float, fgsm: tuple[pd.Data
 # --------------------------------------------------------------------------------------
 # several models: §1's range, Table 6's ranking, Table 5's Pi against accuracy
 # --------------------------------------------------------------------------------------
-def _spearman(x: np.ndarray, y: np.ndarray) -> float:
-    """Spearman's rank correlation of two short vectors (average ranks for ties); NaN when constant."""
-    rx, ry = pd.Series(x).rank().to_numpy(), pd.Series(y).rank().to_numpy()
-    if np.ptp(rx) == 0 or np.ptp(ry) == 0:
-        return float("nan")
-    return float(np.corrcoef(rx, ry)[0, 1])
-
-
 def claims_models(e1: pd.DataFrame, top1: dict[str, float], missing: dict[str, str] | None = None,
                   n_pixels: int = 64) -> list[Claim]:
     """§1 (3.5 % to 14 % wrong at 0.12 % of the pixels, best to worst model), Table 6's ranking
@@ -474,7 +465,6 @@ def claims_models(e1: pd.DataFrame, top1: dict[str, float], missing: dict[str, s
     Every model sees the same images, so the per-model rates are compared by a paired bootstrap over
     the images. Not testable only when fewer than two models ran (the page names the missing weights).
     """
-    from robustlab.paper_b.classifiers import label
 
     missing = missing or {}
     gone = "; ".join(f"{label(k)} ({v.split(';')[0]})" for k, v in missing.items()) or "none"
@@ -525,7 +515,7 @@ def claims_models(e1: pd.DataFrame, top1: dict[str, float], missing: dict[str, s
     # should go with a higher accuracy, i.e. a negative rank correlation of Pi and top-1
     acc = np.asarray([top1.get(n, np.nan) for n in names], dtype=float)
     if np.isfinite(acc).sum() >= 2 and len(names) >= 3:
-        rho = bootstrap(lambda w: _spearman(w.mean(-1), acc), W)
+        rho = bootstrap(lambda w: spearman(w.mean(-1), acc, nan_policy="propagate"), W)
         out.append(Claim.of("B-pi-ranking", f"Spearman ρ(Pi, top-1) = {rho.fmt(1, 2, sign=True)} over {len(names)} "
                                             f"models (top-1 on the images checked: "
                                             f"{', '.join(f'{label(n)} {100 * a:.1f} %' for n, a in zip(names, acc))})",

@@ -189,12 +189,9 @@ def model_names(cfg) -> list[str]:
 def for_model(cfg, name: str):
     """``cfg`` for one model of the run: ``model_name`` = ``name``; the run's model list is kept (the
     images are those *every* available model classifies correctly)."""
-    out = type(cfg)(cfg)
-    out["models"] = model_names(cfg)
-    out["model_name"] = name
-    if name != cfg.get("model_name"):
-        out["weights"] = None  # ``weights`` belongs to the one model named by model_name
-    return out
+    # ``weights`` belongs to the one model named by model_name
+    weights = cfg.get("weights") if name == cfg.get("model_name") else None
+    return type(cfg)({**cfg, "models": model_names(cfg), "model_name": name, "weights": weights})
 
 
 def _weights_for(cfg, name: str) -> str:
@@ -269,7 +266,7 @@ def available(cfg) -> tuple[list[str], dict[str, str]]:
             ok.append(n)
             continue
         try:
-            pretrained(n, w)
+            _built(n, w)  # the download is the check; the model built is kept for the run
             ok.append(n)
         except (DataError, CheckpointError, ParameterError) as e:
             d = weights_dir(cfg)
@@ -421,10 +418,26 @@ def resolve_model(model):
     return model.get() if isinstance(model, LazyModel) else model
 
 
+#: (model name, weights source) → the model built from them, once per process (availability check,
+#: selection and experiments share it; nothing changes it: fine-tuning works on a copy). A weights
+#: file is known by its path, size and modification time (a file written anew is read anew).
+_BUILT: dict[tuple, nn.Module] = {}
+
+
+def _built(name: str, weights: str) -> nn.Module:
+    p = Path(str(weights))
+    st = p.stat() if not _is_enum(weights) and p.is_file() else None
+    key = (name, str(weights), (st.st_size, st.st_mtime_ns) if st else None)
+    if key not in _BUILT:
+        _BUILT[key] = pretrained(name, weights)
+    return _BUILT[key]
+
+
 def load_model(cfg) -> nn.Module:
     """``cfg.model_name`` (else :func:`primary`) with its weights on ``cfg.torch_device`` (channels_last,
-    eval mode), wrapped in :class:`Autocast` when :func:`inference_precision` is bf16."""
-    m = pretrained(_name(cfg), weights_arg(cfg)).to(cfg.torch_device, memory_format=torch.channels_last).eval()
+    eval mode), built once per process for each (model, weights); wrapped in :class:`Autocast` when
+    :func:`inference_precision` is bf16."""
+    m = _built(_name(cfg), weights_arg(cfg)).to(cfg.torch_device, memory_format=torch.channels_last).eval()
     prec = inference_precision(cfg)
     return Autocast(m, prec).eval() if prec != "fp32" else m
 

@@ -23,16 +23,24 @@ import pandas as pd
 import torch
 from torch import nn
 
+from robustlab.attacks.fgsm import fgsm
+from robustlab.core import budget
+from robustlab.core.progress import tqdm
+from robustlab.core.results import ResultStore, config_hash
 from robustlab.core.seeds import derive_seed
 from robustlab.core.stats import bootstrap
 from robustlab.paper_b.classifiers import (
+    available,
     describe,
+    for_model,
+    label,
     load_model,
     model_key,
     predict,
     resolve_model,
     to_input,
 )
+from robustlab.paper_b.kinds import FGSM_KIND, PIXELS_KIND
 from robustlab.paper_b.pixel_index import spread
 from robustlab.paper_b.pixels import change_pixels, make_generator
 from robustlab.paper_b.selection import LazyImages, select_correct, selected_images
@@ -70,13 +78,12 @@ def pixel_runs(cfg, model: nn.Module, images: np.ndarray, labels: np.ndarray, *,
     "setting": ...}``. With ``targets`` (exp. 4: the adversarial classes) also ``"still": bool
     (R, N)`` = prediction still equals the target.
     """
-    from robustlab.core.results import ResultStore
 
     h = images.shape[1]
     area_eff = None if area is None or area >= h else int(area)
     setting = {"n_pixels": int(n_pixels), "magnitude": magnitude, "area": area_eff}
     repeats = int(cfg.n_repeats if repeats is None else repeats)
-    key = {"what": "paperb-pixels", "tag": tag, **(data_key or {}), **setting, "repeats": repeats,
+    key = {"what": PIXELS_KIND, "tag": tag, **(data_key or {}), **setting, "repeats": repeats,
            "seed": cfg.seed, "chunk": CHUNK}
 
     def compute():
@@ -95,13 +102,13 @@ def pixel_runs(cfg, model: nn.Module, images: np.ndarray, labels: np.ndarray, *,
 
     store = ResultStore.for_cfg(cfg)
     res = None
-    if repeats < cfg.n_repeats and not store.has("paperb-pixels", key):
+    if repeats < cfg.n_repeats and not store.has(PIXELS_KIND, key):
         # the first draws of a stored run with more repeats are these draws (same seeds): take them
-        more = store.get("paperb-pixels", {**key, "repeats": int(cfg.n_repeats)})
+        more = store.get(PIXELS_KIND, {**key, "repeats": int(cfg.n_repeats)})
         if more is not None:
             res = {k: (v[:repeats] if k in ("wrong", "still") else v) for k, v in more.items()}
     if res is None:
-        res = store.get_or_compute("paperb-pixels", key, compute)
+        res = store.get_or_compute(PIXELS_KIND, key, compute)
     res["rate"] = spread(res["wrong"].mean(1))
     return res
 
@@ -113,8 +120,6 @@ class _Data:
 
     @classmethod
     def get(cls, cfg, model=None):
-        from robustlab.core.results import config_hash
-
         sel = select_correct(cfg, model=model)
         k = config_hash({"items": sel["items"]})
         if k not in cls._cache:
@@ -136,8 +141,6 @@ def pixel_rows(cfg, model, images, labels, dkey, settings, tag="clean", targets=
     With ``targets`` (exp. 4) also the restored and still-fooling rates with their intervals
     (``restored_lo``/``_hi``, ``still_fooling_lo``/``_hi``, ``still_per_image``). ``repeats``: draws
     per setting (default ``cfg.n_repeats``)."""
-    from robustlab.core import budget
-    from robustlab.core.progress import tqdm
 
     rows = []
     for j, s in enumerate(tqdm(settings, desc=f"paper B {tag}", disable=not progress, leave=False)):
@@ -203,7 +206,6 @@ def fgsm_images(cfg, model: nn.Module, images: Any, labels: np.ndarray, eps: flo
     """8-bit FGSM examples (``robustlab.attacks.fgsm.fgsm``, ε in 8-bit units, rounded to the 8-bit grid)
     of ``images`` (uint8 NHWC) against ``model``: uint8 NHWC. Deterministic, one gradient per image,
     so they are recomputed where needed rather than stored (10,000 of them are 1.5 GB)."""
-    from robustlab.attacks.fgsm import fgsm
 
     model = resolve_model(model)
     eps = float(cfg.fgsm_eps if eps is None else eps)
@@ -222,10 +224,9 @@ def fgsm_examples(cfg, model: nn.Module, images: Any, labels: np.ndarray, data_k
     few examples (clean and adversarial, uint8 NHWC) — cached; the record holds predictions, never all
     the adversarial images. ``adv()`` (a function in the returned dict) gives all of them, recomputed
     once per process when something must be computed on them."""
-    from robustlab.core.results import ResultStore, config_hash
 
     eps = float(cfg.fgsm_eps if eps is None else eps)
-    key = {"what": "paperb-fgsm", **data_key, "eps": eps}
+    key = {"what": FGSM_KIND, **data_key, "eps": eps}
     memo = config_hash(key)
 
     def adv() -> np.ndarray:
@@ -240,7 +241,7 @@ def fgsm_examples(cfg, model: nn.Module, images: Any, labels: np.ndarray, data_k
         return {"pred": predict(model, a, cfg.eval_batch_size).numpy(), "examples_adv": a[:k].copy(),
                 "examples_clean": np.asarray(images[:k]).copy(), "device": describe(cfg.torch_device)}
 
-    out = dict(ResultStore.for_cfg(cfg).get_or_compute("paperb-fgsm", key, compute))
+    out = dict(ResultStore.for_cfg(cfg).get_or_compute(FGSM_KIND, key, compute))
     out["adv"] = adv
     return out
 
@@ -249,7 +250,6 @@ def fgsm_changed_share(cfg, fg: dict[str, Any], images: Any, data_key: dict, eps
     """Per image, the share of its pixels that FGSM changed (a pixel counts when any of its channels
     differs in 8 bits from the original) — Pi's ``p`` for the FGSM examples of :func:`fgsm_examples`
     (``fg``). Cached beside them; computing it needs the adversarial images."""
-    from robustlab.core.results import ResultStore
 
     eps = float(cfg.fgsm_eps if eps is None else eps)
     key = {"what": "paperb-fgsm-changed-share", **data_key, "eps": eps}
@@ -262,7 +262,7 @@ def fgsm_changed_share(cfg, fg: dict[str, Any], images: Any, data_key: dict, eps
             out[i:i + len(a)] = (a != x).any(-1).mean((1, 2))
         return out
 
-    return np.asarray(ResultStore.for_cfg(cfg).get_or_compute("paperb-fgsm", key, compute), dtype=np.float64)
+    return np.asarray(ResultStore.for_cfg(cfg).get_or_compute(FGSM_KIND, key, compute), dtype=np.float64)
 
 
 def experiment4(cfg, model: nn.Module | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -292,7 +292,6 @@ def per_model(cfg, experiment, *args, **kwargs):
     (:func:`~robustlab.paper_b.classifiers.available`), on the same images (those every one of them
     classifies correctly), as one table with ``model`` (display name) and ``model_name`` columns first.
     An experiment that returns (table, summary) gives (table, {model_name: summary})."""
-    from robustlab.paper_b.classifiers import available, for_model, label
 
     tables, extra = [], {}
     for name in available(cfg)[0]:

@@ -31,6 +31,7 @@ import pandas as pd
 
 from robustlab.core.checks import check_float
 from robustlab.core.errors import ParameterError
+from robustlab.core.stats import bootstrap
 
 __all__ = ["pixel_index", "accuracy", "wrong_rate", "spread", "pixel_index_curve", "pixel_index_table",
            "fgsm_pixel_index"]
@@ -166,7 +167,6 @@ def fgsm_pixel_index(summary: dict, exp1: pd.DataFrame, n_pixels: int = 64,
     the :class:`~robustlab.core.stats.Estimate` of ``Pi_FGSM − Pi_random``, paired bootstrap over the
     images: both are measured on the same images).
     """
-    from robustlab.core.stats import bootstrap
 
     fooled = np.asarray(summary["fooled_per_image"], dtype=float)
     share = np.asarray(summary["changed_share_per_image"], dtype=float)

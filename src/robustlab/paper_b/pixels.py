@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from robustlab.core.errors import ParameterError
+from robustlab.paper_b.classifiers import predict
 
 __all__ = ["pixel_change_example", "change_pixels", "window_bounds", "make_generator"]
 
@@ -127,7 +128,6 @@ def pixel_change_example(model, image_uint8, n_pixels: int = 16, magnitude: int 
     ``model`` takes float NCHW on [0, 1]; ``magnitude`` None or ≥ 255 means any value."""
     import numpy as np
 
-    from robustlab.paper_b.classifiers import predict
 
     img = np.array(image_uint8, dtype=np.uint8)[None]  # a writable copy (images may be read-only views)
     mag = None if magnitude is None or int(magnitude) >= 255 else int(magnitude)

@@ -12,18 +12,26 @@ import numpy as np
 from torch import nn
 
 from robustlab.core.errors import DataError, EmptySelectionError
+from robustlab.core.results import ResultStore
+from robustlab.data.imagenet import load_imagenet
 from robustlab.paper_b.classifiers import (
+    SHARED_MOBILENET,
     LazyModel,
     _name,
     available,
     describe,
     for_model,
+    label,
     load_model,
     model_key,
+    model_names,
     predict,
+    published_top1,
     resolve_model,
     throughput,
+    weights_arg,
 )
+from robustlab.paper_b.kinds import SELECTION_KIND
 
 __all__ = ["models_table", "SELECTION_SPLITS", "IMAGE_SIZE", "LazyImages", "select_correct", "stored_selection",
            "selected_images", "load_split", "split_per_class"]
@@ -66,8 +74,6 @@ def split_per_class(split: str, needed: int) -> int | None:
 
 
 def load_split(cfg, split: str, per_class: int | None):
-    from robustlab.data.imagenet import load_imagenet
-
     return load_imagenet(split, cfg.data_dir, per_class=per_class, cache_dir=cfg.cache_dir, progress=False)
 
 
@@ -84,7 +90,6 @@ def select_correct(cfg, n: int | None = None, splits: Sequence[str] = SELECTION_
     "checked", "correct_rate"`` (all models right), ``"models"``, ``"top1_checked"`` ({model: its own
     top-1 on the images checked})``}``; :func:`selected_images` turns it into the images.
     """
-    from robustlab.core.results import ResultStore
 
     n = int(n or cfg.n_images)
     names = _run_models(cfg, joint)
@@ -145,7 +150,7 @@ def select_correct(cfg, n: int | None = None, splits: Sequence[str] = SELECTION_
                 "forward_img_s": throughput(first_model, batch_size=min(int(cfg.eval_batch_size), 64)),
                 "date": time.strftime("%Y-%m-%d")}
 
-    return ResultStore.for_cfg(cfg).get_or_compute("paperb-selection", key, compute)
+    return ResultStore.for_cfg(cfg).get_or_compute(SELECTION_KIND, key, compute)
 
 
 def _run_models(cfg, joint: bool = True) -> list[str]:
@@ -159,14 +164,13 @@ def _selection_key(cfg, n: int, splits: Sequence[str] = SELECTION_SPLITS, names:
         models: dict[str, Any] = model_key(for_model(cfg, names[0]))
     else:
         models = {"models": [model_key(for_model(cfg, m)) for m in names]}
-    return {"what": "paperb-selection", **models, "n": int(n), "splits": list(splits), "seed": cfg.seed}
+    return {"what": SELECTION_KIND, **models, "n": int(n), "splits": list(splits), "seed": cfg.seed}
 
 
 def stored_selection(cfg) -> dict[str, Any] | None:
     """The stored selection of ``cfg.n_images`` images (None if not computed yet; computes nothing)."""
-    from robustlab.core.results import ResultStore
 
-    return ResultStore.for_cfg(cfg).get("paperb-selection", _selection_key(cfg, cfg.n_images))
+    return ResultStore.for_cfg(cfg).get(SELECTION_KIND, _selection_key(cfg, cfg.n_images))
 
 
 def selected_images(cfg, selection: dict[str, Any]) -> tuple[LazyImages, np.ndarray]:
@@ -198,9 +202,9 @@ def models_table(cfg, selection: dict[str, Any]):
     """One row per requested model: whether it ran (or why not), its own top-1 on the images checked
     by the selection (%, measured) and torchvision's published ImageNet-1k top-1 of the weights the
     model downloads (%, with the enum's name)."""
+    # deferred: pandas is slow to import; only tables need it
     import pandas as pd
 
-    from robustlab.paper_b.classifiers import SHARED_MOBILENET, label, model_names, published_top1, weights_arg
 
     names, missing = available(cfg)
     top1 = selection.get("top1_checked") or ({names[0]: selection["correct_rate"]} if len(names) == 1 else {})

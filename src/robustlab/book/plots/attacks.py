@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from robustlab.core.stats import over_seeds
+
 __all__ = ["plot_delta_vs_sigma", "plot_delta_distribution", "plot_adversarial_examples", "ONE_PERCENT_8BIT"]
 
 #: 1 % of the 8-bit range (the paper: "a change of 2.5 ... is only 1 %").
@@ -30,7 +32,6 @@ def _per_sigma(g, metric: str, sigmas, by_seed: bool):
         st = g.groupby("sigma_train")[metric].agg(["mean", "sem"]).reindex(sigmas)
         e = st["sem"].fillna(0).to_numpy()
         return st["mean"].to_numpy(), e, e
-    from robustlab.core.stats import over_seeds
 
     per = g.groupby(["sigma_train", "seed"])[metric].mean()
     mean, lo, hi = [], [], []
@@ -50,6 +51,7 @@ def plot_delta_vs_sigma(df, kind: str, metric: str = "mean_abs_8bit", ax=None, t
     seed's mean and the bar its 95 % t-interval over seeds; otherwise ± one standard error over
     images. σ_train is plotted at equally spaced positions (its values are labelled), as the values
     span 0 to 5. Returns the matplotlib Figure."""
+    # deferred: pyplot is slow to import and picks a backend; only drawing needs it
     import matplotlib.pyplot as plt
 
     d = df[(df["kind"] == kind) & df["success"]]
@@ -83,6 +85,7 @@ def plot_delta_distribution(df, kind: str, metric: str = "mean_abs_8bit", ax=Non
     """Box plots of the per-image change (successful attacks) per model: σ_train on x, one box per
     architecture side by side (every replicate's images pooled when ``df`` has several seeds).
     Returns the Figure."""
+    # deferred: pyplot is slow to import and picks a backend; only drawing needs it
     import matplotlib.pyplot as plt
 
     d = df[(df["kind"] == kind) & df["success"]]
@@ -127,6 +130,7 @@ def plot_adversarial_examples(ex: dict, n: int = 6, magnify: float | None = None
     """Rows: original, adversarial, perturbation magnified (δ scaled so the largest |δ| shown is
     half the range, or by ``magnify``; grey = no change). ``ex`` from :func:`robustlab.paper_a.delta.examples`.
     Titles give true/predicted classes and the mean |δ| in 8-bit units. Returns the Figure."""
+    # deferred: pyplot is slow to import and picks a backend; only drawing needs it
     import matplotlib.pyplot as plt
 
     clean, adv = ex["clean"], ex["adv"]

@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from robustlab.core.stats import t_quantile
+
 __all__ = ["plot_accuracy_curves", "accuracy_curves_figure", "matrix_table", "mean_and_halfwidth", "SIGMA_UNITS"]
 
 #: Units of σ per corruption kind.
@@ -34,7 +36,6 @@ def mean_and_halfwidth(m) -> tuple[np.ndarray, np.ndarray | None, int]:
     k = a.shape[0]
     if k < 2:
         return a[0], None, k
-    from robustlab.core.stats import t_quantile
 
     return a.mean(0), t_quantile(k - 1) * a.std(0, ddof=1) / np.sqrt(k), k
 
@@ -50,6 +51,7 @@ def _get(matrices: Mapping, arch: str, kind: str) -> np.ndarray:
 def _draw(ax, m: np.ndarray, sigmas: Sequence[float], kind: str, title: str, legend: bool = True) -> int:
     """One panel: a line per σ_eval (the mean over seeds, shaded 95 % t-interval with ≥ 2 seeds).
     Returns the number of seeds."""
+    # deferred: pyplot is slow to import and picks a backend; only drawing needs it
     import matplotlib.pyplot as plt
 
     mean, hw, k = mean_and_halfwidth(m)
@@ -81,6 +83,7 @@ def plot_accuracy_curves(matrices: Mapping, sigmas: Sequence[float], kind: str,
     one panel per architecture, stacked as in the paper. The dotted line is chance (10 %).
     ``matrices`` values are (S, S) matrices or (n_seeds, S, S) stacks; with ≥ 2 seeds each line is
     the mean over seeds with a shaded 95 % t-interval over seeds. Returns the Figure."""
+    # deferred: pyplot is slow to import and picks a backend; only drawing needs it
     import matplotlib.pyplot as plt
 
     if archs is None:
@@ -107,6 +110,7 @@ def plot_accuracy_curves(matrices: Mapping, sigmas: Sequence[float], kind: str,
 def accuracy_curves_figure(matrices: Mapping, sigmas: Sequence[float], arch: str, kind: str):
     """Widget callback: the accuracy-vs-σ_train curves of one architecture and kind (a matrix or a
     stack, as :func:`plot_accuracy_curves`). Returns a Figure."""
+    # deferred: pyplot is slow to import and picks a backend; only drawing needs it
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
@@ -119,6 +123,7 @@ def matrix_table(matrix: np.ndarray, sigmas: Sequence[float], kind: str = "noise
     """The matrix as a pandas DataFrame: rows ``σ_train``, columns ``σ_eval`` (accuracy in %, or
     fractions when ``percent=False``). Given a stack (n_seeds, S, S) with ≥ 2 seeds, each cell is the
     text ``"mean ± h"``: the mean over seeds and the half-width h of its 95 % t-interval over seeds."""
+    # deferred: pandas is slow to import; only tables need it
     import pandas as pd
 
     mean, hw, _ = mean_and_halfwidth(matrix)

@@ -54,6 +54,7 @@ def pick_examples(labels: np.ndarray, classes: Sequence[str], wanted: Sequence[s
 
 def show_examples(images, titles: Sequence[str] | None = None, suptitle: str | None = None):
     """One row of images (Fig. 1 of paper A), titled with their class names."""
+    # deferred: pyplot is slow to import and picks a backend; only drawing needs it
     import matplotlib.pyplot as plt
 
     a = _check_images(images)
@@ -78,6 +79,7 @@ def corruption_grid(panels: Sequence[np.ndarray], sigmas: Sequence[float], kind:
     (:func:`robustlab.paper_a.corruptions.display_corrupted`). ``kind`` labels the figure: "noise"
     (σ on the [-1, 1] scale) or "blur" (σ in pixels).
     """
+    # deferred: pyplot is slow to import and picks a backend; only drawing needs it
     import matplotlib.pyplot as plt
 
     if len(panels) == 0 or len(panels) != len(sigmas):
@@ -105,6 +107,7 @@ def corruption_explorer(originals, corrupted: np.ndarray, sigma: float, kind: st
                         titles: Sequence[str] | None = None):
     """Originals (top row, uint8 (N, H, W, 3)) and the same images at level ``sigma`` (bottom row,
     float (N, H, W, 3) in [0, 1], :func:`robustlab.paper_a.corruptions.display_corrupted`)."""
+    # deferred: pyplot is slow to import and picks a backend; only drawing needs it
     import matplotlib.pyplot as plt
 
     a = _check_images(originals)
@@ -127,6 +130,7 @@ def corruption_explorer(originals, corrupted: np.ndarray, sigma: float, kind: st
 
 def class_counts_figure(counts: dict[str, Sequence[int]], classes: Sequence[str]):
     """Grouped bar chart of images per class, one group per split (``{"train": [...], "test": [...]}``)."""
+    # deferred: pyplot is slow to import and picks a backend; only drawing needs it
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 2.8))

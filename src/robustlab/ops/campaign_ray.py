@@ -8,7 +8,7 @@
     python -m robustlab.campaign --profile tiny --executor ray                 # a local Ray instance
     python -m robustlab.campaign --profile paper --executor ray --dry-run      # + a projection on N GPUs
 
-**What a unit needs.** Every unit of :func:`robustlab.campaign.units` becomes one Ray task asking for
+**What a unit needs.** Every unit of :func:`robustlab.ops.campaign.units` becomes one Ray task asking for
 ``--gpus-per-unit`` GPUs (default 1 when the cluster has a GPU, 0 otherwise; a fraction such as 0.5
 puts two units on one GPU) and ``--cpus-per-unit`` CPUs (default 1; its torch threads). A task also
 needs, on its node: robustlab and torch installed (the same versions as the driver), the data
@@ -23,7 +23,7 @@ room for, so "running" below means running.
 results store, whose per-key locks and atomic renames let many processes share one folder; the
 folder must be at the same path on every node (the driver checks each node first). Without one
 (``--no-shared-fs``) a task computes into a private folder on its node (seeded with the driver's
-results and those of the units it depends on), packs what is new (:mod:`robustlab.core.pack`: checksums,
+results and those of the units it depends on), packs what is new (:mod:`robustlab.ops.pack`: checksums,
 plain data only) and returns the bytes; the driver verifies them and writes them into the results
 folder. Either way only the driver writes ``campaign/log.json``.
 
@@ -46,6 +46,7 @@ creating the marker so that the retry does not die again.
 """
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import json
 import math
@@ -58,7 +59,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from robustlab.core.errors import ParameterError, RobustlabError
+import torch
+
+from robustlab.core import budget
+from robustlab.core.errors import DeadlineReached, ParameterError, RobustlabError
+from robustlab.core.params import Config
+from robustlab.core.results import atomic_write_text
+from robustlab.ops import campaign
+from robustlab.ops.log import log_call, read_log, write_log
+from robustlab.ops.pack import pack, unpack
 
 __all__ = ["run_ray", "connect", "check_address", "import_ray", "project", "print_projection",
            "DEFAULT_MAX_RETRIES", "ASSUMED_TFLOPS", "INSTALL_HINT", "TEST_DIE_ENV"]
@@ -87,6 +96,7 @@ _HEARTBEAT_S = 60.0
 def import_ray():
     """The ``ray`` module, or a RobustlabError saying how to install it."""
     try:
+        # deferred: Ray is an optional extra (robustlab[ray])
         import ray
     except ImportError as e:
         raise RobustlabError(f"--executor ray needs the ray package, which is not installed here ({e}); "
@@ -120,6 +130,7 @@ def check_address(address: str, timeout: float = PROBE_TIMEOUT_S) -> str:
     if address.strip() == "auto":
         ray = import_ray()
         try:
+            # deferred: Ray is an optional extra (robustlab[ray])
             from ray._private.services import canonicalize_bootstrap_address
 
             target = canonicalize_bootstrap_address("auto")
@@ -194,8 +205,6 @@ def connect(address: str | None = None, num_cpus: int | None = None, num_gpus: i
 def _pack_bytes(root: Path, only_new: bool, update_ledger: bool) -> dict[str, bytes] | None:
     """The results in ``root`` (only those new since its ledger with ``only_new``) as
     ``{file name: bytes}`` of one pack, or None when there is nothing to pack."""
-    from robustlab.core.pack import pack
-
     if not Path(root).is_dir():
         return None
     with tempfile.TemporaryDirectory(prefix="robustlab-pack-") as d:
@@ -208,9 +217,7 @@ def _pack_bytes(root: Path, only_new: bool, update_ledger: bool) -> dict[str, by
 
 
 def _unpack_bytes(files: dict[str, bytes], root: Path, update_ledger: bool) -> dict:
-    """Verify and write a pack given as ``{file name: bytes}`` into ``root`` (:func:`robustlab.core.pack.unpack`)."""
-    from robustlab.core.pack import unpack
-
+    """Verify and write a pack given as ``{file name: bytes}`` into ``root`` (:func:`robustlab.ops.pack.unpack`)."""
     with tempfile.TemporaryDirectory(prefix="robustlab-unpack-") as d:
         paths = []
         for name, data in files.items():
@@ -240,20 +247,13 @@ def _run_unit(spec: dict, *inputs: dict | None) -> dict:
     depends on, as packs. Returns ``{"name", "status": "done" | "partial" | "stored", "wall_s",
     "work", "machine", "node", "pack"}``; ``pack`` (no shared filesystem): what it computed."""
     os.environ["TQDM_DISABLE"] = "1"  # the driver reports progress; bars of many workers would interleave
-    import torch
-
-    from robustlab import campaign
-    from robustlab.core import budget
-    from robustlab.core.errors import DeadlineReached
-    from robustlab.core.params import Config
-
-    cfg = Config(spec["cfg"])
+    scratch = None if spec["shared_fs"] else _scratch_dir(spec)
+    # the resolved parameters as the driver sent them; without a shared filesystem the worker's own
+    # results folder is a private scratch folder (a new Config: the driver's is never changed)
+    cfg = Config(spec["cfg"] if scratch is None else {**spec["cfg"], "results_dir": str(scratch)})
     threads = int(cfg.get("num_threads") or spec.get("threads") or 1)
     torch.set_num_threads(max(1, threads))
-    scratch = None
-    if not spec["shared_fs"]:
-        scratch = _scratch_dir(spec)
-        cfg["results_dir"] = str(scratch)
+    if scratch is not None:
         for inp in inputs:
             if inp and inp.get("pack"):
                 _unpack_bytes(inp["pack"], cfg.results, update_ledger=True)  # in the ledger: not packed back
@@ -334,9 +334,9 @@ def _resources(ray, gpus_per_unit: float | None, cpus_per_unit: float | None) ->
 def _check_nodes(ray, results: Path | None, timeout: float = 120.0) -> list[str]:
     """Run :func:`_node_check` on every alive node; raise naming a node that cannot import robustlab or
     (``results`` given: a shared results folder) does not see the driver's marker in it."""
+    # deferred: Ray is an optional extra (robustlab[ray])
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    from robustlab.core.results import atomic_write_text
 
     token = os.urandom(8).hex()
     marker = None
@@ -402,15 +402,10 @@ def run_ray(cfg, chosen: list, *, until: float | None = None, out: Callable[[str
     """Run the units of ``chosen`` that are not done as Ray tasks (see the module docstring).
 
     Returns ``{"done": [...], "partial": [...], "left": [...], "skipped": [...], "failed": {name: why}}``
-    like :func:`robustlab.campaign.run`. ``address``: the cluster (None: a local instance of
+    like :func:`robustlab.ops.campaign.run`. ``address``: the cluster (None: a local instance of
     ``num_cpus``/``num_gpus``); ``gpus_per_unit``/``cpus_per_unit``: what one unit asks for;
     ``shared_fs``: whether every node sees ``cfg.results`` (else results travel back to the driver).
     """
-    import datetime as _dt
-
-    from robustlab import campaign
-    from robustlab.core import budget
-
     if int(max_retries) < 0:
         raise ParameterError(f"--max-retries {max_retries}: must be >= 0")
     ray = import_ray()
@@ -471,12 +466,12 @@ def _drive(ray, cfg, chosen, *, until, out, g, c, slots, shared_fs, max_retries,
             report["skipped"].append(u.name)
     pending = [u for u in todo if u.name not in skip]
 
-    log = campaign.read_log(results)
+    log = read_log(results)
     run_rec = {"started": dt.datetime.now().isoformat(timespec="seconds"), "until_s": until, "units": [],
                "executor": "ray", "address": address or "local", "shared_fs": shared_fs, "gpus_per_unit": g,
                "cpus_per_unit": c, "slots": slots, "nodes": nodes}
     log["runs"].append(run_rec)
-    campaign._write_log(results, log)
+    write_log(results, log)
     out(f"ray   {len(nodes)} node(s), {slots} unit(s) at once ({g:g} GPU, {c:g} CPU each), "
         f"{'a shared results folder' if shared_fs else 'results returned to this driver'}; "
         f"{len(pending)} unit(s) to run, {len(chosen) - len(todo)} already done")
@@ -573,7 +568,7 @@ def _drive(ray, cfg, chosen, *, until, out, g, c, slots, shared_fs, max_retries,
     finally:
         run_rec["ended"] = dt.datetime.now().isoformat(timespec="seconds")
         run_rec["wall_s"] = round(time.time() - t_start, 2)
-        campaign._write_log(results, log)
+        write_log(results, log)
     for u in pending:  # never started: say why
         if u.name not in refs and u.name not in finished:
             held = [f"{d} ({finished[d]})" for d in waits[u.name] if finished.get(d) in ("failed", "partial")]
@@ -585,8 +580,8 @@ def _drive(ray, cfg, chosen, *, until, out, g, c, slots, shared_fs, max_retries,
 def _log_unit(campaign, log, run_rec, results, name, status, dt, res) -> None:
     res = res or {}
     work = res.get("work") if status == "done" else None
-    campaign.log_call(log, run_rec, name, status, dt, res.get("machine") or {}, work, node=res.get("node"))
-    campaign._write_log(results, log)
+    log_call(log, run_rec, name, status, dt, res.get("machine") or {}, work, node=res.get("node"))
+    write_log(results, log)
 
 
 def _finish(ray, cfg, campaign, log, run_rec, results, unit, res, shared_fs, report, finished, out, done_here) -> None:

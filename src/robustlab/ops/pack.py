@@ -13,8 +13,9 @@ Layout of a results folder (``<root>`` = ``results/<profile>``)::
     <root>/campaign/<name>.json      plain JSON campaign state
     <root>/.packed.json              the ledger: {"members": {relative path: sha256}}
 
-A kind holds **weights** when its name ends with ``_model``, ``-model``, ``_ckpt`` or ``-ckpt``;
-everything else (JSON included) is a **record**. Records travel in ``records-NN.tar.gz`` parts,
+A kind holds **weights** when the kind registry says so (:func:`robustlab.core.kinds.holds_weights`;
+an undeclared kind by its name: ``_model``, ``-model``, ``_ckpt`` or ``-ckpt``); everything else
+(JSON included) is a **record**. Records travel in ``records-NN.tar.gz`` parts,
 weights in ``weights-NN.tar`` parts. The parts of one group are one tar (gzip for records) byte
 stream cut into pieces of ``max_bytes``, so a member may span parts; ``manifest.json`` describes
 everything::
@@ -52,6 +53,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from robustlab.core.errors import CheckpointError
+from robustlab.core.kinds import holds_weights, is_checkpoint
 from robustlab.core.results import MAGIC, OLD_MAGICS, atomic_write_text, load_result
 
 __all__ = ["pack", "unpack", "group_of", "is_weights_kind", "member_name_ok", "FORMAT", "VERSION",
@@ -62,8 +64,6 @@ VERSION = 1
 MANIFEST = "manifest.json"
 LEDGER = ".packed.json"
 MAX_MEMBER_BYTES = 512 * 2**20
-_WEIGHT_SUFFIXES = ("_model", "-model", "_ckpt", "-ckpt")
-_CKPT_SUFFIXES = ("_ckpt", "-ckpt")
 _JSON_DIRS = ("records", "campaign")
 _NEVER = (".lock", ".corrupt", ".tmp")
 _KIND_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
@@ -76,8 +76,8 @@ _CHUNK = 1 << 20
 
 
 def is_weights_kind(kind: str) -> bool:
-    """True for kinds holding model weights (``..._model``, ``...-model``, ``..._ckpt``, ``...-ckpt``)."""
-    return kind.endswith(_WEIGHT_SUFFIXES)
+    """True for kinds holding model weights (:func:`robustlab.core.kinds.holds_weights`)."""
+    return holds_weights(kind)
 
 
 def member_name_ok(rel: str) -> bool:
@@ -101,7 +101,7 @@ def _order(rel: str) -> tuple:
     kind = rel.split("/", 1)[0]
     if group_of(rel) == "records":
         return (0, 0 if rel.endswith(".json") else 1, rel)
-    return (1, 1 if kind.endswith(_CKPT_SUFFIXES) else 0, rel)
+    return (1, 1 if is_checkpoint(kind) else 0, rel)
 
 
 def _sha_file(path: Path) -> tuple[str, int]:

@@ -3,8 +3,8 @@
 The results store reads ``published/<profile>/`` as a read-only fallback
 (:meth:`robustlab.core.results.ResultStore.for_cfg`), so a machine without a GPU renders the book of a
 GPU run — every accuracy matrix, attack result and paper-B table — computing nothing. What is
-published: every stored result whose kind is a record (not ``*_model``/``*-model`` weights, not
-``*_ckpt``/``*-ckpt`` checkpoints), the campaign log (device, versions, date, wall time and TFLOP/s
+published: every stored result whose kind holds no weights (:func:`robustlab.core.kinds.holds_weights`:
+the kind registry, for an undeclared kind its name), the campaign log (device, versions, date, wall time and TFLOP/s
 per unit), and ``manifest.json`` listing each file with its size and SHA-256.
 """
 from __future__ import annotations
@@ -14,8 +14,10 @@ import hashlib
 import json
 from pathlib import Path
 
-from robustlab.core.pack import is_weights_kind
+from robustlab.core.kinds import holds_weights
+from robustlab.core.paths import published_root
 from robustlab.core.results import atomic_write_bytes, atomic_write_text
+from robustlab.ops.log import read_log
 
 __all__ = ["publish", "MANIFEST", "SIZE_WARN_BYTES"]
 
@@ -32,14 +34,11 @@ def publish(cfg, dest: str | Path | None = None) -> Path:
     """Copy ``cfg.results``' records and campaign log to ``dest`` (default ``published/<profile>/``)
     and write its manifest. Files already there with the same content are left alone; records of
     earlier publications that this run lacks stay (a later GPU session adds to them)."""
-    from robustlab.campaign import read_log
-    from robustlab.core.paths import published_root
-
     src = Path(cfg.results)
     dest = Path(dest) if dest is not None else published_root(cfg.profile)
     dest.mkdir(parents=True, exist_ok=True)
     for kdir in sorted(p for p in src.iterdir() if p.is_dir()) if src.exists() else []:
-        if kdir.name in ("records",) or is_weights_kind(kdir.name):
+        if kdir.name in ("records",) or holds_weights(kdir.name):
             continue
         for f in sorted(kdir.glob("*.pt" if kdir.name != "campaign" else "*.json")):
             out = dest / kdir.name / f.name
