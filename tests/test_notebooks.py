@@ -139,12 +139,12 @@ def test_paper_b_chapters_with_two_models(run_notebook, tmp_path):
 
 
 # --- the summary (last: it reads the records the chapters above left) ------------------------
-def test_notebook_12_summary_records(run_notebook, nb_results):
+def test_notebook_13_summary_records(run_notebook, nb_results):
     if not (nb_results / "tiny" / "records" / "01_data.json").exists():
         run_notebook("01_data")  # at least one chapter's records (normally left by the test above)
-    rec = run_notebook("12_summary")
+    rec = run_notebook("13_summary")
     chapters = rec["chapters_with_records"]
-    assert "01_data" in chapters and "12_summary" not in chapters
+    assert "01_data" in chapters and "13_summary" not in chapters
     rows = rec["summary"]
     assert rec["n_claims"] == len(rows) >= len(CHECKLIST)
     allowed = set(VERDICTS) | {"not run yet", "not recorded"}
