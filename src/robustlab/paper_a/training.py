@@ -65,7 +65,10 @@ from robustlab.core.checks import check_float, check_int
 from robustlab.core.device import resolve_device
 from robustlab.core.errors import CheckpointError, DeadlineReached, ParameterError
 from robustlab.core.results import load_result, save_result
+from robustlab.core.seeds import torch_generator
 from robustlab.data.scale import uint8_to_pm1
+from robustlab.paper_a.augmentations import apply as apply_augmentation
+from robustlab.paper_a.augmentations import check_augmentation
 from robustlab.paper_a.corruptions import check_kind, check_sigma, corrupt, gaussian_kernel1d
 
 __all__ = ["SCHEDULES", "CHECKPOINT_EVERY_S", "train", "train_many", "evaluate", "evaluate_many", "predict",
@@ -165,7 +168,8 @@ def train(model: nn.Module, images_uint8: np.ndarray, labels: np.ndarray, *, kin
           epochs: int, batch_size: int, lr: float, momentum: float = 0.9, weight_decay: float = 5e-4,
           lr_schedule: str = "onecycle", seed: int = 0, device: str | torch.device = "cpu",
           checkpoint: str | Path | None = None, progress: bool = True, augment: bool = False,
-          compile: bool = False, checkpoint_every_s: float | None = CHECKPOINT_EVERY_S) -> dict:
+          compile: bool = False, checkpoint_every_s: float | None = CHECKPOINT_EVERY_S,
+          augmentation: str | None = None) -> dict:
     """Train ``model`` in place on ``images_uint8`` (uint8 (N, 32, 32, 3), 0-255) with ``labels``.
 
     Every batch is normalised to [-1, 1] and corrupted with ``kind`` ("noise" or "blur") at
@@ -187,13 +191,15 @@ def train(model: nn.Module, images_uint8: np.ndarray, labels: np.ndarray, *, kin
     (the model then holds partly trained weights; call again to resume). Without a checkpoint the
     deadline still stops training and the work is lost. ``compile=True`` wraps the model in
     :func:`torch.compile` on CUDA (ignored on CPU; not part of the checkpoint's configuration:
-    it changes rounding only).
+    it changes rounding only). ``augmentation``: the name of a registered augmentation
+    (:data:`robustlab.paper_a.augmentations.AUGMENTATIONS`) applied to every clean batch before the
+    corruption, drawn from a CPU generator seeded per (seed, epoch, batch); None = none.
     """
     return _fit([model], images_uint8, labels, kind=kind, sigmas=[sigma], epochs=epochs,
                 batch_size=batch_size, lr=lr, momentum=momentum, weight_decay=weight_decay,
                 lr_schedule=lr_schedule, seed=seed, device=device, checkpoint=checkpoint,
                 progress=progress, augment=augment, compile=compile,
-                checkpoint_every_s=checkpoint_every_s)[0]
+                checkpoint_every_s=checkpoint_every_s, augmentation=augmentation)[0]
 
 
 def train_many(models: Sequence[nn.Module], images_uint8: np.ndarray, labels: np.ndarray, *, kind: str,
@@ -201,7 +207,7 @@ def train_many(models: Sequence[nn.Module], images_uint8: np.ndarray, labels: np
                weight_decay: float = 5e-4, lr_schedule: str = "onecycle", seed: int = 0,
                device: str | torch.device = "cpu", checkpoint: str | Path | None = None,
                progress: bool = True, augment: bool = False, compile: bool = False,
-               checkpoint_every_s: float | None = CHECKPOINT_EVERY_S) -> list[dict]:
+               checkpoint_every_s: float | None = CHECKPOINT_EVERY_S, augmentation: str | None = None) -> list[dict]:
     """Train ``models[i]`` at ``sigmas[i]`` (all of one architecture) at once, in place.
 
     Same arguments as :func:`train`, with one σ per model. The models share every batch of images
@@ -231,7 +237,7 @@ def train_many(models: Sequence[nn.Module], images_uint8: np.ndarray, labels: np
                 batch_size=batch_size, lr=lr, momentum=momentum, weight_decay=weight_decay,
                 lr_schedule=lr_schedule, seed=seed, device=device, checkpoint=checkpoint,
                 progress=progress, augment=augment, compile=compile,
-                checkpoint_every_s=checkpoint_every_s)
+                checkpoint_every_s=checkpoint_every_s, augmentation=augmentation)
 
 
 @dataclass
@@ -251,6 +257,7 @@ class _Setup:
     dev: torch.device
     n: int
     steps: int  # batches per epoch
+    augmentation: str | None = None  # a registered name (robustlab.paper_a.augmentations)
 
     @property
     def cuda(self) -> bool:
@@ -278,7 +285,7 @@ class _Pos:
 def _setup(models: list[nn.Module], images_uint8: Any, labels: Any, kind: str, sigmas: Sequence[float],
            epochs: Any, batch_size: Any, lr: Any, momentum: Any, weight_decay: Any, lr_schedule: str,
            seed: Any, device: Any, augment: bool,
-           checkpoint_every_s: Any) -> tuple[_Setup, np.ndarray, np.ndarray]:
+           checkpoint_every_s: Any, augmentation: str | None = None) -> tuple[_Setup, np.ndarray, np.ndarray]:
     kind = check_kind(kind)
     sigmas = [check_sigma(s) for s in sigmas]
     epochs = check_int("epochs", epochs, 1)
@@ -291,13 +298,16 @@ def _setup(models: list[nn.Module], images_uint8: Any, labels: Any, kind: str, s
                 lr=check_float("lr", lr, 0.0, lo_open=True), momentum=check_float("momentum", momentum, 0.0, 1.0),
                 weight_decay=check_float("weight_decay", weight_decay, 0.0), lr_schedule=lr_schedule,
                 seed=check_int("seed", seed, 0), augment=bool(augment), every_s=every,
-                dev=resolve_device(device), n=n, steps=max(1, n // batch_size))
+                dev=resolve_device(device), n=n, steps=max(1, n // batch_size),
+                augmentation=check_augmentation(augmentation))
     return st, images, labels
 
 
 def _config(models: list[nn.Module], images: np.ndarray, labels: np.ndarray, st: _Setup) -> dict:
     common = dict(epochs=st.epochs, batch_size=st.batch_size, lr=st.lr, momentum=st.momentum,
                   weight_decay=st.weight_decay, lr_schedule=st.lr_schedule, seed=st.seed, augment=st.augment)
+    if st.augmentation is not None:  # only when set: the configurations of earlier checkpoints stay valid
+        common["augmentation"] = st.augmentation
     if len(models) == 1:
         hp = dict(kind=st.kind, sigma=st.sigmas[0], **common, init=_state_fingerprint(models[0]))
     else:
@@ -398,7 +408,7 @@ def _fit(models: list[nn.Module], images_uint8: np.ndarray, labels: np.ndarray, 
          sigmas: list[float], epochs: int, batch_size: int, lr: float, momentum: float,
          weight_decay: float, lr_schedule: str, seed: int, device: str | torch.device,
          checkpoint: str | Path | None, progress: bool, augment: bool, compile: bool = False,
-         checkpoint_every_s: float | None = CHECKPOINT_EVERY_S) -> list[dict]:
+         checkpoint_every_s: float | None = CHECKPOINT_EVERY_S, augmentation: str | None = None) -> list[dict]:
     """The training loop of :func:`train` (M = 1: the model as is) and :func:`train_many` (M > 1:
     the wide net of the M models, written back into them at the end).
 
@@ -415,7 +425,8 @@ def _fit(models: list[nn.Module], images_uint8: np.ndarray, labels: np.ndarray, 
         raise ComputeRefused("training is refused here (ROBUSTLAB_NO_COMPUTE=1); trained models must come from "
                              "the results store or a campaign run (python -m robustlab.campaign)")
     st, images, labels = _setup(models, images_uint8, labels, kind, sigmas, epochs, batch_size, lr, momentum,
-                                weight_decay, lr_schedule, seed, device, augment, checkpoint_every_s)
+                                weight_decay, lr_schedule, seed, device, augment, checkpoint_every_s,
+                                augmentation)
     M = len(models)
     config = _config(models, images, labels, st)
     net = _training_net(models, st.dev)
@@ -559,6 +570,7 @@ class _EpochPlan:
         if n > st.batch_size:
             perm = perm[: st.steps * st.batch_size]
         self.bs, self.augment = st.batch_size, st.augment
+        self.augmentation, self.seed, self.epoch = st.augmentation, st.seed, epoch
         self.perm = perm.to(st.dev)
         if st.augment:
             nb = min(st.batch_size, n)
@@ -571,6 +583,8 @@ class _EpochPlan:
         x = uint8_to_pm1(x_all[idx])
         if self.augment:
             x = _augment(x, self.flips[b], *self.shifts[b])
+        if self.augmentation is not None:  # its own seeded stream per batch (resumes mid-epoch alike)
+            x = apply_augmentation(self.augmentation, x, torch_generator(self.seed, "augmentation", self.epoch, b))
         return x, y_all[idx]
 
 
