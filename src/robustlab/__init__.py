@@ -10,13 +10,14 @@ FGSM, few-pixel augmentation and the Pixel-index on ImageNet classifiers.
 * ``rl.data`` — CIFAR-10 and ImageNet sources and the 8-bit ↔ model-scale conversions;
 * ``rl.attacks`` — FGSM/BIM and the minimal change;
 * ``rl.paper_a`` / ``rl.paper_b`` — each paper's experiments;
+* ``rl.beyond`` — the questions the papers left open, with both papers' machinery (chapter 12);
 * ``rl.book`` — the runner, the claims checklist, provenance, widgets and figures;
 * ``rl.campaign`` — the resumable queue of every computation (``python -m robustlab.campaign``).
 """
 from importlib import import_module as _import_module
 
 __version__ = "0.1.0"
-__all__ = ["core", "data", "attacks", "paper_a", "paper_b", "book", "campaign", "bench"]
+__all__ = ["core", "data", "attacks", "paper_a", "paper_b", "beyond", "book", "campaign", "bench"]
 
 
 def __getattr__(name: str):
