@@ -43,11 +43,12 @@ def premise_verdict(traditional: Mapping[str, Estimate], few_pixel: Estimate,
     few-pixel model's effect; effects are wrong-rate(control) − wrong-rate(model) as fractions."""
     if not traditional or not np.isfinite(few_pixel.value):
         return NOT_TESTABLE
-    trad = combine(within(e, margin) for e in traditional.values())
+    trad = [within(e, margin) for e in traditional.values()]
     few = exceeds(few_pixel, 0.0)
-    if trad == NOT_TESTABLE or few == NOT_TESTABLE:
+    if NOT_TESTABLE in trad or few == NOT_TESTABLE:
         return NOT_TESTABLE
-    return graded(trad == "yes" and few == "yes", partly=trad != "no" and few != "no")
+    # one traditional model clearly outside the margin refutes "no effect", whatever the others do
+    return graded(all(t == "yes" for t in trad) and few == "yes", partly="no" not in trad and few != "no")
 
 
 def beats_noise_verdict(diffs: Mapping[str, Mapping[str, tuple[Estimate, Estimate]]]) -> tuple[str, str]:
