@@ -21,9 +21,14 @@ def augmentation_effects_figure(tidy: pd.DataFrame, measures: Mapping[str, tuple
     keys = [k for k in measures if k in set(tidy["measure"])]
     names = [n for n in order if n != reference and n in set(tidy["variant"])]
     archs = list(dict.fromkeys(tidy["arch"]))
-    fig, axes = plt.subplots(1, len(keys), figsize=(2.7 * len(keys) + 1.2, 0.45 * len(names) + 1.6), sharey=True,
+    ncol = min(3, len(keys))
+    nrow = -(-len(keys) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.4 * ncol + 1.0, (0.4 * len(names) + 1.5) * nrow), sharey=True,
                              squeeze=False)
-    for ax, k in zip(axes[0], keys):
+    flat = axes.ravel()
+    for ax in flat[len(keys):]:
+        ax.set_axis_off()
+    for ax, k in zip(flat, keys):
         label, unit, _ = measures[k]
         better = "lower is better" if k in ("pixels", "pi") else "higher is better"
         for j, a in enumerate(archs):
@@ -38,10 +43,10 @@ def augmentation_effects_figure(tidy: pd.DataFrame, measures: Mapping[str, tuple
         ax.set_title(f"{label}\n({better})", fontsize=8)
         ax.set_xlabel(f"difference to {reference} ({'pts' if unit == '%' else unit or 'Pi'})", fontsize=8)
         ax.tick_params(labelsize=8)
-    axes[0][0].set_yticks(np.arange(len(names)), names)
-    axes[0][0].invert_yaxis()
+    flat[0].set_yticks(np.arange(len(names)), names)
+    flat[0].invert_yaxis()
     if len(archs) > 1:
-        axes[0][-1].legend(fontsize=7, title="architecture", title_fontsize=7)
+        flat[len(keys) - 1].legend(fontsize=7, title="architecture", title_fontsize=7)
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
@@ -61,7 +66,9 @@ def pixel_effects_figure(exp1: pd.DataFrame, fgsm: pd.DataFrame, title: str | No
                                                                             t["hi"] - t["wrong_rate"]]), 0, None),
                    ls=ls, marker="o", ms=3, capsize=2, label=name)
     a.set_xscale("log", base=2)
-    a.set_xlabel("changed pixels (0.5 = clean)")
+    counts = sorted({int(p) for p in exp1["n_pixels"] if p > 0})
+    a.set_xticks([0.5] + counts, ["clean"] + [str(p) for p in counts])
+    a.set_xlabel("changed pixels")
     a.set_ylabel("wrong-rate (%)")
     a.legend(fontsize=7)
     if len(fgsm):
