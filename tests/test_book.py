@@ -148,13 +148,13 @@ def test_failing_notebook_stops_the_run_and_names_the_cell(tmp_path, capsys):
 # --- the strict site build ----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def built_site(tmp_path_factory, shared_data, cache_dir):
-    """A copy of the book (config, intro, references, notebooks 01, 03, 06 and 12) run with profile tiny
-    and built strictly: 01, 03 and 06 carry the three kinds of static controls, 12 the summary."""
+    """A copy of the book (config, intro, references, notebooks 01, 03, 06 and 13) run with profile tiny
+    and built strictly: 01, 03 and 06 carry the three kinds of static controls, 13 the summary."""
     root = tmp_path_factory.mktemp("site")
     for f in ("_config.yml", "_toc.yml", "book/intro.md", "book/references.md", "book/references.bib",
               "book/_ext/robustlab_sphinx.py", "book/_static/robustlab.css",
               "notebooks/01_data.ipynb", "notebooks/03_noise_training.ipynb", "notebooks/06_pixel_count.ipynb",
-              "notebooks/12_summary.ipynb"):
+              "notebooks/13_summary.ipynb"):
         (root / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / f, root / f)
     timings = book.run_book(profile="tiny", root=root, params={
@@ -165,7 +165,7 @@ def built_site(tmp_path_factory, shared_data, cache_dir):
 @pytest.mark.slow
 def test_runner_builds_strict_site_with_chapters_and_images(built_site):
     root, timings = built_site
-    assert list(timings) == ["01_data", "03_noise_training", "06_pixel_count", "12_summary"]
+    assert list(timings) == ["01_data", "03_noise_training", "06_pixel_count", "13_summary"]
     assert all(t > 0 for t in timings.values())
     html = root / "_build" / "html"
     assert (html / "index.html").exists()  # a redirect to book/intro.html
@@ -187,9 +187,9 @@ def test_runner_builds_strict_site_with_chapters_and_images(built_site):
     assert len(imgs) >= 4  # counts, Fig. 1, noise grid, blur grid (the widget's frames are inline)
     for src in imgs:
         assert (html / "book" / "executed" / src).resolve().is_file()
-    assert "Provenance of this page" in text["01_data"] and "Provenance of this page" in text["12_summary"]
+    assert "Provenance of this page" in text["01_data"] and "Provenance of this page" in text["13_summary"]
     assert "Not yet written" in text["07_pixel_magnitude"]
-    assert "not run yet" in text["12_summary"]
+    assert "not run yet" in text["13_summary"]
     assert json.loads((root / "book" / "executed" / "timings.json").read_text())["01_data"]["profile"] == "tiny"
 
 
@@ -277,7 +277,7 @@ def test_bibliography_download_and_launch_links(built_site):
         assert key in refs, key
     intro = (html / "book" / "intro.html").read_text()
     assert intro.count('href="references.html#id') >= 10  # the intro cites the papers, data, models, methods
-    for name in ("01_data", "03_noise_training", "06_pixel_count", "12_summary"):
+    for name in ("01_data", "03_noise_training", "06_pixel_count", "13_summary"):
         page = (html / "book" / "executed" / f"{name}.html").read_text()
         assert 'href="../references.html#id' in page, name  # each chapter cites its paper
         m = re.search(r'href="([^"]*_sources/book/executed/' + name + r'\.ipynb)"', page)
@@ -320,7 +320,7 @@ def test_pages_load_in_headless_chromium_without_console_errors(built_site):
 
     root, _ = built_site
     html = root / "_build" / "html"
-    for page in ("index.html", "book/executed/01_data.html", "book/executed/12_summary.html"):
+    for page in ("index.html", "book/executed/01_data.html", "book/executed/13_summary.html"):
         proc = subprocess.run(
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-extensions",

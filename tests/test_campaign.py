@@ -97,6 +97,22 @@ def test_units_are_declared_in_priority_order(data_env):
     assert [u.name for u in campaign.units(one)] == [n for n in names if not n.endswith(("-s1", "-s2"))]
 
 
+def test_tiny_campaign_computes_chapter_12(uninterrupted):
+    """The campaign computes the cross-paper chapter too: its units ran and stored the augmented models,
+    their measures and the ImageNet fine-tunings with traditional augmentations."""
+    cfg = resolve("campaign", {"profile": "tiny", "results_dir": str(uninterrupted.parent)})
+    names = [u.name for u in campaign.units(cfg) if u.part == "beyond"]
+    assert names == [f"x-{w}-{a}" for a in cfg.beyond_archs for w in ("train", "measure")] + ["x-imagenet"]
+    log = campaign.read_log(uninterrupted)
+    assert all(log["units"][n]["status"] == "done" for n in names)
+    assert all(u.done(cfg) for u in campaign.units(cfg) if u.part == "beyond")
+    for kind in ("beyond_model", "beyond_eval", "beyond_delta", "beyond_selection", "beyond-imagenet-match"):
+        assert list(uninterrupted.glob(f"{kind}/*.pt")), kind
+    paper = resolve("campaign", {"profile": "paper"})
+    assert [u.name for u in campaign.units(paper) if u.part == "beyond"][-1] == "x-imagenet"
+    assert {u.name for u in campaign.units(paper)} >= {f"x-measure-{a}" for a in ("resnet", "inception", "resnext")}
+
+
 def test_blur_duplicates_share_keys():
     cfg = resolve("t", {"profile": "paper"})
     clean = grid.model_config(cfg, "resnet", "noise", 0.0)

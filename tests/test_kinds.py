@@ -15,7 +15,7 @@ def test_every_kind_is_declared_once_with_its_unit_and_weights_flag():
     assert {"cifar_model", "cifar_train", "cifar_eval", "cifar_model_ckpt", "cifar_stack_ckpt", "delta",
             "paperb-selection", "paperb-pixels", "paperb-fgsm", "paperb-aug-model"} <= set(k)
     assert {n for n, v in k.items() if v.holds_weights} == {"cifar_model", "cifar_model_ckpt", "cifar_stack_ckpt",
-                                                             "paperb-aug-model"}
+                                                             "paperb-aug-model", "beyond_model", "beyond_model_ckpt"}
     assert all(v.what for v in k.values())
     m = {"arch": "resnet", "kind": "noise", "sigma": 0.1, "seed": 1, "data_seed": 0}
     assert kinds.unit_for("cifar_model", m) == "a-train-resnet-noise-s1"
@@ -24,6 +24,11 @@ def test_every_kind_is_declared_once_with_its_unit_and_weights_flag():
     assert kinds.unit_for("paperb-pixels", {"tag": "exp", "area": 56}) == "b-exp3"
     assert kinds.unit_for("paperb-selection", {}) == "b-select"
     assert kinds.unit_for("no-such-kind", {}) is None
+    # chapter 12's results in paper B's kinds name chapter 12's units (core.kinds.refine_unit)
+    assert kinds.unit_for("paperb-pixels", {"what": "beyond-cifar", "model": m}) == "x-measure-resnet"
+    assert kinds.unit_for("paperb-aug-model", {"k": 0, "transform": {"name": "erasing"}}) == "x-imagenet"
+    assert kinds.unit_for("paperb-aug-model", {"k": 0}) == "b-aug"
+    assert kinds.unit_for("beyond_model", m) == "x-train-resnet"
     assert "resnet noise σ=0.1 (replicate 1)" in kinds.describe_result("cifar_model", m)
 
 

@@ -138,13 +138,36 @@ def test_paper_b_chapters_with_two_models(run_notebook, tmp_path):
     assert {k.split("|")[0] for k in rec["aug_base_by_model"]} == {"MobileNetV2", "SqueezeNet 1.1"}
 
 
+# --- beyond the papers ---------------------------------------------------------------------
+def test_notebook_12_beyond_records(run_notebook):
+    """Chapter 12 runs at tiny and records its table, the ImageNet comparison and our three claims."""
+    rec = run_notebook("12_beyond")
+    assert {c["id"] for c in rec["claims"]} == {"X-premise-B", "X-beats-noise-A", "X-pixels-A"}
+    assert all(c["paper"] == "ours" and c["verdict"] in VERDICTS for c in rec["claims"])
+    table = rec["cifar_table"]
+    assert {r["variant"] for r in table} == {"none", "crop-flip", "rotation", "pixels-1", "pixels-5", "noise σ=0.1"}
+    assert {r["measure"] for r in table} == {"clean", "noise", "blur", "delta", "pixels", "pi"}
+    assert {r["arch"] for r in table} == {"resnet"}  # tiny: beyond_archs = [resnet]
+    for r in table:
+        if r["measure"] in ("clean", "noise", "blur"):
+            assert 0 <= r["value"] <= 100
+        if r["variant"] == "none" and r["diff"] is not None:
+            assert r["diff"] == 0  # the reference against itself
+    assert all(rec["cifar_train_s"][f"resnet|{n}"] > 0 for n in ("crop-flip", "rotation", "pixels-1", "pixels-5"))
+    models = {k.split("|")[0] for k in rec["imagenet_wrong_rate"]}
+    assert models >= {"k=0 (control)", "gaussian noise", "random erasing", "crop + flip"}
+    assert {int(k.split("|")[1]) for k in rec["imagenet_wrong_rate"]} == {0, 1, 64}
+    m = rec["imagenet_match"]
+    assert m["mean_abs_noise_8bit"] == pytest.approx(m["mean_abs_pixels_8bit"], rel=0.1)
+
+
 # --- the summary (last: it reads the records the chapters above left) ------------------------
-def test_notebook_12_summary_records(run_notebook, nb_results):
+def test_notebook_13_summary_records(run_notebook, nb_results):
     if not (nb_results / "tiny" / "records" / "01_data.json").exists():
         run_notebook("01_data")  # at least one chapter's records (normally left by the test above)
-    rec = run_notebook("12_summary")
+    rec = run_notebook("13_summary")
     chapters = rec["chapters_with_records"]
-    assert "01_data" in chapters and "12_summary" not in chapters
+    assert "01_data" in chapters and "13_summary" not in chapters
     rows = rec["summary"]
     assert rec["n_claims"] == len(rows) >= len(CHECKLIST)
     allowed = set(VERDICTS) | {"not run yet", "not recorded"}
@@ -155,3 +178,5 @@ def test_notebook_12_summary_records(run_notebook, nb_results):
         if r["notebook"] not in chapters:
             assert r["verdict"] == "not run yet", r
     assert sum(rec["verdict_counts"].values()) == len(rows)
+    ours = [r for r in rows if r["paper"] == "ours"]  # chapter 12's claims, under their own heading
+    assert {r["notebook"] for r in ours} == {"12_beyond"} and len(ours) >= 3

@@ -3,7 +3,7 @@
 ::
 
     python -m robustlab.book                         # quick profile, every notebook, then the site
-    python -m robustlab.book --profile tiny --only 01_data,12_summary
+    python -m robustlab.book --profile tiny --only 01_data,13_summary
     python -m robustlab.book --param epochs=5 --param sigmas=[0,0.1]
     python -m robustlab.book --build-only            # rebuild the site from the executed copies
     python -m robustlab.book --no-build              # execute only
@@ -24,7 +24,7 @@ What it does, in order:
    are deleted before it runs and again if it fails, so the summary page never shows values
    of an earlier or a failed run.
 4. Every chapter without an executed notebook gets a placeholder page ("not yet written" / "not
-   yet executed"), so ``_toc.yml`` can list all twelve chapters and the book never fakes a page.
+   yet executed"), so ``_toc.yml`` can list all thirteen chapters and the book never fakes a page.
 5. Builds the site strictly: ``jupyter-book build . --all -W -n --keep-going`` (warnings are
    errors; notebooks are *not* re-executed, ``execute_notebooks: off``) → ``_build/html/index.html``.
 
@@ -342,7 +342,7 @@ def headline(results: Path, out_dir: Path) -> str:
     executed chapters). Written from this run's records only; without any, it says so."""
 
     records = collect_records(results / "records")
-    records.pop("12_summary", None)
+    records.pop("13_summary", None)
     if not records:
         return ("```{note}\nNo chapter has been run yet, so there are no verdicts to show here. "
                 "Run `make book` (see *How to rerun* below).\n```\n")
@@ -360,7 +360,7 @@ def headline(results: Path, out_dir: Path) -> str:
                      | {str(p.get("device")) for p in prov if p.get("device") and not p.get("computed_by")})
     text = ["## At a glance", "",
             f"Every claim of both papers, checked by a rule fixed in advance against this run's numbers and their "
-            f"95 % intervals (the full table is the {{doc}}`summary <executed/12_summary>`). The run: profile "
+            f"95 % intervals (the full table is the {{doc}}`summary <executed/13_summary>`). The run: profile "
             f"{', '.join(f'`{p}`' for p in profiles) or '—'}, seed {', '.join(seeds) or '—'}, computed on "
             f"{'; '.join(devices) or '—'} ({len(records)} chapters).", "", *lines, ""]
     fig_dir = out_dir / "headline"

@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ResultKind", "KINDS", "register_kind", "get_kind", "holds_weights", "is_checkpoint", "unit_for",
-           "describe_result", "WEIGHT_SUFFIXES", "CHECKPOINT_SUFFIXES"]
+__all__ = ["ResultKind", "KINDS", "register_kind", "refine_unit", "get_kind", "holds_weights", "is_checkpoint",
+           "unit_for", "describe_result", "WEIGHT_SUFFIXES", "CHECKPOINT_SUFFIXES"]
 
 WEIGHT_SUFFIXES = ("_model", "-model", "_ckpt", "-ckpt")
 CHECKPOINT_SUFFIXES = ("_ckpt", "-ckpt")
@@ -58,6 +58,15 @@ def register_kind(name: str, what: str, *, holds_weights: bool = False,
         raise ValueError(f"result kind {name!r} declared twice, differently")
     KINDS[name] = k
     return name
+
+
+def refine_unit(name: str, unit: Callable[[Mapping[str, Any]], str | None]) -> None:
+    """Let a higher layer name the unit of some results of a kind declared below it (chapter 12 stores
+    pixel runs and fine-tuned models in paper B's kinds): ``unit(key)`` is asked first, the kind's own
+    rule when it returns None."""
+    old = KINDS[name]
+    KINDS[name] = ResultKind(old.name, old.what, old.holds_weights,
+                             lambda key, f=unit, g=old.unit: f(key) or g(key), old.describe)
 
 
 def get_kind(name: str) -> ResultKind | None:

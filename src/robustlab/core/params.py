@@ -180,6 +180,9 @@ SPEC: dict[str, Param] = {
     "aug_lr": Param("float", "fine-tuning learning rate (paper: 0.001)", _range(0, lo_open=True)),
     "eval_batch_size": Param("int", "batch size of forward passes (images)", _range(1)),
     "cifar_models_pixels": Param("bool", "also run experiments 1-3 and Pi on paper A's CIFAR-10 models"),
+    # --- beyond the papers (chapter 12) -------------------------------------------------
+    "beyond_archs": Param("list[str]", "paper-A architectures trained with each augmentation in chapter 12 "
+                                       "(paper profile: all three)", _nonempty(_registered("archs"))),
 }
 
 

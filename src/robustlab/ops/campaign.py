@@ -48,6 +48,9 @@ import torchvision
 from torch.utils.flop_counter import FlopCounterMode
 
 from robustlab import paper_b as paperb
+from robustlab.beyond import cifar as xc
+from robustlab.beyond import imagenet as xi
+from robustlab.beyond.registry import CIFAR_VARIANTS, IMAGENET_TRADITIONAL
 from robustlab.core import budget
 from robustlab.core.device import describe_device, resolve_device
 from robustlab.core.errors import ComputeRefused, DeadlineReached, ParameterError, RobustlabError
@@ -66,7 +69,7 @@ from robustlab.paper_b.classifiers import label, model_names, preferred
 __all__ = ["Unit", "units", "select_units", "unit_for", "describe_result", "status", "run", "read_log", "log_call",
            "main", "PARTS", "LOG", "train_unit_name", "eval_unit_name", "attack_unit_name"]
 
-PARTS = ("paper-a", "paper-b")
+PARTS = ("paper-a", "paper-b", "beyond")
 
 
 @dataclass(frozen=True)
@@ -273,6 +276,51 @@ def _paper_b(cfg) -> list[Unit]:
 
 
 # --------------------------------------------------------------------------------------
+# beyond the papers (chapter 12)
+# --------------------------------------------------------------------------------------
+def _beyond(cfg) -> list[Unit]:
+    """Chapter 12's units: per architecture of ``beyond_archs`` the augmented models' training
+    (``x-train-<arch>``) and every measure of every variant (``x-measure-<arch>``), then the ImageNet
+    fine-tuning with traditional augmentations (``x-imagenet``)."""
+    augs = [v for v in CIFAR_VARIANTS if v.source == "augmentation"]
+    ep, n_tr, n_test = int(cfg.epochs), _n_train(cfg), grid.n_test(cfg)
+    noise_trained = 0.1 in grid.distinct_sigmas(cfg, "noise")  # else x-measure trains the σ = 0.1 model itself
+    out: list[Unit] = []
+    for arch in cfg.beyond_archs:
+        fwd = cifar_forward_flops(arch, float(cfg.width))
+        n_img = len(augs) * ep * n_tr
+        out.append(Unit(
+            f"x-train-{arch}", "beyond", f"train {arch} with each of {len(augs)} augmentations "
+            f"({', '.join(v.name for v in augs)}; {ep} epochs × {n_tr:,} images each)",
+            run=lambda c, arch=arch: xc.train_models(c, [arch], progress=True),
+            done=lambda c, arch=arch: all(xc.has_model(c, arch, v) for v in augs),
+            work=lambda c, n_img=n_img, fwd=fwd: (n_img, 3 * fwd * n_img)))
+        n_lv = len(xc.levels(cfg, "noise")) + len(xc.levels(cfg, "blur"))
+        n_eval = len(CIFAR_VARIANTS) * (n_lv * n_test + int(cfg.n_attack_images) * (int(cfg.attack_steps) + 8) * 3
+                                        + int(cfg.n_images) * (3 + len(cfg.pixel_counts) * int(cfg.n_repeats)))
+        deps = (f"x-train-{arch}", train_unit_name(arch, "clean")) + (
+            (train_unit_name(arch, "noise"),) if noise_trained else ())
+        after = (eval_unit_name(arch, "noise"), eval_unit_name(arch, "blur"), attack_unit_name(arch, "clean", 0.0)) + (
+            (attack_unit_name(arch, "noise", 0.1),) if noise_trained else ())
+        out.append(Unit(
+            f"x-measure-{arch}", "beyond", f"noise/blur grids, Δ and pixel counts of the {len(CIFAR_VARIANTS)} "
+            f"{arch} variants (σ = 0, σ = 0.1 noise and the augmented models)",
+            run=lambda c, arch=arch: xc.run(c, [arch], progress=True),
+            done=lambda c, arch=arch: _probe(lambda: xc.run(c, [arch], progress=False)),
+            work=lambda c, n_eval=n_eval, fwd=fwd: (n_eval, fwd * n_eval), deps=deps, after=after))
+    f = imagenet_forward_flops(cfg.model_name or preferred(model_names(cfg)))
+    n_ft = len(IMAGENET_TRADITIONAL) * int(cfg.aug_epochs) * int(cfg.aug_train_images)
+    n_ev = (len(cfg.aug_pixel_counts) + 1 + len(IMAGENET_TRADITIONAL)) * int(cfg.aug_test_images) * (
+        2 + len(xi.pixel_counts(cfg)) * int(cfg.n_repeats))
+    out.append(Unit(
+        "x-imagenet", "beyond", f"fine-tune the ImageNet classifier with {len(IMAGENET_TRADITIONAL)} traditional "
+        f"augmentations as in §6.2, then test every fine-tuned model at {xi.pixel_counts(cfg)} px and on FGSM",
+        run=lambda c: xi.run(c, progress=True), done=lambda c: _probe(lambda: xi.run(c, progress=False)),
+        work=lambda c: (n_ft + n_ev, f * (3 * n_ft + n_ev)), after=("b-aug",)))
+    return out
+
+
+# --------------------------------------------------------------------------------------
 # units, names of results, status
 # --------------------------------------------------------------------------------------
 def _store(cfg):
@@ -292,12 +340,14 @@ def _probe(fn: Callable[[], Any]) -> bool:
 def units(cfg, parts: Sequence[str] = PARTS) -> list[Unit]:
     """Every unit of ``cfg``'s campaign in priority order: paper A's σ = 0 models, the noise models,
     the blur models, the evaluations, the attacks (replicate 0, then the same for every further
-    replicate when ``n_seeds`` > 1); then paper B."""
+    replicate when ``n_seeds`` > 1); then paper B; then chapter 12 (beyond the papers)."""
     out: list[Unit] = []
     if "paper-a" in parts:
         out += _paper_a(cfg)
     if "paper-b" in parts:
         out += _paper_b(cfg)
+    if "beyond" in parts:
+        out += _beyond(cfg)
     return out
 
 

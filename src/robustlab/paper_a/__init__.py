@@ -28,4 +28,4 @@ _WHERE = {
              "timings", "train_grid"),
     "nets": ("build", "layer_table", "module_counts", "parameter_count"),
 }
-__getattr__, __dir__, __all__ = lazy_exports(__name__, _WHERE, modules=("kinds", "training"))
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _WHERE, modules=("augmentations", "kinds", "training"))

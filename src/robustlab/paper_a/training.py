@@ -67,7 +67,10 @@ from robustlab.core.checks import check_choice, check_float, check_int
 from robustlab.core.device import autocast, describe_precision, resolve_device, resolve_precision
 from robustlab.core.errors import CheckpointError, DeadlineReached, ParameterError
 from robustlab.core.results import load_result, save_result
+from robustlab.core.seeds import torch_generator
 from robustlab.data.scale import uint8_to_pm1
+from robustlab.paper_a.augmentations import apply as apply_augmentation
+from robustlab.paper_a.augmentations import check_augmentation
 from robustlab.paper_a.corruptions import GaussianBlur, check_kind, check_sigma, corrupt, level
 
 __all__ = ["SCHEDULES", "CHECKPOINT_EVERY_S", "TrainConfig", "MODEL_KEY_VERSION", "COMPILE_PAYS", "train",
@@ -103,6 +106,9 @@ class TrainConfig:
       (the caller draws the subset). ``augment``: flips and ±2-pixel translations (not in the paper).
     * ``precision``: "fp32" or "bf16" (autocast; resolved from the parameter ``precision`` for the
       device by :meth:`from_cfg`); evaluation of the model runs at the same precision.
+    * ``augmentation``: the name of a registered training augmentation
+      (:data:`robustlab.paper_a.augmentations.AUGMENTATIONS`, chapter 12) applied to every clean batch
+      before the corruption, drawn from a CPU generator seeded per (seed, epoch, batch); None = none.
     """
 
     arch: str | None = None
@@ -120,6 +126,7 @@ class TrainConfig:
     train_subset: int | None = None
     augment: bool = False
     precision: str = "fp32"
+    augmentation: str | None = None
 
     def __post_init__(self) -> None:
         from robustlab.paper_a.nets import ARCHS  # (nets imports nothing from here; kept local: tiny)
@@ -147,6 +154,7 @@ class TrainConfig:
             put("train_subset", check_int("train_subset", self.train_subset, 1))
         put("augment", bool(self.augment))
         put("precision", check_choice("precision", self.precision, ("fp32", "bf16")))
+        put("augmentation", check_augmentation(self.augmentation))
 
     @classmethod
     def from_cfg(cls, cfg, arch: str, kind: str, sigma: float, replicate: int = 0) -> TrainConfig:
@@ -184,6 +192,8 @@ class TrainConfig:
             conf["data_seed"] = self.data_seed
         if self.precision != "fp32":
             conf["precision"] = self.precision
+        if self.augmentation is not None:
+            conf["augmentation"] = self.augmentation
         return conf
 
     def build_model(self) -> nn.Module:
@@ -416,6 +426,8 @@ def _setup(hp: TrainConfig, sigmas: list[float], images_uint8: Any, labels: Any,
 def _config(models: list[nn.Module], images: np.ndarray, labels: np.ndarray, st: _Setup) -> dict:
     """What a checkpoint must match: the TrainConfig (σ per model), the data and the initial weights."""
     hp = {k: v for k, v in asdict(st.hp).items() if k not in ("sigma", "arch", "width", "train_subset")}
+    if hp["augmentation"] is None:  # only when set: the configurations of earlier checkpoints stay valid
+        del hp["augmentation"]
     hp["kind"] = st.kind
     if len(models) == 1:
         hp.update(sigma=st.sigmas[0], init=_state_fingerprint(models[0]))
@@ -721,6 +733,7 @@ class _EpochPlan:
         if n > st.hp.batch_size:
             perm = perm[: st.steps * st.hp.batch_size]
         self.bs, self.augment = st.hp.batch_size, st.hp.augment
+        self.augmentation, self.seed, self.epoch = st.hp.augmentation, st.hp.seed, epoch
         self.perm = perm.to(st.dev)
         if st.hp.augment:
             nb = min(st.hp.batch_size, n)
@@ -733,6 +746,8 @@ class _EpochPlan:
         x = uint8_to_pm1(x_all[idx])
         if self.augment:
             x = _augment(x, self.flips[b], *self.shifts[b])
+        if self.augmentation is not None:  # its own seeded stream per batch (resumes mid-epoch alike)
+            x = apply_augmentation(self.augmentation, x, torch_generator(self.seed, "augmentation", self.epoch, b))
         return x, y_all[idx]
 
 

@@ -24,7 +24,7 @@ from torch import nn
 from robustlab.core import budget
 from robustlab.core.progress import tqdm
 from robustlab.core.results import ResultStore, config_hash
-from robustlab.core.seeds import derive_seed, numpy_rng
+from robustlab.core.seeds import derive_seed, numpy_rng, torch_generator
 from robustlab.core.stats import bootstrap
 from robustlab.data.common import balanced_indices
 from robustlab.paper_b.classifiers import (
@@ -48,8 +48,8 @@ from robustlab.paper_b.selection import (
     split_per_class,
 )
 
-__all__ = ["CONTROL", "finetune", "finetune_lr_check", "augmentation", "augmentation_bases", "augmentation_tables",
-           "augmentation_effects"]
+__all__ = ["CONTROL", "finetune", "finetuned_model", "finetune_lr_check", "augmentation", "augmentation_bases",
+           "augmentation_tables", "augmentation_effects"]
 
 #: The name of the fine-tuned control model (k = 0: fine-tuned, no pixel changed).
 CONTROL = "k=0 (control)"
@@ -62,11 +62,13 @@ def _train_set(cfg) -> tuple[np.ndarray, np.ndarray]:
 
 
 def finetune(cfg, base: nn.Module, images: np.ndarray, labels: np.ndarray, k: int,
-             progress: bool = True) -> nn.Module:
+             progress: bool = True, transform=None) -> nn.Module:
     """Fine-tune a copy of ``base`` on ``images`` with ``k`` random pixels changed (any value,
     anywhere; fresh draws every epoch; ``k = 0``: the images unchanged, the control):
     ``cfg.aug_epochs`` epochs of SGD (lr ``cfg.aug_lr``, momentum 0.9, batch ``min(cfg.batch_size, 32)``),
-    all layers trainable, the 1,000-class head kept, BatchNorm statistics frozen (eval mode)."""
+    all layers trainable, the 1,000-class head kept, BatchNorm statistics frozen (eval mode).
+    ``transform(x_unit, generator)`` (optional): another augmentation, applied to every batch (float
+    NCHW on [0, 1]) after the pixel change, its draws from a CPU generator seeded per (k, epoch, batch)."""
 
     model = copy.deepcopy(base).to(cfg.torch_device)
     model.eval()  # BatchNorm running statistics stay the pretrained ones (tiny, few-class batches)
@@ -83,6 +85,8 @@ def finetune(cfg, base: nn.Module, images: np.ndarray, labels: np.ndarray, k: in
             idx = np.sort(order[i:i + bs])
             x = change_pixels(torch.from_numpy(images[idx]), k, None, None, derive_seed(cfg.seed, "aug", k, ep, b))
             xb = to_input(x, cfg.torch_device)
+            if transform is not None:
+                xb = transform(xb, torch_generator(cfg.seed, "aug-transform", k, ep, b))
             yb = torch.as_tensor(labels[idx], device=cfg.torch_device)
             loss = nn.functional.cross_entropy(model(xb), yb)
             opt.zero_grad(set_to_none=True)
@@ -166,6 +170,29 @@ def augmentation_bases(cfg) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def finetuned_model(cfg, base, k: int, *, transform=None, transform_key: dict | None = None,
+                    progress: bool = True, train_xy: dict | None = None) -> nn.Module:
+    """The model :func:`finetune` makes from ``base`` with ``k`` changed pixels (and ``transform``,
+    identified in the cache key by ``transform_key``), from the store or fine-tuned now; eval mode
+    on ``cfg.torch_device``. ``train_xy``: a dict that keeps the loaded training images between calls."""
+    key = {"what": AUG_MODEL_KIND, **model_key(cfg), "k": k, "train_images": cfg.aug_train_images,
+           "epochs": cfg.aug_epochs, "lr": cfg.aug_lr, "bs": max(1, min(cfg.batch_size, 32)), "seed": cfg.seed}
+    if transform_key is not None:
+        key["transform"] = transform_key
+    train_xy = {} if train_xy is None else train_xy
+
+    def compute():
+        if not train_xy:
+            train_xy["xy"] = _train_set(cfg)
+        m = finetune(cfg, resolve_model(base), *train_xy["xy"], k, progress, transform=transform)
+        return {n: t.detach().cpu() for n, t in m.state_dict().items()}
+
+    sd = ResultStore.for_cfg(cfg).get_or_compute(AUG_MODEL_KIND, key, compute)
+    m = copy.deepcopy(resolve_model(base))
+    m.load_state_dict(sd)
+    return m.to(cfg.torch_device).eval()
+
+
 def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> dict[str, Any]:
     """§6.2: for k = 0 (the control, :data:`CONTROL`) and each k in ``cfg.aug_pixel_counts``
     fine-tune (:func:`finetune`) on ``cfg.aug_train_images`` Imagenette *train* images, then on
@@ -191,19 +218,7 @@ def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> d
     train_xy: dict[str, tuple] = {}
 
     def tuned(k: int) -> nn.Module:  # built only when a number of this variant must be computed
-        key = {"what": AUG_MODEL_KIND, **model_key(cfg), "k": k, "train_images": cfg.aug_train_images,
-               "epochs": cfg.aug_epochs, "lr": cfg.aug_lr, "bs": max(1, min(cfg.batch_size, 32)), "seed": cfg.seed}
-
-        def compute():
-            if not train_xy:
-                train_xy["xy"] = _train_set(cfg)
-            m = finetune(cfg, resolve_model(base), *train_xy["xy"], k, progress)
-            return {n: t.detach().cpu() for n, t in m.state_dict().items()}
-
-        sd = store.get_or_compute(AUG_MODEL_KIND, key, compute)
-        m = copy.deepcopy(resolve_model(base))
-        m.load_state_dict(sd)
-        return m.to(cfg.torch_device).eval()
+        return finetuned_model(cfg, base, k, progress=progress, train_xy=train_xy)
 
     models: dict[str, Any] = {"base": base, CONTROL: LazyModel(lambda: tuned(0))}
     for k in cfg.aug_pixel_counts:
