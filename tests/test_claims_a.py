@@ -79,12 +79,16 @@ def clean(acc=ACC, archs=ARCHS, n_seeds=1, n_test=2000, override=None):
     return out
 
 
-def delta_df(dn=DN, db=DB, acc=ACC, archs=ARCHS, n_seeds=1, n_img=128, scale=None, override=None, seed=0):
-    """A run_all-like table: every model's attacked images (correct with its accuracy, 95 % of those
-    attacked successfully) with a change drawn around the model's mean (``override``: (arch, kind, σ) →
-    (Δ, accuracy))."""
+def delta_df(dn=DN, db=DB, acc=ACC, archs=ARCHS, n_seeds=1, n_img=128, scale=None, override=None, seed=0,
+             p_success=0.995, hard_by_easy=None):
+    """A run_all-like table: every model's attacked images (correct with its accuracy, ``p_success`` of
+    those attacked successfully) with a change drawn around the model's mean, times a per-image factor
+    shared by every model (some images need larger changes for every model, as in real runs; or
+    ``hard_by_easy(easy)``, tied to how easily the image is classified)
+    (``override``: (arch, kind, σ) → (Δ, accuracy))."""
     rng = np.random.default_rng(seed)
     easy = rng.random(n_img)
+    hard = np.exp(0.3 * rng.standard_normal(n_img)) if hard_by_easy is None else hard_by_easy(easy)
     frames = []
     models = [("noise", s, d) for s, d in dn.items()] + [("blur", s, d) for s, d in db.items()]
     for a in archs:
@@ -92,8 +96,8 @@ def delta_df(dn=DN, db=DB, acc=ACC, archs=ARCHS, n_seeds=1, n_img=128, scale=Non
             d, p = (override or {}).get((a, k, s), (d, acc[(k, s)]))
             for r in range(n_seeds):
                 corr = easy < p
-                succ = corr & (rng.random(n_img) < 0.95)
-                val = d * (scale or {}).get(a, 1.0) * np.exp(0.3 * rng.standard_normal(n_img))
+                succ = corr & (rng.random(n_img) < p_success)
+                val = d * (scale or {}).get(a, 1.0) * hard * np.exp(0.1 * rng.standard_normal(n_img))
                 f = pd.DataFrame({"arch": a, "kind": k, "sigma_train": s, "seed": r, "image": 100 + np.arange(n_img),
                                   "correct": corr, "success": succ, "mean_abs_8bit": np.where(succ, val, np.nan),
                                   "linf_8bit": np.where(succ, 4 * val, np.nan)})
@@ -280,6 +284,39 @@ def test_delta_partly():
     assert verdicts(pac.delta_claims(delta_df({**DN, .05: 2.75}), clean()))["A-conclusion-01"] == "partly"
     # architectures 35 % apart: value above the 25 % margin → no; 20 % apart with a wide interval → partly or yes
     assert verdicts(pac.delta_claims(delta_df(scale={"inception": 1.35}), clean()))["A-adv-archs"] == "no"
+
+
+def _own_image_means(df):
+    from robustlab.paper_a.delta import model_means
+
+    return model_means(df).groupby(level=["kind", "sigma_train"]).mean()
+
+
+def test_delta_comparisons_are_paired_on_common_images():
+    # the images only the accurate models get right need *small* changes, those every model gets right
+    # large ones: a low-accuracy model's own images are the robust ones, so its own-image mean is high
+    df = delta_df(hard_by_easy=lambda e: np.exp(5 * (0.5 - e)))
+    own = _own_image_means(df)
+    assert own[("noise", 5.0)] > own[("noise", 0.1)]  # unpaired, σ 5 would look *more* robust
+    c = by_id(pac.delta_claims(df, clean()))["A-adv-noise-high"]
+    assert c.verdict == "yes"  # paired, on the same images, σ ≥ 1 needs less
+    assert "each σ on the images it and the small-noise models all classify correctly and move" in c.ours
+    # beside it, the Δ = 0 variant over all images (less the few where an attack on a correct image failed)
+    assert "the same with Δ = 0 for an image a model already misclassifies (over 12" in c.ours
+    assert " of 128 images): σ 1 " in c.ours
+    assert "this decides" in c.why
+    # the reverse: σ ≥ 1 needs 20 % *more* on the same images, but its own images are the fragile ones
+    df = delta_df({**DN, 1.0: 2.6, 5.0: 2.6}, hard_by_easy=lambda e: np.exp(5 * (e - 0.5)))
+    own = _own_image_means(df)
+    assert own[("noise", 5.0)] < own[("noise", 0.1)]  # unpaired, σ 5 would look less robust
+    assert by_id(pac.delta_claims(df, clean()))["A-adv-noise-high"].verdict == "no"
+
+
+def test_delta_comparison_needs_enough_common_images():
+    # every attack fails on half the images, independently per model: σ 5 (20 % accurate) and the
+    # small-noise models share fewer than 10 moved images
+    c = by_id(pac.delta_claims(delta_df(p_success=0.5), clean()))["A-adv-low-acc"]
+    assert c.verdict == NOT_TESTABLE
 
 
 def test_chance_model_is_left_out_and_named():
