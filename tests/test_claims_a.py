@@ -99,8 +99,10 @@ def delta_df(dn=DN, db=DB, acc=ACC, archs=ARCHS, n_seeds=1, n_img=128, scale=Non
                 succ = corr & (rng.random(n_img) < p_success)
                 val = d * (scale or {}).get(a, 1.0) * hard * np.exp(0.1 * rng.standard_normal(n_img))
                 f = pd.DataFrame({"arch": a, "kind": k, "sigma_train": s, "seed": r, "image": 100 + np.arange(n_img),
-                                  "correct": corr, "success": succ, "mean_abs_8bit": np.where(succ, val, np.nan),
-                                  "linf_8bit": np.where(succ, 4 * val, np.nan)})
+                                  "correct": corr, "success": succ, "mean_abs_8bit": np.where(succ, val / 4, np.nan),
+                                  "linf_8bit": np.where(succ, val, np.nan),
+                                  # an L2 table's l2 whose per-pixel RMS (8-bit) is the drawn change
+                                  "l2": np.where(succ, val * np.sqrt(pac.D_IN) / 127.5, np.nan)})
                 frames.append(f)
     return pd.concat(frames, ignore_index=True)
 
@@ -427,6 +429,32 @@ def test_module_claims_inception_by_construction():
     assert v == {"A-params-resnet": "yes", "A-params-inception": "by construction", "A-params-resnext": "no"}
     v = verdicts(pac.module_claims([{"arch": "inception", "ours": 192000, "paper": 192512}]))
     assert v == {"A-params-inception": "no"}
+
+
+def test_rms_from_l2():
+    df = pd.DataFrame({"l2": [np.sqrt(pac.D_IN) * 2 / 255]})
+    assert pac.with_rms(df)["rms_8bit"].iloc[0] == pytest.approx(1.0)
+
+
+def test_delta_claims_decided_on_both_norms():
+    lin = delta_df()
+    same = by_id(pac.delta_claims(lin, clean(), df_l2=delta_df(seed=1)))
+    assert {c.verdict for c in same.values()} == {"yes"}
+    c = same["A-adv-noise"]
+    assert "L∞ of the L∞-minimal change:" in c.ours and "per-pixel RMS of the L2-minimal change:" in c.ours
+    assert c.why.startswith("decided on both norms (linf: yes; l2: yes)")
+    # the L2 change says the opposite everywhere: every verdict depends on the norm → partly
+    opp = by_id(pac.delta_claims(lin, clean(), df_l2=delta_df(DN_OPP, DB_OPP, scale={"inception": 2.0})))
+    assert opp["A-adv-noise"].verdict == "partly" and "l2: no" in opp["A-adv-noise"].why
+    assert opp["A-adv-small"].verdict == "partly"
+    # both say no: no
+    both = by_id(pac.delta_claims(delta_df(DN_OPP, DB_OPP), clean(), df_l2=delta_df(DN_OPP, DB_OPP)))
+    assert both["A-adv-noise"].verdict == "no"
+    noise, blur = grids(NOISE), grids(blur_matrix())
+    cc = pac.clean_correctness({"noise": noise, "blur": blur}, SIG)
+    cs = by_id(pac.conclusion_claims(noise, SIG, ARCHS, lin, cc, blur_correct=blur,
+                                     df_l2=delta_df({**DN, .1: 1.6})))
+    assert cs["A-conclusion-01-both"].verdict == "partly" and "l2: partly" in cs["A-conclusion-01-both"].why
 
 
 def test_adv_small_uses_the_papers_2_5_of_255():

@@ -40,7 +40,7 @@ from robustlab.core.stats import LEVEL, Estimate, estimate, over_seeds, wilson
 from robustlab.core.stats import N_BOOT as _N_BOOT
 
 __all__ = ["MARGIN", "CHANCE", "CHANCE_FLOOR", "MIN_SUCCESS", "DELTA_MARGIN", "ARCH_SPREAD", "SMALL_PCT",
-           "COMPARES_MODELS", "one_seed_cap",
+           "COMPARES_MODELS", "one_seed_cap", "NORM_METRICS", "with_rms", "both_norms",
            "data_claims", "module_claims", "fig4_claims", "fig6_claims", "delta_claims", "clean_correctness",
            "conclusion_claims"]
 
@@ -670,11 +670,58 @@ def _arch_spread(dd: _Deltas) -> tuple[Estimate, dict[str, float]]:
     return _dest(dd, spread), am, _zest(dd, spread), levels
 
 
-def delta_claims(df, clean_correct: Mapping, metric: str = "mean_abs_8bit") -> list[Claim]:
+#: The Δ of each norm: the L∞ of the L∞-minimal change, and the per-pixel RMS of the L2-minimal change
+#: (both in 8-bit units; "on average every pixel of an image has to be modified by the given delta").
+NORM_METRICS = {"linf": "linf_8bit", "l2": "rms_8bit"}
+NORM_NAMES = {"linf": "L∞ of the L∞-minimal change", "l2": "per-pixel RMS of the L2-minimal change"}
+#: Values per CIFAR-10 image (32 × 32 × 3): the RMS per pixel and channel is L2 / √D.
+D_IN = 32 * 32 * 3
+
+
+def with_rms(df):
+    """``df`` (a :func:`robustlab.paper_a.delta.run_all` table; ``l2`` on the [-1, 1] input scale) with
+    ``rms_8bit``: the root mean square change per pixel and channel, in 8-bit units."""
+    return df.assign(rms_8bit=df["l2"] * (255.0 / 2.0) / np.sqrt(D_IN))
+
+
+def both_norms(by_norm: Mapping[str, list[Claim]]) -> list[Claim]:
+    """One claim per id from the claims decided on each norm (``{"linf": [...], "l2": [...]}``): the
+    verdict is each norm's when they agree; a verdict that depends on the norm is at most "partly"
+    (yes only when both say yes; not testable on one norm: at most partly); *ours* gives both."""
+    norms = [n for n in ("linf", "l2") if n in by_norm]
+    if len(norms) == 1:
+        return list(by_norm[norms[0]])
+    first, second = ({c.id: c for c in by_norm[n]} for n in norms)
+    out = []
+    for c in by_norm[norms[0]]:
+        d = second.get(c.id)
+        if d is None:
+            out.append(c)
+            continue
+        v = c.verdict if c.verdict == d.verdict else _halves(c.verdict, d.verdict)
+        ours = (c.ours if c.ours == d.ours else
+                f"{NORM_NAMES[norms[0]]}: {c.ours} ‖ {NORM_NAMES[norms[1]]}: {d.ours}")
+        why = (f"decided on both norms ({norms[0]}: {c.verdict}; {norms[1]}: {d.verdict}); a verdict that depends "
+               f"on the norm is at most partly; the headline is the {NORM_NAMES[norms[0]]}; " + c.why)
+        out.append(dataclasses.replace(c, ours=ours, verdict=v, why=why))
+    return out
+
+
+def delta_claims(df, clean_correct: Mapping, metric: str = "linf_8bit", df_l2=None) -> list[Claim]:
+    """Paper A's claims on Figs. 5/7, decided on the L∞ of the L∞-minimal change (``df``, ``metric``)
+    and, when ``df_l2`` (the L2 attack's table) is given, also on the per-pixel RMS of the L2-minimal
+    change; the two are merged by :func:`both_norms`. Arguments otherwise as :func:`_delta_claims`."""
+    out = {"linf": _delta_claims(df, clean_correct, metric)}
+    if df_l2 is not None:
+        out["l2"] = _delta_claims(with_rms(df_l2), clean_correct, NORM_METRICS["l2"])
+    return both_norms(out)
+
+
+def _delta_claims(df, clean_correct: Mapping, metric: str = "linf_8bit") -> list[Claim]:
     """Paper A's claims on Figs. 5/7 from ``df`` (the per-(model, image) table of
     :func:`robustlab.paper_a.delta.run_all`, with an optional ``seed`` column) and ``clean_correct``
     {(arch, kind, σ_train): bool (n_seeds, n_test)}, each model's correctness on the clean test images
-    (:func:`clean_correctness`), for the chance rule. Changes: mean |δ| per pixel in 8-bit units."""
+    (:func:`clean_correctness`), for the chance rule. Changes: ``metric`` in 8-bit units."""
     dd = _deltas(df, clean_correct, metric)
     left = _left_text(dd)
     out = []
@@ -822,7 +869,18 @@ def clean_correctness(grids: Mapping, sigmas) -> dict:
 
 
 def conclusion_claims(noise_correct: Mapping, sigmas, archs, df, clean_correct: Mapping,
-                      metric: str = "mean_abs_8bit", blur_correct: Mapping | None = None) -> list[Claim]:
+                      metric: str = "linf_8bit", blur_correct: Mapping | None = None, df_l2=None) -> list[Claim]:
+    """:func:`_conclusion_claims` on the L∞ change (``df``, ``metric``) and, with ``df_l2``, also on
+    the per-pixel RMS of the L2-minimal change, merged by :func:`both_norms`."""
+    out = {"linf": _conclusion_claims(noise_correct, sigmas, archs, df, clean_correct, metric, blur_correct)}
+    if df_l2 is not None:
+        out["l2"] = _conclusion_claims(noise_correct, sigmas, archs, with_rms(df_l2), clean_correct,
+                                       NORM_METRICS["l2"], blur_correct)
+    return both_norms(out)
+
+
+def _conclusion_claims(noise_correct: Mapping, sigmas, archs, df, clean_correct: Mapping,
+                       metric: str = "linf_8bit", blur_correct: Mapping | None = None) -> list[Claim]:
     """§3/§4: "training with σ = 0.1 is beneficial" on both measures, against σ = 0: the accuracy on
     noisy data (mean over every σ_eval > 0 of the noise grid ``noise_correct``, as in
     :func:`fig4_claims`) and the adversarial change (``df`` / ``clean_correct`` as in :func:`delta_claims`);
