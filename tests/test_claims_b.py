@@ -207,7 +207,7 @@ def aug(wrong64, clean=None, still=None, n=400, n_fgsm=300, models=("base", CONT
         v = nested(r, n_fgsm)
         f.append({"model": m, "fgsm_examples": n_fgsm, "still_fooling_rate": float(v.mean()),
                   "still_fooling_lo": np.nan, "still_fooling_hi": np.nan, "restored_rate": 1 - float(v.mean()),
-                  "per_example": v})
+                  "per_example": v, "per_example_restored": 1 - v})
     u = [{"model": m, "images": n, "wrong_rate": unsel.get(m, 0.10), "per_image": nested(unsel.get(m, 0.10), n)}
          for m in models]
     return {"exp1": pd.DataFrame(e), "fgsm": pd.DataFrame(f), "train_images": 100, "test_images": n,
@@ -218,7 +218,8 @@ def test_augmentation_yes():
     res = aug({"base": 0.18, CONTROL: 0.20, "k=4": 0.05, "k=64": 0.12},
               still={"base": 1.0, CONTROL: 0.6, "k=4": 0.3, "k=64": 0.4})
     c = pb.claims_augmentation(res)
-    assert verdicts(c) == {"B-aug-random": "yes", "B-aug-small-k": "yes", "B-aug-clean": "yes", "B-aug-fgsm": "yes"}
+    assert verdicts(c) == {"B-aug-random": "yes", "B-aug-small-k": "yes", "B-aug-clean": "yes", "B-aug-fgsm": "yes",
+                           "B-aug-fgsm-most": "yes"}
     by = {x.id: x for x in c}
     assert by["B-aug-random"].value == pytest.approx(15.0)  # k=4 vs the control at 64 px
     assert by["B-aug-fgsm"].value == pytest.approx(-30.0) and by["B-aug-fgsm"].interval[1] < 0
@@ -236,7 +237,8 @@ def test_augmentation_no():
     res = aug({"base": 0.18, CONTROL: 0.20, "k=4": 0.25, "k=64": 0.20},
               unsel={"k=4": 0.20, "k=64": 0.20}, still={"base": 1.0, CONTROL: 0.6, "k=4": 0.7})
     v = verdicts(pb.claims_augmentation(res))
-    assert v == {"B-aug-random": "no", "B-aug-small-k": "no", "B-aug-clean": "no", "B-aug-fgsm": "no"}
+    assert v == {"B-aug-random": "no", "B-aug-small-k": "no", "B-aug-clean": "no", "B-aug-fgsm": "no",
+                 "B-aug-fgsm-most": "no"}
 
 
 def test_augmentation_partly_and_not_testable():
@@ -246,6 +248,11 @@ def test_augmentation_partly_and_not_testable():
     assert v["B-aug-random"] == "partly"  # k=4 better than the control, k=64 worse
     assert v["B-aug-clean"] == "partly"  # 1 % of 100: inside ±2 pts, the interval is not
     assert v["B-aug-fgsm"] == "partly"  # 2 pts fewer, the interval reaches above 0
+    assert v["B-aug-fgsm-most"] == "no"  # 42 % restored
+    res = aug({"base": 0.18, CONTROL: 0.20, "k=4": 0.10, "k=64": 0.25}, still={"base": 1.0, CONTROL: 0.6, "k=4": 0.46},
+              n_fgsm=50)
+    c = {x.id: x for x in pb.claims_augmentation(res)}["B-aug-fgsm-most"]
+    assert c.verdict == "partly" and c.value == pytest.approx(54.0)  # most, but the interval reaches below 50 %
     one_k = aug({"base": 0.1, CONTROL: 0.2, "k=4": 0.1}, models=("base", CONTROL, "k=4"))
     assert verdicts(pb.claims_augmentation(one_k))["B-aug-small-k"] == NOT_TESTABLE
     no_control = aug({"base": 0.1, "k=4": 0.1}, models=("base", "k=4"))
@@ -284,8 +291,10 @@ def test_aug_one_run_caps_and_fgsm_text_follows_the_model():
     res = aug({"base": 0.18, CONTROL: 0.20, "k=4": 0.05, "k=64": 0.12},
               still={"base": 1.0, CONTROL: 0.6, "k=4": 0.3, "k=64": 0.4})
     c = {x.id: x for x in pb.claims_augmentation(res)}
-    assert {x.verdict for x in c.values()} == {"partly"} and all(x.why.startswith("one fine-tuning run")
-                                                               for x in c.values())
+    capped = {k: x for k, x in c.items() if k != "B-aug-fgsm-most"}  # a level of one model: not capped
+    assert {x.verdict for x in capped.values()} == {"partly"} and all(x.why.startswith("one fine-tuning run")
+                                                                    for x in capped.values())
+    assert c["B-aug-fgsm-most"].verdict == "yes"
     assert "MobileNetV2, not ResNet-101" in c["B-aug-fgsm"].why
     res["model"] = "resnet101"
     c = {x.id: x for x in pb.claims_augmentation(res)}

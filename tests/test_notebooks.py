@@ -84,7 +84,7 @@ B_IDS = {"06_pixel_count": {"B-64px-range", "B-resnet-4-64", "B-64px-10pct", "B-
          "07_pixel_magnitude": {"B-magnitude"},
          "08_pixel_area": {"B-area", "B-area-fig10", "B-magnitude-vs-area"},
          "09_fgsm_and_pixels": {"B-fgsm-restore"},
-         "10_augmentation": {"B-aug-random", "B-aug-small-k", "B-aug-clean", "B-aug-fgsm"},
+         "10_augmentation": {"B-aug-random", "B-aug-small-k", "B-aug-clean", "B-aug-fgsm", "B-aug-fgsm-most"},
          "11_pixel_index": {"B-pi-example", "B-pi-adversarial"}}
 
 

@@ -236,7 +236,7 @@ def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> d
             frows.append({"model": name, "fgsm_examples": int(fooled.sum()),
                           "still_fooling_rate": float(still.mean()), "still_fooling_lo": se.lo,
                           "still_fooling_hi": se.hi, "restored_rate": float((p == test_y[fooled]).mean()),
-                          "per_example": still})
+                          "per_example": still, "per_example_restored": (p == test_y[fooled]).astype(float)})
     return {"exp1": pd.DataFrame(rows), "fgsm": pd.DataFrame(frows), "clean_unselected": pd.DataFrame(urows),
             "train_images": cfg.aug_train_images, "test_images": int(len(test_y)),
             "fgsm_fooled_base": int(fooled.sum()), "model": primary(cfg)}

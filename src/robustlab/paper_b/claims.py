@@ -482,7 +482,30 @@ def claims_augmentation(res: dict) -> list[Claim]:
                             ("" if k4 == "k=4" else " (k = 4 was not run: the smallest k)") + paper, est, 100, "pts"))
     else:
         out.append(Claim("B-aug-fgsm", "no FGSM example fooled the base model", NOT_TESTABLE, "nothing to transfer"))
-    return [_one_run(c) for c in out]
+    out = [_one_run(c) for c in out]
+    out.append(_most_restored(f, ks, mlabel))
+    return out
+
+
+def _most_restored(f: pd.DataFrame, ks, mlabel: str) -> Claim:
+    """§6.2: "most of the images are restored to the correct classification" by the k = 4 model (the
+    smallest k run): the share of the base model's FGSM examples it classifies correctly above 50 %.
+    A level of one model, not a comparison: not capped for the single fine-tuning run."""
+    if not len(f) or "per_example_restored" not in f.columns:
+        return Claim("B-aug-fgsm-most", "no FGSM example to restore (or not recorded)", NOT_TESTABLE,
+                     "needs FGSM examples that fooled the base model")
+    fm = f.set_index("model")
+    k4 = "k=4" if "k=4" in fm.index else ks[0][1]
+    r = _rate(fm.loc[k4, "per_example_restored"], "FGSM examples")
+    ctl = ("" if "k=0 (control)" not in fm.index else
+           f"; the control: {_pc(_rate(fm.loc['k=0 (control)', 'per_example_restored'], 'FGSM examples'))}")
+    n = len(fm.loc[k4, "per_example_restored"])
+    return Claim.of("B-aug-fgsm-most", f"{k4} ({mlabel}) restores {_pc(r)} of {n} FGSM examples to the true class{ctl}",
+                    exceeds(r, 0.5),
+                    "'most' = more than 50 % of the base model's FGSM examples classified correctly by the "
+                    f"fine-tuned {k4} model (whole interval above: yes; only the value: partly); an example that "
+                    "no longer fools but lands on a third class is not restored" +
+                    ("" if k4 == "k=4" else " (k = 4 was not run: the smallest k)"), r, 100, "%")
 
 
 def _one_run(c: Claim) -> Claim:
