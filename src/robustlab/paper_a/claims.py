@@ -109,7 +109,7 @@ COMPARES_MODELS = ("A-noise-001", "A-noise-drop", "A-noise-small-helps", "A-nois
                    "A-blur-05", "A-blur-inception", "A-blur-archs", "A-adv-noise", "A-adv-noise-high", "A-adv-blur",
                    "A-adv-archs", "A-conclusion-01", "A-adv-low-acc", "A-conclusion-01-both", "A-conclusion-archs")
 ONE_SEED = ("one training seed: the interval covers the test images, not the seed-to-seed luck of training "
-            "(measured at ≈ 3 points in the quick profile, the size of the margin), so yes is capped at partly")
+            "(which can be as large as the margin), so yes is capped at partly")
 #: Fewest models for a correlation across models.
 MIN_MODELS = 4
 #: Bootstrap resamples of every interval here (tests lower it).
