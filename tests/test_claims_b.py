@@ -415,3 +415,14 @@ def test_merge_claims_replaces_by_id():
     ids = [c.id for c in merged]
     assert len(ids) == len(set(ids)) and {"B-model-ranking", "B-pi-ranking"} <= set(ids)
     assert next(c for c in merged if c.id == "B-64px-range").verdict == "no"  # the several-model one
+
+
+def test_within_counts_an_exact_margin_tie_inside():
+    from robustlab.core.claims import within
+    from robustlab.core.stats import Estimate
+    from robustlab.paper_b.claims import SAME
+
+    # 23 % − 21 % of 100 images is 0.020000000000000018 in floating point: exactly the ±2-pt margin
+    assert within(Estimate(0.23 - 0.21, 0.0, 0.05), SAME) == "partly"
+    assert within(Estimate(0.23 - 0.21, 0.0, 0.23 - 0.21), SAME) == "yes"
+    assert within(Estimate(0.025, 0.0, 0.05), SAME) == "no"

@@ -66,12 +66,17 @@ def below(est, margin: float = 0.0) -> str:
     return graded(np.isfinite(est.hi) and est.hi < margin, est.value < margin)
 
 
+#: Rounding slack of :func:`within`: rates are ratios of counts, so 0.23 − 0.21 is 0.020000000000000018.
+_TIE = 1e-9
+
+
 def within(est, margin: float) -> str:
     """Verdict of "``est`` is zero up to ±``margin``" (equivalence; see the module docstring)."""
     if not np.isfinite(est.value):
         return NOT_TESTABLE
-    whole = np.isfinite(est.lo) and np.isfinite(est.hi) and est.lo >= -margin and est.hi <= margin
-    return graded(whole, abs(est.value) <= margin)
+    m = margin + _TIE  # a difference of exactly the margin (2 of 100 images vs ±2 pts) is inside it
+    whole = np.isfinite(est.lo) and np.isfinite(est.hi) and est.lo >= -m and est.hi <= m
+    return graded(whole, abs(est.value) <= m)
 
 
 def combine(verdicts: Iterable[str]) -> str:
