@@ -75,7 +75,8 @@ def main(argv=None) -> None:
         rows.append(("linf", run_reference(name, model, x, y)))
     for s in a.steps:
         rows.append(("linf", run_ours(model, x, y, norm="linf", steps=s)))
-    rows.append(("l2", run_reference("torchattacks_deepfool", model, x, y)))
+    for name in ("torchattacks_deepfool", "foolbox_l2_deepfool", "foolbox_l2_fmn"):
+        rows.append(("l2", run_reference(name, model, x, y)))
     for s in a.steps:
         rows.append(("l2", run_ours(model, x, y, norm="l2", steps=s)))
     hdr = (f"{'attack':30s} {'norm':5s} {'n':>4s} {'success':>8s} {'median':>10s} {'med mean|d|':>12s} "

@@ -156,14 +156,14 @@ def run_reference(name: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     xa, ya = x[correct], y[correct]
     counter = GradCounter(model).eval()
     t0 = time.time()
-    if name in ("foolbox_linf_deepfool", "foolbox_linf_fmn"):
+    if name in ("foolbox_linf_deepfool", "foolbox_linf_fmn", "foolbox_l2_deepfool", "foolbox_l2_fmn"):
         import foolbox as fb
 
         fmodel = fb.PyTorchModel(counter, bounds=BOUNDS)
-        if name == "foolbox_linf_deepfool":
-            attack = fb.attacks.LinfDeepFoolAttack(**kw)
-        else:
-            attack = fb.attacks.LInfFMNAttack(**kw)
+        attack = {"foolbox_linf_deepfool": fb.attacks.LinfDeepFoolAttack,
+                  "foolbox_linf_fmn": fb.attacks.LInfFMNAttack,
+                  "foolbox_l2_deepfool": fb.attacks.L2DeepFoolAttack,
+                  "foolbox_l2_fmn": fb.attacks.L2FMNAttack}[name](**kw)
         _, adv, _ = attack(fmodel, xa, ya, epsilons=None)
     elif name == "torchattacks_deepfool":
         import torchattacks

@@ -74,3 +74,14 @@ def test_ours_all_succeed_and_stay_in_bounds(setup, ours):
         assert r["success"].all()
         adv = r["result"].adv
         assert adv.min() >= -1 and adv.max() <= 1
+
+
+def test_l2_vs_the_best_of_foolbox_fmn_and_deepfool(setup, ours):
+    """The L2 attack behind chapter 05's per-pixel RMS is held to the L∞ attack's standard: its median
+    L2 at most 1.02 × the better of foolbox's L2 FMN and L2 DeepFool on the same images."""
+    refs = [run_reference(n, *setup) for n in ("foolbox_l2_fmn", "foolbox_l2_deepfool")]
+    o = ours["l2"]
+    assert all(o["n_attacked"] == r["n_attacked"] for r in refs)
+    assert o["success"].mean() >= max(r["success"].mean() for r in refs)
+    best = min(np.median(r["l2"]) for r in refs)
+    assert np.median(o["l2"]) <= 1.02 * best, (np.median(o["l2"]), [np.median(r["l2"]) for r in refs])

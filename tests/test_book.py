@@ -10,7 +10,7 @@ import nbformat
 import pytest
 
 from robustlab.book import runner as book
-from robustlab.book.checklist import CHECKLIST, claims_table, entry, record_claims, summary_rows
+from robustlab.book.checklist import CHECKLIST, claims_table, entry, record_claims, summary_rows, with_text
 from robustlab.core.claims import Claim, graded, verdict
 from robustlab.core.errors import ParameterError
 
@@ -406,3 +406,24 @@ def test_launch_buttons_appear_once_the_repository_url_is_set(built_site, monkey
     assert "JupyterHub" not in page  # no hub configured
     assert "launch-buttons" not in (html / "book" / "executed" / "07_pixel_magnitude.html").read_text()  # placeholder
     assert "launch-buttons" not in (html / "book" / "intro.html").read_text()
+
+
+def test_claims_display_one_headline_and_the_rest_folded():
+    from robustlab.book.checklist import DISPLAY_COLUMNS, claims_display
+    from robustlab.core.stats import Estimate
+
+    long_ours = "; ".join(f"model {i}: 1.{i} [0.{i}, 2.{i}] % (yes)" for i in range(10)) + " <a & b>"
+    c = [Claim.of("B-area", long_ours, "yes", "the rule", Estimate(1.25, 0.5, 2.0, "bootstrap over 10 images"),
+                  100, "%"),
+         Claim("A-data", "50,000 / 10,000", "yes", "counted"), Claim("B-magnitude", "—", "not testable here", "n/a")]
+    d = claims_display(c)
+    assert list(d.columns) == DISPLAY_COLUMNS
+    assert list(d["ours: headline [95 % interval]"]) == ["125.0 [50.0, 200.0] %", "50,000 / 10,000", "—"]
+    det = d.loc[0, "details"]
+    assert det.startswith("<details>") and "model 9: 1.9 [0.9, 2.9] % (yes)" in det and "&lt;a &amp; b&gt;" in det
+    assert "the rule" in det and "bootstrap over 10 images" in det  # nothing dropped
+    rows = summary_rows({"08_pixel_area": {"claims": [with_text(c[0])]}})
+    s = claims_display(rows)
+    row = s[s["claim"] == entry("B-area")["claim"]].iloc[0]
+    assert row["ours: headline [95 % interval]"] == "125.0 [50.0, 200.0] %" and row["notebook"] == "08_pixel_area"
+    assert "model 9" in row["details"]

@@ -26,8 +26,9 @@ import yaml
 from robustlab.book.provenance import read_records, record
 from robustlab.core.claims import VERDICTS, Claim
 
-__all__ = ["VERDICTS", "CHECKLIST", "TABLE_COLUMNS", "entry", "with_text", "value_text", "claims_table",
-           "record_claims", "norm_section", "collect_records", "summary_rows", "verdict_counts"]
+__all__ = ["VERDICTS", "CHECKLIST", "TABLE_COLUMNS", "DISPLAY_COLUMNS", "entry", "with_text", "value_text",
+           "headline_text", "claims_table", "claims_display", "record_claims", "norm_section", "collect_records",
+           "summary_rows", "verdict_counts"]
 
 #: (id, paper, section, claim as the paper states it, the paper's value, notebook that tests it), read from
 #: ``checklist.yaml`` beside this module (data, not code).
@@ -96,8 +97,67 @@ def value_text(rec: Mapping[str, Any]) -> str:
     return f"{v:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]{unit} ({rec.get('method', '95 % interval')})"
 
 
-#: Columns of a claims table (a page's and the summary's).
+def headline_text(rec: Mapping[str, Any]) -> str:
+    """A recorded claim's one headline number — the one that decides its verdict — with its 95 %
+    interval and unit, e.g. ``"+4.1 [1.2, 7.0] pts"`` (how the interval was obtained is in the
+    details); without a number, its short *ours* (a count), else "—"."""
+    v = rec.get("value")
+    if v is None:  # a count or a short statement (A-data, A-params-*): the words are the headline
+        ours = str(rec.get("ours", ""))
+        return ours if ours and len(ours) <= 40 and rec.get("verdict") in VERDICTS else "—"
+    unit = rec.get("unit", "")
+    unit = f" {unit}" if unit else ""
+    iv = rec.get("interval")
+    if not iv:
+        return f"{v:.3g}{unit}"
+    lo, hi = iv
+    digits = 2 if max(abs(v), abs(lo), abs(hi)) < 10 else 1
+    return f"{v:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]{unit}"
+
+
+#: Columns of a claims table (a page's and the summary's): the data, nothing folded.
 TABLE_COLUMNS = ["section", "claim", "paper's value", "ours", "value [95 % interval]", "verdict", "why"]
+#: Columns of the table a reader sees (:func:`claims_display`): one headline per claim, the rest folded.
+DISPLAY_COLUMNS = ["section", "claim", "paper's value", "ours: headline [95 % interval]", "verdict", "details"]
+
+
+def _details(ours: str, how: str, why: str) -> str:
+    import html
+
+    parts = [f"<p><b>ours:</b> {html.escape(str(ours))}</p>"]
+    if how:
+        parts.append(f"<p><b>headline and interval:</b> {html.escape(str(how))}</p>")
+    if why:
+        parts.append(f"<p><b>why (the rule):</b> {html.escape(str(why))}</p>")
+    return "<details><summary>numbers and rule</summary>" + "".join(parts) + "</details>"
+
+
+def claims_display(claims) -> Any:
+    """The claims as a reader scans them: one row per claim with its **one headline value** (the
+    number that decides the verdict, with its 95 % interval; :func:`headline_text`) and the verdict,
+    and every per-model / per-architecture number and the rule folded into a ``<details>`` cell —
+    the same data as :func:`claims_table`, nothing dropped. ``claims``: Claim records, recorded claim
+    dicts, or the rows of :func:`summary_rows` (their ``notebook`` column is kept)."""
+    import pandas as pd
+
+    if isinstance(claims, pd.DataFrame):
+        items = claims.to_dict("records")
+    else:
+        items = [dict(c) if isinstance(c, Mapping) and ("paper_value" in c or "paper's value" in c) else with_text(c)
+                 for c in claims]
+    rows = []
+    for r in items:
+        head = r.get("headline") if "headline" in r else headline_text(r)
+        how = r.get("value [95 % interval]") if "value [95 % interval]" in r else value_text(r)
+        row = {"section": r.get("section", ""), "claim": r.get("claim", ""),
+               "paper's value": r.get("paper's value", r.get("paper_value", "")),
+               "ours: headline [95 % interval]": head, "verdict": r.get("verdict", ""),
+               "details": _details(r.get("ours", "—"), how if how != "—" else "", r.get("why", ""))}
+        if "notebook" in r:
+            row["notebook"] = r["notebook"]
+        rows.append(row)
+    cols = DISPLAY_COLUMNS + (["notebook"] if any("notebook" in r for r in rows) else [])
+    return pd.DataFrame(rows, columns=cols)
 
 
 def claims_table(claims: Iterable[Claim | Mapping[str, Any]]):
@@ -137,6 +197,7 @@ def _row(entry: Mapping[str, Any], rec: Mapping[str, Any] | None, notebook: str,
         "paper's value": src.get("paper_value", entry.get("paper_value", "")),
         "ours": src.get("ours", "—") if rec else "—",
         "value [95 % interval]": value_text(src) if rec else "—",
+        "headline": headline_text(src) if rec else "—",
         "verdict": status or str(src.get("verdict", "")),
         "why": src.get("why", "") if rec else "",
         "notebook": notebook,

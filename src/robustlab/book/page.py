@@ -38,7 +38,8 @@ GLUE_PREFIX = "application/papermill.record/"
 
 #: Background colours of the verdicts in tables (light, readable with black text).
 VERDICT_COLOURS = {"yes": "#d4edda", "partly": "#fff3cd", "no": "#f8d7da", "not testable": "#e2e3e5",
-                   "not testable here": "#e2e3e5", "not run yet": "#e2e3e5", "not recorded": "#e2e3e5"}
+                   "not testable here": "#e2e3e5", "by construction": "#e2e3e5", "not run yet": "#e2e3e5",
+                   "not recorded": "#e2e3e5"}
 
 
 def in_book_run() -> bool:

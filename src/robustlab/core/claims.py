@@ -28,11 +28,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["VERDICTS", "NOT_TESTABLE", "Claim", "graded", "verdict", "exceeds", "below", "within", "combine"]
+__all__ = ["VERDICTS", "NOT_TESTABLE", "BY_CONSTRUCTION", "Claim", "graded", "verdict", "exceeds", "below", "within",
+           "combine", "at_most_partly"]
 
-#: The verdicts a claim can have.
-VERDICTS = ("yes", "partly", "no", "not testable here")
+#: The verdicts a claim can have. "by construction": the claim holds because we built it to (a
+#: choice of ours was fitted to the paper's number), so agreement is no evidence either way.
+VERDICTS = ("yes", "partly", "no", "not testable here", "by construction")
 NOT_TESTABLE = "not testable here"
+BY_CONSTRUCTION = "by construction"
 
 
 def graded(yes: Any, partly: Any = False, testable: Any = True) -> str:
@@ -63,12 +66,17 @@ def below(est, margin: float = 0.0) -> str:
     return graded(np.isfinite(est.hi) and est.hi < margin, est.value < margin)
 
 
+#: Rounding slack of :func:`within`: rates are ratios of counts, so 0.23 − 0.21 is 0.020000000000000018.
+_TIE = 1e-9
+
+
 def within(est, margin: float) -> str:
     """Verdict of "``est`` is zero up to ±``margin``" (equivalence; see the module docstring)."""
     if not np.isfinite(est.value):
         return NOT_TESTABLE
-    whole = np.isfinite(est.lo) and np.isfinite(est.hi) and est.lo >= -margin and est.hi <= margin
-    return graded(whole, abs(est.value) <= margin)
+    m = margin + _TIE  # a difference of exactly the margin (2 of 100 images vs ±2 pts) is inside it
+    whole = np.isfinite(est.lo) and np.isfinite(est.hi) and est.lo >= -m and est.hi <= m
+    return graded(whole, abs(est.value) <= m)
 
 
 def combine(verdicts: Iterable[str]) -> str:
@@ -80,6 +88,12 @@ def combine(verdicts: Iterable[str]) -> str:
     if all(x == "yes" for x in v):
         return "yes"
     return "no" if all(x == "no" for x in v) else "partly"
+
+
+def at_most_partly(v: str) -> str:
+    """``v`` with "yes" lowered to "partly" (a claim whose evidence cannot support more: one training
+    seed, a verdict that depends on the reading or the norm, a model the paper did not test)."""
+    return "partly" if v == "yes" else v
 
 
 @dataclass(frozen=True)

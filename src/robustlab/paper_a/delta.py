@@ -34,7 +34,7 @@ from robustlab.paper_a.grid import get_model, is_duplicate, model_config, n_seed
 from robustlab.paper_a.kinds import DELTA_KIND
 
 __all__ = ["KIND", "BOUNDS", "N_EXAMPLES", "attack_images", "attack_config", "run_model", "run_all",
-           "summarize", "examples", "model_means", "model_means_by_seed"]
+           "NORMS", "with_norm", "run_both_norms", "summarize", "examples", "model_means", "model_means_by_seed"]
 
 #: ResultStore kind of the per-model results (declared in robustlab.paper_a.kinds).
 KIND = DELTA_KIND
@@ -148,6 +148,22 @@ def run_all(cfg, kinds: Iterable[str] = ("noise", "blur"), archs: Iterable[str] 
             "correct": p["correct"], "success": p["success"], "mean_abs_8bit": p["mean_abs_8bit"],
             "linf_8bit": p["linf_8bit"], "l2": p["l2"], "grad_evals": p["grad_evals"]}))
     return pd.concat(frames, ignore_index=True)
+
+
+#: The norms every model is attacked under for the claims (chapter 05): the change is read as the L∞
+#: of the L∞-minimal change and as the per-pixel RMS of the L2-minimal change.
+NORMS = ("linf", "l2")
+
+
+def with_norm(cfg, norm: str):
+    """``cfg`` with ``attack_norm`` = ``norm`` (the attack results of each norm are cached apart)."""
+    return cfg.replace(attack_norm=norm)
+
+
+def run_both_norms(cfg, progress: bool = True) -> dict:
+    """{norm: :func:`run_all` table} for each of :data:`NORMS` (the profile's own norm is the
+    cached run of the figures; the other is attacked once more, the same images and models)."""
+    return {n: run_all(with_norm(cfg, n), progress=progress) for n in NORMS}
 
 
 def _keys(df) -> list[str]:

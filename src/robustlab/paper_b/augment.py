@@ -35,6 +35,7 @@ from robustlab.paper_b.classifiers import (
     load_model,
     model_key,
     predict,
+    primary,
     resolve_model,
     to_input,
 )
@@ -46,6 +47,7 @@ from robustlab.paper_b.selection import (
     select_correct,
     selected_images,
     split_per_class,
+    unselected,
 )
 
 __all__ = ["CONTROL", "finetune", "finetuned_model", "finetune_lr_check", "augmentation", "augmentation_bases",
@@ -201,11 +203,15 @@ def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> d
     examples (those that fool it) that still fool the fine-tuned model. Fine-tuned weights are
     cached; all numbers too.
 
-    Returns ``{"exp1": DataFrame, "fgsm": DataFrame, "train_images", "test_images",
-    "fgsm_fooled_base"}``; ``exp1`` has one row per model × pixel count (0 = clean) with
+    Returns ``{"exp1": DataFrame, "fgsm": DataFrame, "clean_unselected": DataFrame, "train_images",
+    "test_images", "fgsm_fooled_base", "model"}``; ``exp1`` has one row per model × pixel count (0 = clean) with
     ``wrong_rate`` and its 95 % interval over the held-out images (``wrong_rate_lo``/``_hi``), the
     spread over the repeats (``wrong_rate_std``) and ``per_image``; ``fgsm`` one row per model with
-    ``still_fooling_rate`` and its interval over the FGSM examples and ``per_example``.
+    ``still_fooling_rate`` and its interval over the FGSM examples and ``per_example``;
+    ``clean_unselected`` one row per model with ``wrong_rate`` and ``per_image`` (0/1) on
+    ``cfg.aug_test_images`` held-out val images chosen without consulting any model
+    (:func:`~robustlab.paper_b.selection.unselected`): the selected images are right for the base
+    model by construction, so clean accuracy is compared there. ``model``: the base model's name.
     """
 
     base = base or load_model(cfg)
@@ -223,13 +229,19 @@ def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> d
     models: dict[str, Any] = {"base": base, CONTROL: LazyModel(lambda: tuned(0))}
     for k in cfg.aug_pixel_counts:
         models[f"k={k}"] = LazyModel(lambda k=k: tuned(k))
-    rows, frows = [], []
+    ux, uy = selected_images(cfg, unselected(cfg, cfg.aug_test_images))
+    ukey = config_hash({"items": unselected(cfg, cfg.aug_test_images)["items"]})
+    rows, frows, urows = [], [], []
     for v, (name, m) in enumerate(models.items()):
         if v:
             budget.check("the few-pixel augmentation")  # every finished variant is stored
         mk = {**tkey, "variant": name, "aug": None if name == "base" else
               {"train_images": cfg.aug_train_images, "epochs": cfg.aug_epochs, "lr": cfg.aug_lr}}
         rows += _variant_rows(cfg, name, m, test_x, test_y, mk)
+        up = store.get_or_compute("paperb-aug-clean", {"what": "paperb-aug-clean-unselected", **mk, "aug_test": ukey},
+                                  lambda m=m: predict(m, ux, cfg.eval_batch_size).numpy())
+        uw = (up != uy).astype(float)
+        urows.append({"model": name, "images": len(uy), "wrong_rate": float(uw.mean()), "per_image": uw})
         if fooled.any():
             fk = {"what": AUG_FGSM_KIND, **mk, "eps": cfg.fgsm_eps}
             p = store.get_or_compute(AUG_FGSM_KIND, fk,
@@ -239,9 +251,10 @@ def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> d
             frows.append({"model": name, "fgsm_examples": int(fooled.sum()),
                           "still_fooling_rate": float(still.mean()), "still_fooling_lo": se.lo,
                           "still_fooling_hi": se.hi, "restored_rate": float((p == test_y[fooled]).mean()),
-                          "per_example": still})
-    return {"exp1": pd.DataFrame(rows), "fgsm": pd.DataFrame(frows), "train_images": cfg.aug_train_images,
-            "test_images": int(len(test_y)), "fgsm_fooled_base": int(fooled.sum())}
+                          "per_example": still, "per_example_restored": (p == test_y[fooled]).astype(float)})
+    return {"exp1": pd.DataFrame(rows), "fgsm": pd.DataFrame(frows), "clean_unselected": pd.DataFrame(urows),
+            "train_images": cfg.aug_train_images, "test_images": int(len(test_y)),
+            "fgsm_fooled_base": int(fooled.sum()), "model": primary(cfg)}
 
 
 def _diff(a: np.ndarray, b: np.ndarray, what: str = "images"):

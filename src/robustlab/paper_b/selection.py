@@ -34,7 +34,11 @@ from robustlab.paper_b.classifiers import (
 from robustlab.paper_b.kinds import SELECTION_KIND
 
 __all__ = ["models_table", "SELECTION_SPLITS", "IMAGE_SIZE", "LazyImages", "select_correct", "stored_selection",
-           "selected_images", "load_split", "split_per_class"]
+           "selected_images", "load_split", "split_per_class", "PAPER_MODELS", "unselected"]
+
+#: The paper's five models (Table 1). When any of them runs, the joint image selection is made for
+#: them alone: another model (MobileNetV2, our addition) must not restrict the paper's images.
+PAPER_MODELS = ("resnet101", "densenet121", "vgg16", "alexnet", "squeezenet1_1")
 
 #: where correctly classified images are drawn from, in this order.
 SELECTION_SPLITS = ("sample", "val", "train")
@@ -154,7 +158,27 @@ def select_correct(cfg, n: int | None = None, splits: Sequence[str] = SELECTION_
 
 
 def _run_models(cfg, joint: bool = True) -> list[str]:
-    return available(cfg)[0] if joint else [_name(cfg)]
+    """The models a selection is made for: every available one, or only the paper's five among them
+    when any of the five runs (others are evaluated on the five's images as extras)."""
+    if not joint:
+        return [_name(cfg)]
+    names = available(cfg)[0]
+    five = [n for n in names if n in PAPER_MODELS]
+    return five or names
+
+
+def unselected(cfg, n: int, split: str = "val") -> dict[str, Any]:
+    """The first ``n`` images of ``split`` in the same seeded order :func:`select_correct` visits,
+    chosen **without consulting any model** (so no model is right on them by construction): a fair
+    set for clean accuracy. Returns ``{"items", "labels"}`` for :func:`selected_images`."""
+    per_class = split_per_class(split, n)
+    s = load_split(cfg, split, per_class)
+    if len(s) < n:
+        raise EmptySelectionError(f"unselected: split {split!r} has {len(s)} images, {n} needed; lower "
+                                  "aug_test_images or add data")
+    order = np.random.default_rng([cfg.seed, len(split)]).permutation(len(s))[:n]
+    return {"items": [(split, per_class, int(j)) for j in order],
+            "labels": np.asarray(s.labels[order], dtype=np.int64)}
 
 
 def _selection_key(cfg, n: int, splits: Sequence[str] = SELECTION_SPLITS, names: list[str] | None = None
