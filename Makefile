@@ -27,7 +27,7 @@ help:
 	@echo "make lint   - venv, ruff check src tests benchmarks, lint-imports (the layers, pyproject.toml)"
 	@echo "make lab    - venv, open the notebooks in JupyterLab"
 	@echo "make site   - rebuild the site from the executed notebooks (no execution)"
-	@echo "variables: PROFILE=tiny|quick|paper ONLY=01_data,13_summary PARAMS='epochs=5 seed=1' ROBUSTLAB_DATA=..."
+	@echo "variables: PROFILE=tiny|quick|cpu|paper ONLY=01_data,13_summary PARAMS='epochs=5 seed=1' ROBUSTLAB_DATA=..."
 
 venv: $(STAMP)
 

@@ -314,3 +314,23 @@ def test_real_shared_cifar10_tar(shared_data, cache_dir):
     assert train.images.dtype == np.uint8 and train.labels.dtype == np.int64
     assert np.bincount(train.labels).tolist() == [5000] * 10 and np.bincount(test.labels).tolist() == [1000] * 10
     assert train.classes == CLASSES
+
+
+def test_a_downloaded_imagenet_copy_keys_its_results_apart(tmp_path):
+    """Results keyed on image indices must not be read for another copy of the images: a split from a
+    public download adds its checksum to the keys (paper B's selection, pixel runs, fine-tuning); a
+    local copy adds nothing, so every key computed before downloads existed stays the same."""
+    import json
+
+    from robustlab.data.download import SOURCE_FILE
+    from robustlab.data.imagenet import source_key
+
+    local = tmp_path / "local"
+    (local / "val" / "n01440764").mkdir(parents=True)
+    assert source_key(local) == {}
+    dl = tmp_path / "dl"
+    (dl / "imagenette2-320" / "val" / "n01440764").mkdir(parents=True)
+    (dl / "imagenette2-320" / SOURCE_FILE).write_text(json.dumps({"url": "https://example.invalid/x.tgz",
+                                                                  "md5": "abc123"}))
+    assert source_key(dl) == {"image_sources": {"val": "md5abc123"}}
+    assert source_key(dl, splits=("train",)) == {}

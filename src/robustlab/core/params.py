@@ -31,7 +31,7 @@ from robustlab.core.device import resolve_device
 from robustlab.core.errors import ParameterError
 from robustlab.core.paths import results_root
 
-PROFILES = ("tiny", "quick", "paper")
+PROFILES = ("tiny", "quick", "cpu", "paper")
 
 #: Choices that the layers above declare (core knows no paper): name → allowed values. Filled by
 #: :func:`register_choices`, which the papers call when they are imported; ``import robustlab``

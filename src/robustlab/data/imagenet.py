@@ -36,8 +36,8 @@ from robustlab.data.common import (
 )
 from robustlab.data.download import fetch, source_info
 
-__all__ = ["read_wnids", "imagenet_wnids_path", "find_wnids", "find_imagenet", "image_sources", "center_crop_224",
-           "load_imagenet", "DOWNLOADABLE_SPLITS"]
+__all__ = ["source_key", "read_wnids", "imagenet_wnids_path", "find_wnids", "find_imagenet", "image_sources",
+           "center_crop_224", "load_imagenet", "DOWNLOADABLE_SPLITS"]
 
 #: the splits the public Imagenette download provides.
 DOWNLOADABLE_SPLITS = ("val", "train")
@@ -133,6 +133,21 @@ def image_sources(root: str | os.PathLike | None = None, splits=("sample", "val"
         if p is not None and p not in out:
             out.append(p)
     return out + [find_wnids(root)]
+
+
+def source_key(root: str | os.PathLike | None = None, splits=("sample", "val", "train")) -> dict:
+    """What a cache key must hold about the images of ``splits`` so that results computed on one copy
+    of them are never read for another: ``{}`` for local sources (the keys results always had), else
+    ``{"image_sources": {split: "md5…"}}`` for the splits that come from a public download (torchvision's
+    320-px Imagenette differs pixel for pixel from the shared 224-px copy). Downloads nothing."""
+    base = data_root(root)
+    out = {}
+    for split in splits:
+        p = _find_local(split, [base, base / "imagenet"])
+        info = source_info(p) if p is not None else None
+        if info:
+            out[split] = f"md5{info['md5']}"
+    return {"image_sources": out} if out else {}
 
 
 def _identity(path: Path) -> str:

@@ -27,6 +27,7 @@ from robustlab.core.results import ResultStore, config_hash
 from robustlab.core.seeds import derive_seed, numpy_rng, torch_generator
 from robustlab.core.stats import bootstrap
 from robustlab.data.common import balanced_indices
+from robustlab.data.imagenet import source_key
 from robustlab.paper_b.classifiers import (
     LazyModel,
     available,
@@ -117,7 +118,7 @@ def finetune_lr_check(cfg, lrs: Sequence[float], k: int, base: nn.Module | None 
     rows = []
     for lr in lrs:
         c = type(cfg)({**cfg, "aug_lr": float(lr)})
-        key = {"what": AUG_LR_KIND, **model_key(cfg), "k": k, "lr": float(lr),
+        key = {"what": AUG_LR_KIND, **model_key(cfg), **source_key(cfg.get("data_dir")), "k": k, "lr": float(lr),
                "train_images": cfg.aug_train_images, "epochs": cfg.aug_epochs,
                "bs": max(1, min(cfg.batch_size, 32)), "seed": cfg.seed, "test": sel["items"]}
 
@@ -177,7 +178,8 @@ def finetuned_model(cfg, base, k: int, *, transform=None, transform_key: dict | 
     """The model :func:`finetune` makes from ``base`` with ``k`` changed pixels (and ``transform``,
     identified in the cache key by ``transform_key``), from the store or fine-tuned now; eval mode
     on ``cfg.torch_device``. ``train_xy``: a dict that keeps the loaded training images between calls."""
-    key = {"what": AUG_MODEL_KIND, **model_key(cfg), "k": k, "train_images": cfg.aug_train_images,
+    key = {"what": AUG_MODEL_KIND, **model_key(cfg), **source_key(cfg.get("data_dir")), "k": k,
+           "train_images": cfg.aug_train_images,
            "epochs": cfg.aug_epochs, "lr": cfg.aug_lr, "bs": max(1, min(cfg.batch_size, 32)), "seed": cfg.seed}
     if transform_key is not None:
         key["transform"] = transform_key
@@ -218,7 +220,7 @@ def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> d
     store = ResultStore.for_cfg(cfg)
     sel = select_correct(cfg, n=cfg.aug_test_images, splits=("val",), model=base, joint=False)
     test_x, test_y = selected_images(cfg, sel)
-    tkey = {**model_key(cfg), "aug_test": config_hash({"items": sel["items"]})}
+    tkey = {**model_key(cfg), "aug_test": config_hash({"items": sel["items"]}), **source_key(cfg.get("data_dir"))}
     fg = fgsm_examples(cfg, base, test_x, test_y, tkey)
     fooled = fg["pred"] != test_y
     train_xy: dict[str, tuple] = {}

@@ -29,6 +29,7 @@ from robustlab.core.progress import tqdm
 from robustlab.core.results import ResultStore, config_hash
 from robustlab.core.seeds import derive_seed
 from robustlab.core.stats import bootstrap
+from robustlab.data.imagenet import source_key
 from robustlab.paper_b.classifiers import (
     available,
     describe,
@@ -122,8 +123,9 @@ class _Data:
     def get(cls, cfg, model=None):
         sel = select_correct(cfg, model=model)
         k = config_hash({"items": sel["items"]})
-        if k not in cls._cache:
-            cls._cache[k] = selected_images(cfg, sel) + (sel, {**model_key(cfg), "selection": k})
+        if k not in cls._cache:  # (the images' source joins the key: the same items of another copy differ)
+            cls._cache[k] = selected_images(cfg, sel) + (sel, {**model_key(cfg), "selection": k,
+                                                               **source_key(cfg.get("data_dir"))})
         return cls._cache[k]
 
 

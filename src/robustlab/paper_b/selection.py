@@ -13,7 +13,7 @@ from torch import nn
 
 from robustlab.core.errors import DataError, EmptySelectionError
 from robustlab.core.results import ResultStore
-from robustlab.data.imagenet import load_imagenet
+from robustlab.data.imagenet import load_imagenet, source_key
 from robustlab.paper_b.classifiers import (
     SHARED_MOBILENET,
     LazyModel,
@@ -188,7 +188,8 @@ def _selection_key(cfg, n: int, splits: Sequence[str] = SELECTION_SPLITS, names:
         models: dict[str, Any] = model_key(for_model(cfg, names[0]))
     else:
         models = {"models": [model_key(for_model(cfg, m)) for m in names]}
-    return {"what": SELECTION_KIND, **models, "n": int(n), "splits": list(splits), "seed": cfg.seed}
+    return {"what": SELECTION_KIND, **models, "n": int(n), "splits": list(splits), "seed": cfg.seed,
+            **source_key(cfg.get("data_dir"), splits)}
 
 
 def stored_selection(cfg) -> dict[str, Any] | None:
