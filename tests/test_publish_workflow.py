@@ -57,12 +57,15 @@ def test_build_step_is_the_readme_command_and_uploads_the_site():
 
 
 def test_profile_choice_reads_the_published_manifest():
-    """The paper profile is chosen exactly when the campaign's published manifest exists."""
+    """The best published profile is chosen: paper when its manifest exists, else cpu, else quick."""
     from robustlab.ops.publish import MANIFEST
 
     wf = _load()
     choose = next(s for s in wf["jobs"]["build"]["steps"] if s.get("id") == "profile")
     assert f"published/paper/{MANIFEST}" in choose["run"] and "p=paper" in choose["run"] and "p=quick" in choose["run"]
+    assert f"published/cpu/{MANIFEST}" in choose["run"] and "p=cpu" in choose["run"]
+    run = choose["run"]
+    assert run.index("p=paper") < run.index("p=cpu") < run.index("p=quick")  # paper, else cpu, else quick
     build = next(s for s in wf["jobs"]["build"]["steps"] if "make book" in s.get("run", ""))
     assert "PROFILE=$BOOK_PROFILE" in build["run"]
     assert build["env"]["BOOK_PROFILE"] == "${{ steps.profile.outputs.profile }}"
