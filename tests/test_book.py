@@ -384,10 +384,29 @@ def test_headline_counts_verdicts_per_paper(tmp_path):
     text = book.headline(tmp_path, tmp_path / "out")
     n_a = sum(e["paper"] == "A" for e in CHECKLIST)
     n_b = sum(e["paper"] == "B" for e in CHECKLIST)
-    assert f"| **paper A** | 1 | 0 | 1 | 0 | {n_a - 2} | {n_a} |" in text
-    assert f"| **paper B** | 0 | 0 | 0 | 1 | {n_b - 1} | {n_b} |" in text
+    assert f"| **paper A** | 1 | 0 | 1 | 0 | 0 | {n_a - 2} | {n_a} |" in text  # yes partly no n.t. by-construction
+    assert f"| **paper B** | 0 | 0 | 0 | 1 | 0 | {n_b - 1} | {n_b} |" in text
     assert "profile `tiny`, seed 0, computed on CPU (test)" in text
     assert "{figure}" not in text  # no executed chapter: no figure is claimed
+
+
+def test_headline_states_the_scale_from_the_records(tmp_path):
+    """The intro states the run's scale in one line (issue 30): images, width, epochs, seeds and the
+    σ = 0 clean accuracy of paper A (chapter 03's records), images and models of paper B (chapter 06's)."""
+    rec = tmp_path / "records"
+    rec.mkdir()
+    prov = {"profile": "cpu", "seed": 0, "device": "CPU (test)",
+            "parameters": {"train_subset": None, "test_subset": None, "width": 0.125, "epochs": 5, "n_seeds": 3}}
+    (rec / "03_noise_training.json").write_text(json.dumps({"provenance": prov, "n_seeds": 3,
+                                                            "clean_acc_sigma0": {"resnet": 0.712, "inception": 0.7}}))
+    (rec / "06_pixel_count.json").write_text(json.dumps({"selection": {"n_images": 10000,
+                                                                       "models": ["mobilenet_v2"]}}))
+    text = book.headline(tmp_path, tmp_path / "out")
+    assert ("Scale: paper A on 50,000 CIFAR-10 training and 10,000 test images, width 0.125, 5 epochs, 3 training "
+            "seeds (σ = 0 clean accuracy: resnet 71.2 %, inception 70.0 %); paper B on 10,000 correctly classified "
+            "ImageNet images of mobilenet_v2.") in text
+    (rec / "06_pixel_count.json").unlink()
+    assert "paper B on" not in book.headline(tmp_path, tmp_path / "out")
 
 
 @pytest.mark.slow

@@ -335,6 +335,27 @@ def glued_png(notebook: Path, key: str) -> bytes | None:
     return None
 
 
+def scale_line(records: Mapping[str, Mapping[str, Any]]) -> str:
+    """The run's scale in one line, from the chapters' records: paper A's training / test images, width,
+    epochs, training seeds and the σ = 0 clean accuracy per architecture (chapter 03); paper B's images
+    and the models that ran (chapter 06). Parts whose chapter has not run are left out."""
+    parts = []
+    a = records.get("03_noise_training") or {}
+    pa = (a.get("provenance") or {}).get("parameters") or {}
+    if pa:
+        n_tr, n_te = pa.get("train_subset") or 50000, pa.get("test_subset") or 10000
+        acc = ", ".join(f"{k} {100 * v:.1f} %" for k, v in (a.get("clean_acc_sigma0") or {}).items() if v is not None)
+        seeds = a.get("n_seeds", pa.get("n_seeds"))
+        parts.append(f"paper A on {n_tr:,} CIFAR-10 training and {n_te:,} test images, width {pa.get('width'):g}, "
+                     f"{pa.get('epochs')} epochs, {seeds} training seed{'s' if seeds != 1 else ''}"
+                     + (f" (σ = 0 clean accuracy: {acc})" if acc else ""))
+    sel = (records.get("06_pixel_count") or {}).get("selection") or {}
+    if sel:
+        models = ", ".join(str(m) for m in sel.get("models") or []) or "—"
+        parts.append(f"paper B on {sel.get('n_images', 0):,} correctly classified ImageNet images of {models}")
+    return ("Scale: " + "; ".join(parts) + ".") if parts else ""
+
+
 def headline(results: Path, out_dir: Path) -> str:
     """The intro's opening (``<out_dir>/headline.md``, included by ``book/intro.md``): the verdicts of
     the chapters' recorded claims per paper, what the run used (profile, seed, devices: from the
@@ -362,7 +383,8 @@ def headline(results: Path, out_dir: Path) -> str:
             f"Every claim of both papers, checked by a rule fixed in advance against this run's numbers and their "
             f"95 % intervals (the full table is the {{doc}}`summary <executed/13_summary>`). The run: profile "
             f"{', '.join(f'`{p}`' for p in profiles) or '—'}, seed {', '.join(seeds) or '—'}, computed on "
-            f"{'; '.join(devices) or '—'} ({len(records)} chapters).", "", *lines, ""]
+            f"{'; '.join(devices) or '—'} ({len(records)} chapters).", "",
+            *([scale_line(records), ""] if scale_line(records) else []), *lines, ""]
     fig_dir = out_dir / "headline"
     for i, (chapter, key, caption) in enumerate(HEADLINE_FIGURES):
         png = glued_png(out_dir / f"{chapter}.ipynb", key)
