@@ -404,7 +404,7 @@ def test_headline_states_the_scale_from_the_records(tmp_path):
     text = book.headline(tmp_path, tmp_path / "out")
     assert ("Scale: paper A on 50,000 CIFAR-10 training and 10,000 test images, width 0.125, 5 epochs, 3 training "
             "seeds (σ = 0 clean accuracy: resnet 71.2 %, inception 70.0 %); paper B on 10,000 correctly classified "
-            "ImageNet images of mobilenet_v2.") in text
+            "ImageNet images, models mobilenet_v2.") in text
     (rec / "06_pixel_count.json").unlink()
     assert "paper B on" not in book.headline(tmp_path, tmp_path / "out")
 

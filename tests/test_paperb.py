@@ -199,7 +199,7 @@ def test_several_models_from_a_weights_folder(shared_data, cache_dir, tmp_path, 
     (random, with its last layer set to answer "tench" for every image, so that some images are right
     for both); AlexNet has no file and cannot be downloaded (offline, simulated): it is reported and
     left out, and the run goes on. The images are those both models classify correctly, every model
-    gets its rows, and the ranking claims are computed."""
+    gets its rows; with one of the paper's five the several-model claims are not testable."""
     import warnings
 
     import robustlab.paper_b.classifiers as clf
@@ -231,8 +231,9 @@ def test_several_models_from_a_weights_folder(shared_data, cache_dir, tmp_path, 
     assert pb.primary(cfg) == "mobilenet_v2"
     sel = pb.select_correct(cfg)
     x, y = pb.selected_images(cfg, sel)
-    assert (y == 0).all() and sel["models"] == names and set(sel["top1_checked"]) == set(names)
-    for n in names:  # every selected image is right for every model
+    # the images are selected for the paper's models that run (SqueezeNet 1.1); MobileNetV2 is an extra
+    assert (y == 0).all() and sel["models"] == ["squeezenet1_1"] and set(sel["top1_checked"]) == {"squeezenet1_1"}
+    for n in sel["models"]:  # every selected image is right for every model it was selected for
         assert (pb.predict(pb.load_model(pb.for_model(cfg, n)), x, 3).numpy() == y).all()
     table = pb.models_table(cfg, sel)
     assert list(table["model"]) == ["MobileNetV2", "SqueezeNet 1.1", "AlexNet"]
@@ -241,6 +242,9 @@ def test_several_models_from_a_weights_folder(shared_data, cache_dir, tmp_path, 
     assert list(e1["model_name"]) == ["mobilenet_v2", "mobilenet_v2", "squeezenet1_1", "squeezenet1_1"]
     assert (e1[e1["model_name"] == "squeezenet1_1"]["wrong_rate"] == 0).all()  # it always answers tench
     v = {c.id: c for c in pb.claims_models(e1, sel["top1_checked"], missing)}
-    assert v["B-model-ranking"].verdict in ("yes", "partly", "no") and "AlexNet" in v["B-model-ranking"].why
-    assert v["B-pi-ranking"].verdict == "not testable here"  # a rank correlation needs three models
+    # one of the paper's five ran (SqueezeNet 1.1; MobileNetV2 is an extra): the several-model claims cannot
+    # be judged, and they name the model left out for want of weights
+    assert v["B-model-ranking"].verdict == "not testable here" and "AlexNet" in v["B-model-ranking"].why
+    assert "MobileNetV2" in v["B-model-ranking"].ours and "extra" in v["B-model-ranking"].ours
+    assert v["B-pi-ranking"].verdict == "not testable here"  # a rank correlation needs three of the five
     assert "Left out for want of weights" in pb.describe_run(cfg)

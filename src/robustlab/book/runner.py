@@ -351,8 +351,8 @@ def scale_line(records: Mapping[str, Mapping[str, Any]]) -> str:
                      + (f" (σ = 0 clean accuracy: {acc})" if acc else ""))
     sel = (records.get("06_pixel_count") or {}).get("selection") or {}
     if sel:
-        models = ", ".join(str(m) for m in sel.get("models") or []) or "—"
-        parts.append(f"paper B on {sel.get('n_images', 0):,} correctly classified ImageNet images of {models}")
+        models = ", ".join(str(m) for m in sel.get("run") or sel.get("models") or []) or "—"
+        parts.append(f"paper B on {sel.get('n_images', 0):,} correctly classified ImageNet images, models {models}")
     return ("Scale: " + "; ".join(parts) + ".") if parts else ""
 
 
