@@ -25,7 +25,7 @@ _WHERE = {
     "claims": ("claims_augmentation", "claims_exp1", "claims_models", "merge_claims", "claims_exp2", "claims_exp3",
                "claims_exp4",
                "claims_pixel_index", "describe_run"),
-    "classifiers": ("available", "class_names", "data_sources", "for_model", "label", "load_model", "model_key",
+    "classifiers": ("available", "class_names", "data_sources", "label", "load_model", "model_key",
                     "predict", "primary", "published_top1", "throughput"),
     "experiments": ("experiment1", "experiment2", "experiment3", "experiment4", "fgsm_examples", "model_rows",
                     "per_model", "pixel_runs"),

@@ -35,7 +35,6 @@ from robustlab.paper_b.classifiers import (
     LABELS,
     SHARED_MOBILENET,
     available,
-    for_model,
     label,
     published_top1,
     weights_arg,
@@ -79,7 +78,7 @@ def describe_run(cfg) -> str:
     names, missing = available(cfg)
 
     def one(n: str) -> str:
-        w = weights_arg(for_model(cfg, n))
+        w = weights_arg(cfg, n)
         if n == "mobilenet_v2" and Path(w).name == Path(SHARED_MOBILENET).name:
             return ("the **real ImageNet-pretrained MobileNetV2** (torchvision's quantized model, dequantized; "
                     f"`{Path(w).name}`)")
