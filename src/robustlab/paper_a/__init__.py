@@ -3,7 +3,8 @@ the accuracy grids, the minimal adversarial change and the paper's claims.
 
 One module per concern: :mod:`.corruptions`, :mod:`.nets`, :mod:`.training`, :mod:`.grid` (the
 accuracy matrices of Figs. 4/6), :mod:`.delta` (Figs. 5/7), :mod:`.kinds` (what the results store
-holds) and :mod:`.claims`. The names the chapters use are importable from here (``rl.paper_a.train_grid``),
+holds), :mod:`.claims` and :mod:`.describe` (what produced a page's numbers, as in paper B).
+The names the chapters use are importable from here (``rl.paper_a.train_grid``),
 the submodules too (``rl.paper_a.grid``), loaded on first use, exactly as in :mod:`robustlab.paper_b`.
 
 Importing this package registers paper A's choices (architectures, learning-rate schedules, stacking
@@ -24,7 +25,8 @@ _WHERE = {
                "module_claims"),
     "corruptions": ("corrupt", "display_corrupted", "mean_abs_change"),
     "delta": ("examples", "model_means", "run_all", "summarize"),
-    "grid": ("accuracy_matrices", "correct_cells", "describe_run", "distinct_view", "get_model", "n_seeds",
+    "describe": ("describe_run",),
+    "grid": ("accuracy_matrices", "correct_cells", "distinct_view", "get_model", "n_seeds",
              "timings", "train_grid"),
     "nets": ("build", "layer_table", "module_counts", "parameter_count"),
 }
