@@ -8,16 +8,17 @@ The names the chapters use are importable from here (``rl.paper_a.train_grid``),
 the submodules too (``rl.paper_a.grid``), loaded on first use, exactly as in :mod:`robustlab.paper_b`.
 
 Importing this package registers paper A's choices (architectures, learning-rate schedules, stacking
-modes) with the parameter SPEC (:func:`robustlab.core.params.register_choices`).
+modes, training augmentations) with the parameter SPEC (:func:`robustlab.core.params.register_choices`).
 """
 from robustlab.core.lazy import lazy_exports
 from robustlab.core.params import register_choices
 from robustlab.paper_a import kinds  # noqa: F401 - declares paper A's result kinds
+from robustlab.paper_a.augmentations import AUGMENTATIONS
 from robustlab.paper_a.grid import STACK_MODES
 from robustlab.paper_a.nets import ARCHS
 from robustlab.paper_a.training import SCHEDULES
 
-register_choices(archs=ARCHS, lr_schedules=SCHEDULES, stack_modes=STACK_MODES)
+register_choices(archs=ARCHS, lr_schedules=SCHEDULES, stack_modes=STACK_MODES, augmentations=AUGMENTATIONS)
 
 #: the names the chapters use → the module that defines them (imported on first use)
 _WHERE = {
