@@ -3,10 +3,14 @@ build are byte-identical to those of the old path, where each model got a cloned
 (``for_model``: ``model_name`` set, the run's list kept in an undeclared ``"models"`` entry)."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
+import torch
 
 import robustlab.paper_b.experiments as pbx
+from robustlab.core.errors import EmptySelectionError
 from robustlab.core.params import resolve
 from robustlab.core.results import config_hash
 from robustlab.data.imagenet import source_key
@@ -87,7 +91,7 @@ def test_per_model_data_keys(tmp_path, shared_data, offline, monkeypatch):
     items = [("val", None, 3), ("val", None, 7)]
     fake = {"items": items, "labels": np.zeros(2, dtype=np.int64)}
     loads = []
-    monkeypatch.setattr(pbx, "select_correct", lambda c, model=None: fake)
+    monkeypatch.setattr(pbx, "select_correct", lambda c, model=None, model_name=None: fake)
     monkeypatch.setattr(pbx, "selected_images", lambda c, s: loads.append(1) or (np.zeros((2, 4, 4, 3), np.uint8),
                                                                                    s["labels"]))
     pbx._Data._cache.clear()
@@ -100,3 +104,37 @@ def test_per_model_data_keys(tmp_path, shared_data, offline, monkeypatch):
         keys[n] = config_hash(dkey)
     assert len(set(keys.values())) == 3 and len(loads) == 1
     pbx._Data._cache.clear()
+
+
+class _Always(torch.nn.Module):
+    """A 'classifier' that answers class ``c`` for every image."""
+
+    def __init__(self, c: int):
+        super().__init__()
+        self.c, self.w = c, torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        out = torch.zeros(len(x), 10) + self.w
+        out[:, self.c] = 1.0
+        return out
+
+
+def test_a_loaded_model_is_used_only_for_its_own_selection(tmp_path, monkeypatch):
+    """select_correct(model=m, model_name=n) uses m only where the selection is made for n: a selection for
+    another model (the paper's five, with n an extra) loads that model instead of misusing m."""
+    cfg = resolve("t", {"profile": "tiny", "results_dir": str(tmp_path), "n_images": 3, "eval_batch_size": 4})
+    class _Split(SimpleNamespace):
+        def __len__(self):
+            return len(self.labels)
+
+    split = _Split(names=[f"i{j}" for j in range(8)], images=np.zeros((8, 4, 4, 3), np.uint8),
+                   labels=np.zeros(8, np.int64))
+    monkeypatch.setattr(sel_mod, "load_split", lambda c, s, pc: split)
+    monkeypatch.setattr(sel_mod, "throughput", lambda *a, **k: 1.0)
+    monkeypatch.setattr(sel_mod, "_run_models", lambda c, joint=True, model_name=None: ["squeezenet1_1"])
+    monkeypatch.setattr(sel_mod, "load_model", lambda c, name=None: _Always(0))  # squeezenet: right on all
+    monkeypatch.setattr(sel_mod, "model_key", lambda c, name=None: {"model": name})
+    got = sel_mod.select_correct(cfg, splits=("val",), model=_Always(1), model_name="mobilenet_v2")
+    assert len(got["items"]) == 3 and got["models"] == ["squeezenet1_1"]  # the extra's (wrong) answers unused
+    with pytest.raises(EmptySelectionError):  # the model given is used when the selection is its own
+        sel_mod.select_correct(cfg, n=2, splits=("val",), model=_Always(1), model_name="squeezenet1_1")

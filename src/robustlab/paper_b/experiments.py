@@ -123,7 +123,7 @@ class _Data:
         """(images, labels, selection, data key) for model ``model_name`` (default ``cfg.model_name``, else
         the primary model). The images are loaded once per selection; the data key names the model, so
         every model of a per-model run gets its own key on the shared images."""
-        sel = select_correct(cfg, model=model)
+        sel = select_correct(cfg, model=model, model_name=model_name)
         k = config_hash({"items": sel["items"]})
         if k not in cls._cache:
             cls._cache[k] = selected_images(cfg, sel) + (sel,)

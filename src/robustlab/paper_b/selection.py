@@ -87,8 +87,9 @@ def select_correct(cfg, n: int | None = None, splits: Sequence[str] = SELECTION_
     primary model, e.g. the base of a fine-tuning).
 
     The run's models are those of :func:`~robustlab.paper_b.classifiers.available` (a model whose
-    weights cannot be had is left out and reported); ``model``, when given, is the already loaded
-    model of a one-model selection. The candidates of each split in ``splits`` are visited in a
+    weights cannot be had is left out and reported); ``model``, when given, is model ``model_name``
+    (default ``cfg.model_name``, else the primary model) already loaded, used if the selection is made
+    for it. The candidates of each split in ``splits`` are visited in a
     seeded random order (split by split) and evaluated in batches until ``n`` are found; splits are
     decoded only as far as needed. Cached. Returns ``{"items": [(split, per_class, index)], "labels",
     "checked", "correct_rate"`` (all models right), ``"models"``, ``"top1_checked"`` ({model: its own
@@ -100,8 +101,9 @@ def select_correct(cfg, n: int | None = None, splits: Sequence[str] = SELECTION_
     key = _selection_key(cfg, n, splits, names)
 
     def compute():
-        models = {m: (resolve_model(model) if model is not None and len(names) == 1 else
-                      LazyModel(lambda m=m: load_model(cfg, m))) for m in names}
+        own = _name(cfg, model_name) if model is not None else None  # the model ``model`` is
+        models = {m: (resolve_model(model) if m == own else LazyModel(lambda m=m: load_model(cfg, m)))
+                  for m in names}
         items, labels, checked, right = [], [], 0, 0
         right_by = dict.fromkeys(names, 0)
         seen: set[tuple[str, str]] = set()
