@@ -65,6 +65,8 @@ def measure(cfg, arch: str, n_a: int, n_b: int) -> dict[str, float]:
 
     out["cifar_forward"] = per_item(lambda: predict(_OnUnit(net), xa, 256), n_a)
     ya = np.random.default_rng(1).integers(0, 10, n_a)
+    train(hp0.build_model(), xa[:128], ya[:128], dataclasses.replace(hp0, epochs=1), progress=False,
+          checkpoint_every_s=None)  # warm-up: the first training pays one-time costs
     for name in ("crop-flip", "rotation", "pixels-1", "pixels-5"):
         hp = dataclasses.replace(hp0, augmentation=name, epochs=1)
         m = hp.build_model()
