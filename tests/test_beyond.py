@@ -178,3 +178,32 @@ def test_our_claims_are_in_the_checklist_as_ours():
     for cid in ("X-premise-B", "X-beats-noise-A", "X-pixels-A"):
         e = entry(cid)
         assert e["paper"] == "ours" and e["notebook"] == "12_beyond"
+
+
+# --- what a profile leaves out (issue 29's cost target) ---------------------------------------
+def test_profile_cost_cuts_are_parameters_and_named_on_the_page():
+    from robustlab.beyond import cifar as xc
+    from robustlab.beyond import imagenet as xi
+    from robustlab.beyond.registry import cifar_variants
+
+    full = resolve("t", {"profile": "paper"})
+    assert cifar_variants(full) == CIFAR_VARIANTS and xc.pixel_counts(full) == list(full.pixel_counts)
+    assert xi.pixel_counts(full) == sorted({*full.grid_pixel_counts, min(full.pixel_counts), max(full.pixel_counts)})
+    assert "Left out" not in xc.describe(full)
+    cut = resolve("t", {"profile": "tiny", "beyond_augmentations": ["crop-flip", "pixels-5"],
+                        "beyond_pixel_counts": [64]})
+    names = [v.name for v in cifar_variants(cut)]
+    assert names == [REFERENCE, "crop-flip", "pixels-5", NOISE_REFERENCE]
+    assert xc.pixel_counts(cut) == [64] and xi.pixel_counts(cut) == [64]
+    text = xc.describe(cut)
+    assert "Left out by this profile" in text and "rotation, pixels-1" in text and "random pixels 64 ×" in text
+    # the rules read what ran: an augmentation left out is not compared
+    m = {"noise": np.ones(20), "delta": np.ones(20)}
+    vs = xc.versus_noise({"resnet": {n: m for n in names}})
+    assert set(vs) == {"crop-flip", "pixels-5"}
+    with pytest.raises(ParameterError, match="beyond_augmentations"):
+        resolve("t", {"profile": "tiny", "beyond_augmentations": ["cutout"]})
+    with pytest.raises(ParameterError, match="beyond_pixel_counts"):
+        resolve("t", {"profile": "tiny", "beyond_pixel_counts": [2000]})
+    quick = resolve("t", {"profile": "quick"})
+    assert "pixels-1" not in [v.name for v in cifar_variants(quick)] and xc.pixel_counts(quick) == [64]

@@ -78,5 +78,5 @@ def test_an_imagenet_model_is_built_once_per_process(monkeypatch, tmp_path):
     cfg = resolve("t", {"profile": "tiny", "results_dir": str(tmp_path), "data_dir": str(tmp_path),
                         "device": "cpu"})
     a = clf.load_model(cfg)
-    b = clf.load_model(clf.for_model(cfg, clf.model_names(cfg)[0]))
+    b = clf.load_model(cfg, clf.model_names(cfg)[0])
     assert a is b and len(built) == 1

@@ -231,10 +231,10 @@ def test_several_models_from_a_weights_folder(shared_data, cache_dir, tmp_path, 
     assert pb.primary(cfg) == "mobilenet_v2"
     sel = pb.select_correct(cfg)
     x, y = pb.selected_images(cfg, sel)
-    # the images are selected for the paper's models that run (SqueezeNet 1.1); MobileNetV2 is an extra
+    # the selection is made for the paper's five among the models (here SqueezeNet); MobileNetV2 is an extra
     assert (y == 0).all() and sel["models"] == ["squeezenet1_1"] and set(sel["top1_checked"]) == {"squeezenet1_1"}
     for n in sel["models"]:  # every selected image is right for every model it was selected for
-        assert (pb.predict(pb.load_model(pb.for_model(cfg, n)), x, 3).numpy() == y).all()
+        assert (pb.predict(pb.load_model(cfg, n), x, 3).numpy() == y).all()
     table = pb.models_table(cfg, sel)
     assert list(table["model"]) == ["MobileNetV2", "SqueezeNet 1.1", "AlexNet"]
     assert table["ran"].iloc[2].startswith("no:") and table["torchvision's published top-1 [%]"].notna().all()

@@ -12,6 +12,7 @@ from robustlab.core.params import resolve
 from robustlab.core.results import ResultStore
 from robustlab.ops import campaign
 from robustlab.paper_a import delta, grid
+from robustlab.paper_a.describe import describe_run
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -72,7 +73,7 @@ def test_replicates_differ_in_weights_share_test_items(cfg, monkeypatch):
     # replicate 0 trained alone with n_seeds = 1 is the same model (same key, bit-identical on CPU)
     one = type(cfg)({**cfg, "n_seeds": 1, "results_dir": str(cfg.results_dir) + "-one"})
     assert same_state(a, grid.get_model(one, "resnet", "noise", 0.5, progress=False))
-    assert "trained 2 times" in grid.describe_run(cfg) and "One training seed" in grid.describe_run(one)
+    assert "trained 2 times" in describe_run(cfg) and "One training seed" in describe_run(one)
 
 
 def test_stacked_training_per_replicate(cfg, monkeypatch):

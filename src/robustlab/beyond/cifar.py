@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from robustlab.beyond.kinds import CKPT_KIND, DELTA_KIND, EVAL_KIND, MODEL_KIND, RECORD_KIND, SEL_KIND
-from robustlab.beyond.registry import CIFAR_VARIANTS, NOISE_REFERENCE, REFERENCE, Variant, variant
+from robustlab.beyond.registry import CIFAR_VARIANTS, NOISE_REFERENCE, REFERENCE, Variant, cifar_variants, variant
 from robustlab.core import budget
 from robustlab.core.results import ResultStore
 from robustlab.core.stats import Estimate, bootstrap
@@ -136,7 +136,7 @@ def train_models(cfg, archs=None, progress: bool = True) -> list[tuple[str, str]
     CPU in :func:`robustlab.paper_a.grid.cpu_workers` single-threaded processes at once (as paper A's
     grid), else one after another. Returns the (arch, name) trained now; what finished is kept."""
     archs = list(archs if archs is not None else cfg.beyond_archs)
-    todo = [(a, v.name) for a in archs for v in CIFAR_VARIANTS if v.source == "augmentation"
+    todo = [(a, v.name) for a in archs for v in cifar_variants(cfg) if v.source == "augmentation"
             and not has_model(cfg, a, v)]
     if not todo:
         return []
@@ -278,6 +278,12 @@ def delta_result(cfg, arch: str, v: Variant | str, progress: bool = False) -> di
 # --------------------------------------------------------------------------------------
 # paper B's pixel-count experiment and Pi on CIFAR (chapter 11)
 # --------------------------------------------------------------------------------------
+def pixel_counts(cfg) -> list[int]:
+    """Part 1's random-pixel counts: ``cfg.beyond_pixel_counts`` when set, else chapter 11's
+    ``cfg.pixel_counts``."""
+    return [int(p) for p in (cfg.get("beyond_pixel_counts") or cfg.pixel_counts)]
+
+
 class _OnUnit(nn.Module):
     """paper B's [0, 1] input → paper A's [-1, 1] net."""
 
@@ -310,11 +316,11 @@ def pixel_images(cfg, arch: str) -> np.ndarray:
     test = load_cifar10(cfg.data_dir, "test", cache_dir=cfg.cache_dir, progress=False)
     order = np.random.default_rng([cfg.seed, 32]).permutation(len(test))
     key = {"what": "beyond: images every variant classifies correctly", "arch": arch, "n": int(cfg.n_images),
-           "seed": int(cfg.seed), "models": [model_key(cfg, arch, v) for v in CIFAR_VARIANTS]}
+           "seed": int(cfg.seed), "models": [model_key(cfg, arch, v) for v in cifar_variants(cfg)]}
 
     def compute():
         n, block, found = int(cfg.n_images), 3 * int(cfg.n_images), []
-        models = [_lazy(cfg, arch, v) for v in CIFAR_VARIANTS]
+        models = [_lazy(cfg, arch, v) for v in cifar_variants(cfg)]
         for b in range(MAX_SCAN):
             cand = order[b * block:(b + 1) * block]
             if len(cand) == 0 or len(found) >= n:
@@ -329,7 +335,7 @@ def pixel_images(cfg, arch: str) -> np.ndarray:
 
 
 def pixel_result(cfg, arch: str, v: Variant | str) -> pd.DataFrame:
-    """Experiment 1 (``cfg.pixel_counts``, any value, whole image) of a variant's model on
+    """Experiment 1 (:func:`pixel_counts`, any value, whole image) of a variant's model on
     :func:`pixel_images`: :func:`robustlab.paper_b.experiments.pixel_rows`' table (``per_image`` for
     paired comparisons) with Pi per row (:func:`robustlab.paper_b.pixel_index.pixel_index_curve`, 32 × 32)."""
     from robustlab.data.cifar10 import load_cifar10
@@ -343,7 +349,7 @@ def pixel_result(cfg, arch: str, v: Variant | str) -> pd.DataFrame:
     test = load_cifar10(cfg.data_dir, "test", cache_dir=cfg.cache_dir, progress=False)
     x, y = np.ascontiguousarray(test.images[idx]), test.labels[idx]
     dkey = {"what": "beyond-cifar", "model": model_key(cfg, arch, v), "images": [int(i) for i in idx]}
-    rows = pixel_rows(cfg, _lazy(cfg, arch, v), x, y, dkey, [{"n_pixels": int(p)} for p in cfg.pixel_counts],
+    rows = pixel_rows(cfg, _lazy(cfg, arch, v), x, y, dkey, [{"n_pixels": int(p)} for p in pixel_counts(cfg)],
                       tag="beyond", progress=False)
     return pixel_index_curve(rows, 32)
 
@@ -368,7 +374,7 @@ def measures(cfg, arch: str, v: Variant | str, progress: bool = False) -> dict[s
     dv = np.where(ok, np.asarray(d["mean_abs_8bit"], dtype=float), np.nan)
     pt = pixel_result(cfg, arch, v)
     top = pt[pt["n_pixels"] == pt["n_pixels"].max()].iloc[0] if len(pt) else None
-    n_px = int(max(cfg.pixel_counts)) if top is None else int(top["n_pixels"])
+    n_px = int(max(pixel_counts(cfg))) if top is None else int(top["n_pixels"])
     return {"clean": cn[0].astype(float),
             "noise": cn[1:].mean(0) if len(cn) > 1 else np.full(cn.shape[1], np.nan),
             "blur": cb[1:].mean(0) if len(cb) > 1 else np.full(cb.shape[1], np.nan),
@@ -413,7 +419,7 @@ def run(cfg, archs=None, progress: bool = True) -> dict[str, dict[str, dict]]:
     out: dict[str, dict[str, dict]] = {}
     for arch in archs:
         out[arch] = {}
-        for i, v in enumerate(CIFAR_VARIANTS):
+        for i, v in enumerate(cifar_variants(cfg)):
             if i:
                 budget.check("the measures of the augmented models")
             out[arch][v.name] = measures(cfg, arch, v, progress)
@@ -470,8 +476,33 @@ def describe(cfg) -> str:
             f"noise σ {', '.join(f'{s:g}' for s in levels(cfg, 'noise')[1:])} and blur σ "
             f"{', '.join(f'{s:g}' for s in levels(cfg, 'blur')[1:])} px (chapters 03/04's draws); Δ on "
             f"{int(cfg.n_attack_images)} test images ({cfg.attack_norm}, {cfg.attack_steps} steps, chapter 05); "
-            f"random pixels {', '.join(map(str, cfg.pixel_counts))} × {cfg.n_repeats} draw(s) on up to "
-            f"{int(cfg.n_images)} test images every model classifies correctly (chapter 11).")
+            f"random pixels {', '.join(map(str, pixel_counts(cfg)))} × {cfg.n_repeats} draw(s) on up to "
+            f"{int(cfg.n_images)} test images every model classifies correctly (chapter 11)."
+            + _left_out(cfg))
+
+
+def _left_out(cfg) -> str:
+    """What this profile leaves out of the chapter to save time (``beyond_augmentations``,
+    ``beyond_pixel_counts``), as a Markdown sentence ("" when nothing is)."""
+    from robustlab.beyond.imagenet import pixel_counts as imagenet_counts  # (part 2's rule, for the text)
+
+    out = []
+    gone = [v.name for v in CIFAR_VARIANTS if v.source == "augmentation" and v not in cifar_variants(cfg)]
+    if gone:
+        out.append(f"the augmentation{'s' if len(gone) > 1 else ''} {', '.join(gone)} (not trained, not compared)")
+    if cfg.get("beyond_pixel_counts"):
+        full = type(cfg)({**cfg, "beyond_pixel_counts": None})
+
+        def fewer(a, b) -> str:
+            return ", ".join(map(str, sorted(set(a) - set(b)))) or "none"
+
+        out.append(f"the random-pixel tests at {fewer(pixel_counts(full), pixel_counts(cfg))} px in part 1 and at "
+                   f"{fewer(imagenet_counts(full), imagenet_counts(cfg))} px in part 2 (the table and the claims "
+                   f"read only the largest count)")
+    if not out:
+        return ""
+    return (" **Left out by this profile, to keep the chapter short:** " + "; ".join(out)
+            + ". The paper profile runs all of it.")
 
 
 
@@ -481,8 +512,8 @@ def versus_noise(results: dict[str, dict[str, dict]]) -> dict[str, dict[str, tup
 
     out: dict[str, dict[str, tuple[Estimate, Estimate]]] = {}
     for v in CIFAR_VARIANTS:
-        if v.source != "augmentation":
-            continue
+        if v.source != "augmentation" or not all(v.name in per for per in results.values()):
+            continue  # (an augmentation the profile leaves out: beyond_augmentations)
         for arch, per in results.items():
             ref = per[NOISE_REFERENCE]
             out.setdefault(v.name, {})[arch] = (compare(per[v.name], ref, "noise")[1],

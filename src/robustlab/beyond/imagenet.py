@@ -36,8 +36,10 @@ __all__ = ["pixel_counts", "matched_sigma", "transform", "run", "effects", "rest
 
 
 def pixel_counts(cfg) -> list[int]:
-    """Test pixel counts: chapter 10's (``cfg.grid_pixel_counts``) plus the smallest and largest of
-    ``cfg.pixel_counts`` (1 and 64 in every profile), sorted."""
+    """Test pixel counts: ``cfg.beyond_pixel_counts`` when set, else chapter 10's (``cfg.grid_pixel_counts``)
+    plus the smallest and largest of ``cfg.pixel_counts`` (1 and 64 in every profile), sorted."""
+    if cfg.get("beyond_pixel_counts"):
+        return sorted({int(p) for p in cfg.beyond_pixel_counts})
     return sorted({int(p) for p in cfg.grid_pixel_counts} | {int(min(cfg.pixel_counts)), int(max(cfg.pixel_counts))})
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from robustlab.paper_a.augmentations import AUGMENTATIONS
 
 __all__ = ["Variant", "REFERENCE", "NOISE_REFERENCE", "CIFAR_VARIANTS", "IMAGENET_TRADITIONAL", "CONTROL_K",
-           "imagenet_variants", "variant"]
+           "cifar_variants", "imagenet_variants", "variant"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,13 @@ CIFAR_VARIANTS: list[Variant] = [
     Variant(NOISE_REFERENCE, "Gaussian noise σ = 0.1 (on [−1, 1]) on every training batch: paper A's "
             "recommendation, its own grid model (chapter 03)", "grid", {"kind": "noise", "sigma": 0.1}),
 ]
+
+def cifar_variants(cfg) -> list[Variant]:
+    """Part 1's models for this run: both references and the augmentations ``cfg.beyond_augmentations``
+    names (None = every registered one), in :data:`CIFAR_VARIANTS` order."""
+    keep = cfg.get("beyond_augmentations")
+    return [v for v in CIFAR_VARIANTS if v.source != "augmentation" or keep is None or v.name in keep]
+
 
 #: Part 2's traditional augmentations (fine-tuning on [0, 1] images of 224 × 224).
 IMAGENET_TRADITIONAL: list[Variant] = [

@@ -183,6 +183,13 @@ SPEC: dict[str, Param] = {
     # --- beyond the papers (chapter 12) -------------------------------------------------
     "beyond_archs": Param("list[str]", "paper-A architectures trained with each augmentation in chapter 12 "
                                        "(paper profile: all three)", _nonempty(_registered("archs"))),
+    "beyond_augmentations": Param("list[str]", "paper A's registered training augmentations chapter 12 trains and "
+                                               "compares (part 1; None = every one)",
+                                  _nonempty(_registered("augmentations")), optional=True),
+    "beyond_pixel_counts": Param("list[int]", "random-pixel counts chapter 12 tests its models at, both parts (the "
+                                              "claims read the largest; None = part 1: pixel_counts, part 2: "
+                                              "grid_pixel_counts and the smallest and largest of pixel_counts)",
+                                 _nonempty(_range(1)), optional=True),
 }
 
 
@@ -366,6 +373,9 @@ def _cross_check(cfg: Mapping[str, Any]) -> None:
         if max(cfg[name]) > whole:
             raise bad(name, cfg[name], f"{max(cfg[name])} pixels exceed the {whole} pixels of a "
                       f"{IMAGENET_SIZE}x{IMAGENET_SIZE} image")
+    if cfg.get("beyond_pixel_counts") and max(cfg["beyond_pixel_counts"]) > CIFAR_SIZE * CIFAR_SIZE:
+        raise bad("beyond_pixel_counts", cfg["beyond_pixel_counts"], f"more than the {CIFAR_SIZE * CIFAR_SIZE} "
+                  f"pixels of a 32x32 CIFAR image (chapter 12's part 1 tests CIFAR models); lower it")
     smallest = min(cfg["areas"])
     for name in ("grid_pixel_counts", "area_pixel_counts"):
         if max(cfg[name]) > smallest * smallest:

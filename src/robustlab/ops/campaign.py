@@ -50,7 +50,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from robustlab import paper_b as paperb
 from robustlab.beyond import cifar as xc
 from robustlab.beyond import imagenet as xi
-from robustlab.beyond.registry import CIFAR_VARIANTS, IMAGENET_TRADITIONAL
+from robustlab.beyond.registry import IMAGENET_TRADITIONAL, cifar_variants
 from robustlab.core import budget
 from robustlab.core.device import describe_device, resolve_device
 from robustlab.core.errors import ComputeRefused, DeadlineReached, ParameterError, RobustlabError
@@ -286,7 +286,8 @@ def _beyond(cfg) -> list[Unit]:
     """Chapter 12's units: per architecture of ``beyond_archs`` the augmented models' training
     (``x-train-<arch>``) and every measure of every variant (``x-measure-<arch>``), then the ImageNet
     fine-tuning with traditional augmentations (``x-imagenet``)."""
-    augs = [v for v in CIFAR_VARIANTS if v.source == "augmentation"]
+    variants = cifar_variants(cfg)
+    augs = [v for v in variants if v.source == "augmentation"]
     ep, n_tr, n_test = int(cfg.epochs), _n_train(cfg), grid.n_test(cfg)
     noise_trained = 0.1 in grid.distinct_sigmas(cfg, "noise")  # else x-measure trains the σ = 0.1 model itself
     out: list[Unit] = []
@@ -300,14 +301,14 @@ def _beyond(cfg) -> list[Unit]:
             done=lambda c, arch=arch: all(xc.has_model(c, arch, v) for v in augs),
             work=lambda c, n_img=n_img, fwd=fwd: (n_img, 3 * fwd * n_img)))
         n_lv = len(xc.levels(cfg, "noise")) + len(xc.levels(cfg, "blur"))
-        n_eval = len(CIFAR_VARIANTS) * (n_lv * n_test + int(cfg.n_attack_images) * (int(cfg.attack_steps) + 8) * 3
-                                        + int(cfg.n_images) * (3 + len(cfg.pixel_counts) * int(cfg.n_repeats)))
+        n_eval = len(variants) * (n_lv * n_test + int(cfg.n_attack_images) * (int(cfg.attack_steps) + 8) * 3
+                                  + int(cfg.n_images) * (3 + len(xc.pixel_counts(cfg)) * int(cfg.n_repeats)))
         deps = (f"x-train-{arch}", train_unit_name(arch, "clean")) + (
             (train_unit_name(arch, "noise"),) if noise_trained else ())
         after = (eval_unit_name(arch, "noise"), eval_unit_name(arch, "blur"), attack_unit_name(arch, "clean", 0.0)) + (
             (attack_unit_name(arch, "noise", 0.1),) if noise_trained else ())
         out.append(Unit(
-            f"x-measure-{arch}", "beyond", f"noise/blur grids, Δ and pixel counts of the {len(CIFAR_VARIANTS)} "
+            f"x-measure-{arch}", "beyond", f"noise/blur grids, Δ and pixel counts of the {len(variants)} "
             f"{arch} variants (σ = 0, σ = 0.1 noise and the augmented models)",
             run=lambda c, arch=arch: xc.run(c, [arch], progress=True),
             done=lambda c, arch=arch: _probe(lambda: xc.run(c, [arch], progress=False)),

@@ -68,7 +68,7 @@ __all__ = ["EVAL_BATCH", "train_config", "CPU_STACK_PAYS", "STACK_MODES", "use_s
            "distinct_sigmas", "n_seeds", "replicate_of", "cpu_workers", "train_grid", "model_config", "eval_config",
            "get_model", "model_record", "has_model", "train_models", "accuracy_matrix", "accuracy_matrices",
            "correct_cells",
-           "n_test", "timings", "describe_run", "run_grid", "train_data", "test_data", "distinct_view"]
+           "n_test", "timings", "stored_timings", "run_grid", "train_data", "test_data", "distinct_view"]
 
 #: Evaluation batch size (fixed: the seeded evaluation noise is drawn per batch of this size).
 EVAL_BATCH = 500
@@ -579,47 +579,6 @@ def timings(cfg, arch: str, kind: str, replicate: int = 0) -> dict:
     return out
 
 
-def describe_run(cfg) -> str:
-    """A Markdown paragraph saying which models and data this page's numbers come from."""
-    n_train = cfg.train_subset or 50_000
-    n_test = cfg.test_subset or 10_000
-    from robustlab.paper_a.nets import build as _b
-
-    ch = _b("resnet", width=cfg.width).channels
-    paper = (cfg.width == 1.0 and cfg.train_subset is None and cfg.epochs == 90)
-    dups = [f"{float(s):g}" for s in cfg.sigmas if is_duplicate("blur", s)]
-    devices = sorted({t["device"] for a in cfg.archs for k in ("noise", "blur") for t in _stored_timings(cfg, a, k)})
-    n_rep = n_seeds(cfg)
-    return (f"**This run** (profile `{cfg.profile}`, models trained on {', '.join(devices) or 'not yet'}): "
-            f"width {cfg.width:g} "
-            f"({ch} channels; paper: 256), {n_train:,} class-balanced training images (paper: 50,000), "
-            f"{cfg.epochs} epoch(s) (paper: 90), batch {cfg.batch_size}, SGD lr {cfg.lr:g} ({cfg.lr_schedule}, "
-            f"momentum {cfg.momentum:g}, weight decay {cfg.weight_decay:g}; the paper gives none of these), "
-            f"evaluated on {n_test:,} class-balanced test images (paper: 10,000) with seeded corruption "
-            f"identical for every model. σ levels: {', '.join(f'{s:g}' for s in cfg.sigmas)}. "
-            + (f"Every model is trained {n_rep} times (training seeds {int(cfg.seed)}–{int(cfg.seed) + n_rep - 1}; "
-               f"the same training and test images for each); figures and tables show the mean over these "
-               f"seeds with a 95 % t-interval (the paper trains each model once). " if n_rep > 1 else
-               "One training seed per model (as in the paper). ")
-            + (f"Blur σ {', '.join(dups)} px is the identity (the truncated kernel has radius 0), so those "
-               f"rows are the σ = 0 model itself, trained and evaluated once and not counted again. " if dups else "")
-            + ("These are the paper's settings." if paper else
-               "These are reduced settings, so absolute accuracies are far below the paper's; the shape "
-               "of the curves is what can be compared."))
-
-
-def _stored_timings(cfg, arch: str, kind: str) -> list[dict]:
-    """The stored training records of one (arch, kind), every replicate (nothing is computed)."""
-    out = []
-    store = _store(cfg)
-    for r in range(n_seeds(cfg)):
-        for s in cfg.sigmas:
-            rec = store.get(RECORD_KIND, model_config(cfg, arch, kind, s, r))
-            if rec is not None:
-                out.append(rec)
-    return out
-
-
 def distinct_view(matrices: dict, sigmas, kind: str) -> tuple[dict, list[float]]:
     """The matrices without the rows and columns of identity blurs (σ < 0.125 px, which are the σ = 0
     model and level), and the σ levels that remain: what tables and figures show, so that no
@@ -636,3 +595,15 @@ def distinct_view(matrices: dict, sigmas, kind: str) -> tuple[dict, list[float]]
 
     out = {k: cut(m) for k, m in matrices.items()}
     return out, [float(sigmas[i]) for i in keep]
+
+
+def stored_timings(cfg, arch: str, kind: str) -> list[dict]:
+    """The stored training records of one (arch, kind), every replicate (nothing is computed)."""
+    out = []
+    store = _store(cfg)
+    for r in range(n_seeds(cfg)):
+        for s in cfg.sigmas:
+            rec = store.get(RECORD_KIND, model_config(cfg, arch, kind, s, r))
+            if rec is not None:
+                out.append(rec)
+    return out

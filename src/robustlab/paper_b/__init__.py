@@ -3,8 +3,9 @@
 One module per concern: :mod:`.classifiers` (the torchvision models, their weights, forward passes),
 :mod:`.pixels` (the random pixel changes), :mod:`.selection` (the correctly classified images),
 :mod:`.experiments` (experiments 1–4), :mod:`.augment` (§6.2), :mod:`.pixel_index` (Pi),
-:mod:`.cifar` (the same on paper A's CIFAR-10 models) and :mod:`.claims` (the paper's claims
-beside ours). The names the chapters use are importable from here (``rl.paper_b.experiment1``), the submodules too
+:mod:`.cifar` (the same on paper A's CIFAR-10 models), :mod:`.claims` (the paper's claims
+beside ours) and :mod:`.describe` (what produced a page's numbers, as in paper A).
+The names the chapters use are importable from here (``rl.paper_b.experiment1``), the submodules too
 (``rl.paper_b.pixels``), loaded on first use, exactly as in :mod:`robustlab.paper_a`.
 
 Importing this package registers paper B's ImageNet models with the parameter SPEC
@@ -24,8 +25,9 @@ _WHERE = {
     "cifar": ("cifar_pixel_experiments", "cifar_scale"),
     "claims": ("claims_augmentation", "claims_exp1", "claims_models", "merge_claims", "claims_exp2", "claims_exp3",
                "claims_exp4",
-               "claims_pixel_index", "describe_run"),
-    "classifiers": ("available", "class_names", "data_sources", "for_model", "label", "load_model", "model_key",
+               "claims_pixel_index"),
+    "describe": ("describe_run",),
+    "classifiers": ("available", "class_names", "data_sources", "label", "load_model", "model_key",
                     "predict", "primary", "published_top1", "throughput"),
     "experiments": ("experiment1", "experiment2", "experiment3", "experiment4", "fgsm_examples", "model_rows",
                     "per_model", "pixel_runs"),

@@ -31,7 +31,6 @@ from robustlab.data.imagenet import source_key
 from robustlab.paper_b.classifiers import (
     LazyModel,
     available,
-    for_model,
     label,
     load_model,
     model_key,
@@ -165,11 +164,10 @@ def augmentation_bases(cfg) -> pd.DataFrame:
     test_x, test_y = selected_images(cfg, sel)
     rows = []
     for name in available(cfg)[0]:
-        c = for_model(cfg, name)
-        m = LazyModel(lambda c=c: load_model(c))
-        mk = {**model_key(c), "aug_test": config_hash({"items": sel["items"]}), "variant": "base", "aug": None}
+        m = LazyModel(lambda name=name: load_model(cfg, name))
+        mk = {**model_key(cfg, name), "aug_test": config_hash({"items": sel["items"]}), "variant": "base", "aug": None}
         rows += [{**r, "model": label(name), "model_name": name}
-                 for r in _variant_rows(c, "base", m, test_x, test_y, mk)]
+                 for r in _variant_rows(cfg, "base", m, test_x, test_y, mk)]
     return pd.DataFrame(rows)
 
 

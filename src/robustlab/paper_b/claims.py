@@ -1,4 +1,4 @@
-"""Paper B in the book: what produced a page's numbers, and the paper's claims with our numbers and
+"""Paper B in the book: the paper's claims with our numbers and
 verdicts (:class:`robustlab.core.claims.Claim` records; the statements are in
 :data:`robustlab.book.checklist.CHECKLIST`).
 
@@ -23,7 +23,6 @@ image's share of wrong repeats (the interval is over the images; the spread over
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,16 +32,12 @@ from robustlab.core.stats import Estimate, bootstrap, spearman
 from robustlab.paper_b.augment import CONTROL
 from robustlab.paper_b.classifiers import (
     LABELS,
-    SHARED_MOBILENET,
-    available,
-    for_model,
     label,
     published_top1,
-    weights_arg,
 )
-from robustlab.paper_b.selection import PAPER_MODELS, stored_selection
+from robustlab.paper_b.selection import PAPER_MODELS
 
-__all__ = ["describe_run", "claims_exp1", "claims_exp2", "claims_exp3", "claims_exp4", "claims_augmentation",
+__all__ = ["claims_exp1", "claims_exp2", "claims_exp3", "claims_exp4", "claims_augmentation",
            "claims_pixel_index", "claims_models", "merge_claims", "PAPER_64PX_RANGE", "ABOUT_4PX", "ABOUT_64PX",
            "SAME", "SAME_REL", "CONSIDERABLE", "PAPER_MODELS", "ABOUT_REL", "ONE_RUN"]
 
@@ -65,38 +60,6 @@ ABOUT_REL = 0.5
 #: Why a fine-tuning comparison is at most "partly": one fine-tuning run per model.
 ONE_RUN = ("one fine-tuning run per model: the interval covers the held-out images, not the run-to-run luck "
            "of fine-tuning, so yes is capped at partly")
-
-
-def describe_run(cfg) -> str:
-    """Markdown: which models, images, sizes and hardware produced this page's numbers, and which of
-    the requested models were left out for want of weights."""
-
-    sel = stored_selection(cfg)
-    if sel and "device" in sel:
-        ran = f"computed on {sel['device']}" + (f" ({sel['date']})" if sel.get("date") else "")
-    else:
-        ran = "not computed yet"
-    names, missing = available(cfg)
-
-    def one(n: str) -> str:
-        w = weights_arg(for_model(cfg, n))
-        if n == "mobilenet_v2" and Path(w).name == Path(SHARED_MOBILENET).name:
-            return ("the **real ImageNet-pretrained MobileNetV2** (torchvision's quantized model, dequantized; "
-                    f"`{Path(w).name}`)")
-        return f"{label(n)} (weights `{Path(w).name if Path(w).is_file() else w}`)"
-
-    models = "; ".join(one(n) for n in names)
-    left = (" **Left out for want of weights:** " + "; ".join(f"{label(k)} — {v}" for k, v in missing.items()) + "."
-            if missing else "")
-    grid_r = cfg.get("grid_repeats") or cfg.n_repeats
-    every = "every one of these models classifies" if len(names) > 1 else "this model classifies"
-    return (f"**What produced these numbers.** Model{'s' if len(names) > 1 else ''}: {models}.{left} Images: the "
-            f"first {cfg.n_images} real ImageNet images (one-per-class sample, then Imagenette val/train, seeded "
-            f"order) that {every} correctly; {cfg.n_repeats} seeded repeats per setting of experiments 1 and 4 and "
-            f"of the augmentation test ({grid_r} in the exp. 2/3 grids), every image changed independently. Every "
-            f"rate is shown with its **95 % interval over the images** (paired bootstrap; each image's value "
-            f"is its mean over the repeats), and the spread over the repeats beside it. Profile "
-            f"`{cfg.profile}`, {ran}.")
 
 
 # --------------------------------------------------------------------------------------

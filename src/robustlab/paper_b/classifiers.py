@@ -32,7 +32,7 @@ from robustlab.data.download import fetch_weights, weights_cache_path
 from robustlab.data.scale import to_unit
 
 __all__ = ["IMAGENET_ARCHS", "IMAGENET_MEAN", "IMAGENET_STD", "Normalize", "pretrained", "SHARED_MOBILENET",
-           "shared_mobilenet_path", "PAPER_WEIGHTS", "LABELS", "label", "weights_dir", "model_names", "for_model",
+           "shared_mobilenet_path", "PAPER_WEIGHTS", "LABELS", "label", "weights_dir", "model_names",
            "available", "data_sources", "primary", "preferred", "published_top1", "weights_arg", "model_key",
            "load_model", "PAPER_B_BF16_OK", "inference_precision", "Autocast"]
 
@@ -178,26 +178,17 @@ def weights_dir(cfg) -> Path | None:
 
 def model_names(cfg) -> list[str]:
     """The models the run asks for: ``[cfg.model_name]`` when set, else ``cfg.model_names``."""
-    if cfg.get("models"):
-        return list(cfg["models"])
     if cfg.get("model_name"):
         return [cfg.model_name]
     names = cfg.get("model_names") or ["mobilenet_v2"]
     return list(dict.fromkeys(names))
 
 
-def for_model(cfg, name: str):
-    """``cfg`` for one model of the run: ``model_name`` = ``name``; the run's model list is kept (the
-    images are those *every* available model classifies correctly)."""
-    # ``weights`` belongs to the one model named by model_name
-    weights = cfg.get("weights") if name == cfg.get("model_name") else None
-    return type(cfg)({**cfg, "models": model_names(cfg), "model_name": name, "weights": weights})
-
-
 def _weights_for(cfg, name: str) -> str:
-    """The weights of ``name``, in this order: ``cfg.weights``, ``<weights_dir>/<name>.pth``, torchvision's
-    :data:`PAPER_WEIGHTS` file when it is in the hub cache or can be downloaded now, else (MobileNetV2)
-    the shared dequantized file beside the data, else the enum (which :func:`available` reports)."""
+    """The weights of ``name``, in this order: ``cfg.weights`` (when ``name`` is ``cfg.model_name``),
+    ``<weights_dir>/<name>.pth``, torchvision's :data:`PAPER_WEIGHTS` file when it is in the hub cache or can be
+    downloaded now, else (MobileNetV2) the shared dequantized file beside the data, else the enum (which
+    :func:`available` reports)."""
     if cfg.get("weights") is not None and cfg.get("model_name") == name:
         return cfg.weights
     d = weights_dir(cfg)
@@ -310,8 +301,9 @@ def preferred(names: list[str]) -> str:
     return "resnet101" if "resnet101" in names else names[0]
 
 
-def _name(cfg) -> str:
-    return cfg.get("model_name") or primary(cfg)
+def _name(cfg, name: str | None = None) -> str:
+    """``name`` when given (a per-model run), else ``cfg.model_name``, else :func:`primary`."""
+    return name or cfg.get("model_name") or primary(cfg)
 
 
 def published_top1(name: str, shared: bool = False) -> tuple[str, float] | None:
@@ -330,9 +322,10 @@ def published_top1(name: str, shared: bool = False) -> tuple[str, float] | None:
         return None
 
 
-def weights_arg(cfg) -> str | None:
-    """The weights of ``cfg.model_name`` (else of :func:`primary`): a state_dict path or an enum name."""
-    return _weights_for(cfg, _name(cfg))
+def weights_arg(cfg, name: str | None = None) -> str | None:
+    """The weights of model ``name`` (default ``cfg.model_name``, else :func:`primary`): a state_dict path or
+    an enum name."""
+    return _weights_for(cfg, _name(cfg, name))
 
 
 _SHA_CACHE: dict[tuple[str, int, int], str] = {}
@@ -352,13 +345,14 @@ def _file_sha256(path: Path) -> str:
     return _SHA_CACHE[k]
 
 
-def model_key(cfg) -> dict[str, Any]:
-    """Identity of the model used, for cache keys: its name and its weights — a torchvision enum by
+def model_key(cfg, name: str | None = None) -> dict[str, Any]:
+    """Identity of model ``name`` (default ``cfg.model_name``, else :func:`primary`), for cache keys: its
+    name and its weights — a torchvision enum by
     name, or a weights file by its name and SHA-256 (never its path, so results computed on another
     machine, with the file elsewhere, are found) — and, when it is not fp32, the inference precision
     (:func:`inference_precision`), so fp32 and bf16 results are never mixed (fp32 keys are unchanged)."""
-    w = weights_arg(cfg)
-    key: dict[str, Any] = {"model": _name(cfg), "weights": w}
+    w = weights_arg(cfg, name)
+    key: dict[str, Any] = {"model": _name(cfg, name), "weights": w}
     if w is not None and Path(w).is_file():
         key["weights"] = Path(w).name
         key["weights_sha256"] = _file_sha256(Path(w))
@@ -433,11 +427,11 @@ def _built(name: str, weights: str) -> nn.Module:
     return _BUILT[key]
 
 
-def load_model(cfg) -> nn.Module:
-    """``cfg.model_name`` (else :func:`primary`) with its weights on ``cfg.torch_device`` (channels_last,
-    eval mode), built once per process for each (model, weights); wrapped in :class:`Autocast` when
-    :func:`inference_precision` is bf16."""
-    m = _built(_name(cfg), weights_arg(cfg)).to(cfg.torch_device, memory_format=torch.channels_last).eval()
+def load_model(cfg, name: str | None = None) -> nn.Module:
+    """Model ``name`` (default ``cfg.model_name``, else :func:`primary`) with its weights on
+    ``cfg.torch_device`` (channels_last, eval mode), built once per process for each (model, weights);
+    wrapped in :class:`Autocast` when :func:`inference_precision` is bf16."""
+    m = _built(_name(cfg, name), weights_arg(cfg, name)).to(cfg.torch_device, memory_format=torch.channels_last).eval()
     prec = inference_precision(cfg)
     return Autocast(m, prec).eval() if prec != "fp32" else m
 

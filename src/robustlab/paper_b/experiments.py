@@ -33,7 +33,6 @@ from robustlab.data.imagenet import source_key
 from robustlab.paper_b.classifiers import (
     available,
     describe,
-    for_model,
     label,
     load_model,
     model_key,
@@ -120,13 +119,16 @@ class _Data:
     _cache: dict[str, tuple] = {}
 
     @classmethod
-    def get(cls, cfg, model=None):
-        sel = select_correct(cfg, model=model)
+    def get(cls, cfg, model=None, model_name: str | None = None):
+        """(images, labels, selection, data key) for model ``model_name`` (default ``cfg.model_name``, else
+        the primary model). The images are loaded once per selection; the data key names the model, so
+        every model of a per-model run gets its own key on the shared images."""
+        sel = select_correct(cfg, model=model, model_name=model_name)
         k = config_hash({"items": sel["items"]})
-        if k not in cls._cache:  # (the images' source joins the key: the same items of another copy differ)
-            cls._cache[k] = selected_images(cfg, sel) + (sel, {**model_key(cfg), "selection": k,
-                                                               **source_key(cfg.get("data_dir"))})
-        return cls._cache[k]
+        if k not in cls._cache:
+            cls._cache[k] = selected_images(cfg, sel) + (sel,)
+        # (the images' source joins the key: the same items of another copy differ)
+        return cls._cache[k] + ({**model_key(cfg, model_name), "selection": k, **source_key(cfg.get("data_dir"))},)
 
 
 def rate_estimate(per_image: np.ndarray, what: str = "images"):
@@ -170,31 +172,34 @@ def pixel_rows(cfg, model, images, labels, dkey, settings, tag="clean", targets=
     return pd.DataFrame(rows)
 
 
-def model_and_data(cfg, model=None):
-    model = model or load_model(cfg)
-    images, labels, sel, dkey = _Data.get(cfg, model)
+def model_and_data(cfg, model=None, model_name: str | None = None):
+    """(model, images, labels, selection, data key) of model ``model_name`` (default ``cfg.model_name``,
+    else the primary model; ``model``: that model already loaded)."""
+    model = model or load_model(cfg, model_name)
+    images, labels, sel, dkey = _Data.get(cfg, model, model_name)
     return model, images, labels, sel, dkey
 
 
-def experiment1(cfg, model: nn.Module | None = None) -> pd.DataFrame:
-    """Exp. 1 (Table 6, Fig. 8): wrong-rate per pixel count, any value, anywhere."""
-    model, images, labels, _, dkey = model_and_data(cfg, model)
+def experiment1(cfg, model: nn.Module | None = None, *, model_name: str | None = None) -> pd.DataFrame:
+    """Exp. 1 (Table 6, Fig. 8): wrong-rate per pixel count, any value, anywhere. ``model_name``: the
+    model it runs on (default ``cfg.model_name``, else the primary model); so for experiments 2–4."""
+    model, images, labels, _, dkey = model_and_data(cfg, model, model_name)
     return pixel_rows(cfg, model, images, labels, dkey, [{"n_pixels": p} for p in cfg.pixel_counts])
 
 
-def experiment2(cfg, model: nn.Module | None = None) -> pd.DataFrame:
+def experiment2(cfg, model: nn.Module | None = None, *, model_name: str | None = None) -> pd.DataFrame:
     """Exp. 2 (Table 7, Fig. 9): wrong-rate per magnitude (± m per channel) and pixel count
     (``cfg.grid_pixel_counts``; ``cfg.grid_repeats`` draws per setting)."""
-    model, images, labels, _, dkey = model_and_data(cfg, model)
+    model, images, labels, _, dkey = model_and_data(cfg, model, model_name)
     settings = [{"n_pixels": p, "magnitude": m} for p in cfg.grid_pixel_counts for m in cfg.magnitudes]
     return pixel_rows(cfg, model, images, labels, dkey, settings, repeats=cfg.grid_repeats)
 
 
-def experiment3(cfg, model: nn.Module | None = None) -> pd.DataFrame:
+def experiment3(cfg, model: nn.Module | None = None, *, model_name: str | None = None) -> pd.DataFrame:
     """Exp. 3 (Table 8, Fig. 10): wrong-rate per centred window side and pixel count
     (``cfg.area_pixel_counts``: the paper's Fig. 10 is read at 8 and 32 pixels; ``cfg.grid_repeats``
     draws per setting)."""
-    model, images, labels, _, dkey = model_and_data(cfg, model)
+    model, images, labels, _, dkey = model_and_data(cfg, model, model_name)
     settings = [{"n_pixels": p, "area": a} for p in cfg.area_pixel_counts for a in cfg.areas]
     return pixel_rows(cfg, model, images, labels, dkey, settings, repeats=cfg.grid_repeats)
 
@@ -267,14 +272,15 @@ def fgsm_changed_share(cfg, fg: dict[str, Any], images: Any, data_key: dict, eps
     return np.asarray(ResultStore.for_cfg(cfg).get_or_compute(FGSM_KIND, key, compute), dtype=np.float64)
 
 
-def experiment4(cfg, model: nn.Module | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+def experiment4(cfg, model: nn.Module | None = None, *, model_name: str | None = None
+                ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Exp. 4 (Table 9): FGSM examples that fool the model, then n-pixel changes (any value,
     anywhere): the share returned to the correct class (``restored_rate``) and the share still
     classified as the adversarial class. Returns (table, summary); the summary also holds, per
     selected image, whether FGSM fooled the model (``fooled_per_image``) and the share of its pixels
     FGSM changed (``changed_share_per_image``) — what Pi of the FGSM change needs
     (:func:`robustlab.paper_b.pixel_index.fgsm_pixel_index`)."""
-    model, images, labels, _, dkey = model_and_data(cfg, model)
+    model, images, labels, _, dkey = model_and_data(cfg, model, model_name)
     fg = fgsm_examples(cfg, model, images, labels, dkey)
     fooled = fg["pred"] != labels
     summary = {"eps": cfg.fgsm_eps, "images": int(len(labels)), "fooled": int(fooled.sum()),
@@ -290,14 +296,14 @@ def experiment4(cfg, model: nn.Module | None = None) -> tuple[pd.DataFrame, dict
 
 
 def per_model(cfg, experiment, *args, **kwargs):
-    """``experiment(cfg_m, ...)`` for every model m of the run whose weights can be had
+    """``experiment(cfg, ..., model_name=m)`` for every model m of the run whose weights can be had
     (:func:`~robustlab.paper_b.classifiers.available`), on the same images (those every one of them
     classifies correctly), as one table with ``model`` (display name) and ``model_name`` columns first.
     An experiment that returns (table, summary) gives (table, {model_name: summary})."""
 
     tables, extra = [], {}
     for name in available(cfg)[0]:
-        res = experiment(for_model(cfg, name), *args, **kwargs)
+        res = experiment(cfg, *args, model_name=name, **kwargs)
         t = res[0] if isinstance(res, tuple) else res
         t = t.copy()
         t.insert(0, "model_name", name)

@@ -20,7 +20,6 @@ from robustlab.paper_b.classifiers import (
     _name,
     available,
     describe,
-    for_model,
     label,
     load_model,
     model_key,
@@ -82,13 +81,15 @@ def load_split(cfg, split: str, per_class: int | None):
 
 
 def select_correct(cfg, n: int | None = None, splits: Sequence[str] = SELECTION_SPLITS, model: nn.Module | None = None,
-                   exclude: dict | None = None, joint: bool = True) -> dict[str, Any]:
+                   exclude: dict | None = None, joint: bool = True, model_name: str | None = None) -> dict[str, Any]:
     """The first ``n`` images (default ``cfg.n_images``) that *every* model of the run classifies
-    correctly (§6; ``joint=False``: only ``cfg.model_name``'s model, e.g. the base of a fine-tuning).
+    correctly (§6; ``joint=False``: only model ``model_name``, default ``cfg.model_name``, else the
+    primary model, e.g. the base of a fine-tuning).
 
     The run's models are those of :func:`~robustlab.paper_b.classifiers.available` (a model whose
-    weights cannot be had is left out and reported); ``model``, when given, is the already loaded
-    model of a one-model selection. The candidates of each split in ``splits`` are visited in a
+    weights cannot be had is left out and reported); ``model``, when given, is model ``model_name``
+    (default ``cfg.model_name``, else the primary model) already loaded, used if the selection is made
+    for it. The candidates of each split in ``splits`` are visited in a
     seeded random order (split by split) and evaluated in batches until ``n`` are found; splits are
     decoded only as far as needed. Cached. Returns ``{"items": [(split, per_class, index)], "labels",
     "checked", "correct_rate"`` (all models right), ``"models"``, ``"top1_checked"`` ({model: its own
@@ -96,12 +97,13 @@ def select_correct(cfg, n: int | None = None, splits: Sequence[str] = SELECTION_
     """
 
     n = int(n or cfg.n_images)
-    names = _run_models(cfg, joint)
+    names = _run_models(cfg, joint, model_name)
     key = _selection_key(cfg, n, splits, names)
 
     def compute():
-        models = {m: (resolve_model(model) if model is not None and len(names) == 1 else
-                      LazyModel(lambda m=m: load_model(for_model(cfg, m)))) for m in names}
+        own = _name(cfg, model_name) if model is not None else None  # the model ``model`` is
+        models = {m: (resolve_model(model) if m == own else LazyModel(lambda m=m: load_model(cfg, m)))
+                  for m in names}
         items, labels, checked, right = [], [], 0, 0
         right_by = dict.fromkeys(names, 0)
         seen: set[tuple[str, str]] = set()
@@ -157,11 +159,12 @@ def select_correct(cfg, n: int | None = None, splits: Sequence[str] = SELECTION_
     return ResultStore.for_cfg(cfg).get_or_compute(SELECTION_KIND, key, compute)
 
 
-def _run_models(cfg, joint: bool = True) -> list[str]:
+def _run_models(cfg, joint: bool = True, model_name: str | None = None) -> list[str]:
     """The models a selection is made for: every available one, or only the paper's five among them
-    when any of the five runs (others are evaluated on the five's images as extras)."""
+    when any of the five runs (others are evaluated on the five's images as extras); ``joint=False``:
+    ``[model_name]`` (default ``cfg.model_name``, else the primary model)."""
     if not joint:
-        return [_name(cfg)]
+        return [_name(cfg, model_name)]
     names = available(cfg)[0]
     five = [n for n in names if n in PAPER_MODELS]
     return five or names
@@ -185,9 +188,9 @@ def _selection_key(cfg, n: int, splits: Sequence[str] = SELECTION_SPLITS, names:
                    ) -> dict[str, Any]:
     names = names if names is not None else _run_models(cfg)
     if len(names) == 1:  # one model: the key selections always had
-        models: dict[str, Any] = model_key(for_model(cfg, names[0]))
+        models: dict[str, Any] = model_key(cfg, names[0])
     else:
-        models = {"models": [model_key(for_model(cfg, m)) for m in names]}
+        models = {"models": [model_key(cfg, m) for m in names]}
     return {"what": SELECTION_KIND, **models, "n": int(n), "splits": list(splits), "seed": cfg.seed,
             **source_key(cfg.get("data_dir"), splits)}
 
@@ -235,7 +238,7 @@ def models_table(cfg, selection: dict[str, Any]):
     top1 = selection.get("top1_checked") or ({names[0]: selection["correct_rate"]} if len(names) == 1 else {})
     rows = []
     for n in model_names(cfg):
-        pub = published_top1(n, shared=str(weights_arg(for_model(cfg, n))).endswith(Path(SHARED_MOBILENET).name))
+        pub = published_top1(n, shared=str(weights_arg(cfg, n)).endswith(Path(SHARED_MOBILENET).name))
         rows.append({"model": label(n), "ran": "yes" if n in names else f"no: {missing.get(n, '')}",
                      "top-1 on the images checked [%]": round(100 * top1[n], 1) if n in top1 else None,
                      "images checked": selection["checked"] if n in top1 else None,
