@@ -107,6 +107,12 @@ def test_notebook_tiny(run_notebook, name):
             assert lo <= rec["exp1_wrong_rate"][p] <= hi
     if name == "08_pixel_area":  # Fig. 10's 8 and 32 px are run
         assert {"8px_area224", "32px_area224", "8px_area56", "32px_area56"} <= set(rec["exp3_wrong_rate"])
+    if name == "09_fgsm_and_pixels":  # the ε sweep: tiny's two steps and fgsm_eps, one verdict each
+        assert set(rec["exp4_eps_sweep_verdict"]) == {"1", "2", "8"}
+        assert "over the FGSM step" in {c["id"]: c for c in claims}["B-fgsm-restore"]["why"] \
+            or {c["id"]: c for c in claims}["B-fgsm-restore"]["verdict"] == "not testable here"
+    if name == "10_augmentation":  # the ε sweep of Table 11: every step that fooled something, every model
+        assert {k.split("|")[0] for k in rec["aug_eps_sweep_still_fooling"]} <= {"1", "2", "8"}
     if name == "10_augmentation":  # both learning rates measured, accuracies are fractions; the control is there
         assert set(rec["aug_lr_check"]) == {"0.001"} and 0 <= rec["aug_lr_check"]["0.001"] <= 1
         assert {"k=0 (control)|0", "k=0 (control)|64", "k=4|64"} <= set(rec["aug_wrong_rate"])

@@ -225,6 +225,8 @@ def _paper_b(cfg) -> list[Unit]:
     aug_k = len(cfg.aug_pixel_counts) + 1  # + the k = 0 control
     aug_train = aug_k * int(cfg.aug_epochs) * int(cfg.aug_train_images)
     aug_eval = (aug_k + 1) * int(cfg.aug_test_images) * (1 + R * n_grid + 1)
+    n_sweep = len(paperb.fgsm_eps_values(cfg)) - 1  # the FGSM steps besides fgsm_eps (its results are exp. 4's)
+    aug_sweep = n_sweep * int(cfg.aug_test_images) * (4 + aug_k + 1)  # FGSM on the base model, every model's answer
     out = [
         Unit("b-select", "paper-b", f"find {n:,} ImageNet images that {', '.join(label(m) for m in names)} "
                                     f"all classify correctly",
@@ -248,17 +250,23 @@ def _paper_b(cfg) -> list[Unit]:
              work=lambda c: every(n_area * len(cfg.areas) * Rg * n), deps=("b-select",),
              after=("b-exp1",)),  # its whole-image window (224) repeats cells of exp. 1
         Unit("b-exp4", "paper-b", f"exp. 4, every model: FGSM (ε = {cfg.fgsm_eps:g}/255) then "
-                                  f"{len(cfg.pixel_counts)} pixel counts",
-             run=lambda c: paperb.per_model(c, paperb.experiment4),
-             done=lambda c: _probe(lambda: paperb.per_model(c, paperb.experiment4)),
-             work=lambda c: every(n * (4 + len(cfg.pixel_counts) * R)), deps=("b-select",)),
+                                  f"{len(cfg.pixel_counts)} pixel counts; the primary model at ε = "
+                                  f"{', '.join(f'{e:g}' for e in paperb.fgsm_eps_values(cfg))}/255 and "
+                                  f"{max(cfg.pixel_counts)} px (the ε sweep)",
+             run=lambda c: (paperb.per_model(c, paperb.experiment4), _eps_sweep(c)),
+             done=lambda c: _probe(lambda: (paperb.per_model(c, paperb.experiment4), _eps_sweep(c))),
+             work=lambda c: (n * (4 + len(cfg.pixel_counts) * R) * len(names) + n_sweep * n * (4 + R),
+                             f_all * n * (4 + len(cfg.pixel_counts) * R) + f * n_sweep * n * (4 + R)),
+             deps=("b-select",)),
         Unit("b-aug-bases", "paper-b", "§6.2: every model's base run on the held-out images",
              run=lambda c: paperb.augmentation_bases(c), done=lambda c: _probe(lambda: paperb.augmentation_bases(c)),
              work=lambda c: every(int(cfg.aug_test_images) * (2 + R * n_grid))),
         Unit("b-aug", "paper-b", f"§6.2: fine-tune {aug_k} models on {cfg.aug_train_images:,} images with k changed "
-             f"pixels, then test them", run=lambda c: paperb.augmentation(c),
-             done=lambda c: _probe(lambda: paperb.augmentation(c, progress=False)),
-             work=lambda c: (aug_train + aug_eval, f * (3 * aug_train + aug_eval)),
+             f"pixels, then test them (FGSM at {n_sweep + 1} steps)",
+             run=lambda c: (paperb.augmentation(c), paperb.augmentation_fgsm_sweep(c)),
+             done=lambda c: _probe(lambda: (paperb.augmentation(c, progress=False),
+                                            paperb.augmentation_fgsm_sweep(c, progress=False))),
+             work=lambda c: (aug_train + aug_eval + aug_sweep, f * (3 * aug_train + aug_eval + aug_sweep)),
              after=("b-aug-bases",)),  # with one model its base rows are b-aug-bases' rows
         Unit("b-aug-lr", "paper-b", "§6.2: the fine-tuning learning rate checked (paper's 0.001 vs the profile's)",
              run=lambda c: paperb.finetune_lr_check(c, sorted({0.001, c.aug_lr}), k=4),
@@ -277,6 +285,11 @@ def _paper_b(cfg) -> list[Unit]:
                         work=lambda c: (c_img, fa * c_img),
                         deps=tuple(train_unit_name(a, "clean") for a in cfg.archs)))
     return out
+
+
+def _eps_sweep(cfg):
+    """Exp. 4's FGSM ε sweep on the run's primary model (the one its claims are judged on)."""
+    return paperb.experiment4_eps_sweep(paperb.for_model(cfg, paperb.primary(cfg)))
 
 
 # --------------------------------------------------------------------------------------

@@ -20,14 +20,16 @@ register_choices(imagenet_models=IMAGENET_ARCHS)
 #: the names the chapters use → the module that defines them (imported on first use)
 _WHERE = {
     "augment": ("augmentation", "augmentation_bases", "augmentation_effects", "augmentation_tables", "finetune",
+                "augmentation_fgsm_sweep", "augmentation_sweep_table",
                 "finetune_lr_check"),
     "cifar": ("cifar_pixel_experiments", "cifar_scale"),
     "claims": ("claims_augmentation", "claims_exp1", "claims_models", "merge_claims", "claims_exp2", "claims_exp3",
                "claims_exp4",
-               "claims_pixel_index", "describe_run"),
+               "claims_pixel_index", "describe_run", "eps_sentence", "exp4_eps_verdicts", "augmentation_eps_verdicts"),
     "classifiers": ("available", "class_names", "data_sources", "for_model", "label", "load_model", "model_key",
                     "predict", "primary", "published_top1", "throughput"),
-    "experiments": ("experiment1", "experiment2", "experiment3", "experiment4", "fgsm_examples", "model_rows",
+    "experiments": ("experiment1", "experiment2", "experiment3", "experiment4", "experiment4_eps_sweep",
+                    "fgsm_eps_values", "fgsm_examples", "model_rows",
                     "per_model", "pixel_runs"),
     "pixel_index": ("fgsm_pixel_index", "pixel_index_curve", "pixel_index_table"),
     "pixels": ("change_pixels",),

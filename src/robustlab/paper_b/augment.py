@@ -40,7 +40,7 @@ from robustlab.paper_b.classifiers import (
     resolve_model,
     to_input,
 )
-from robustlab.paper_b.experiments import fgsm_examples, pixel_rows, rate_estimate
+from robustlab.paper_b.experiments import fgsm_eps_values, fgsm_examples, pixel_rows, rate_estimate
 from robustlab.paper_b.kinds import AUG_CLEAN_KIND, AUG_FGSM_KIND, AUG_LR_KIND, AUG_MODEL_KIND
 from robustlab.paper_b.pixels import change_pixels
 from robustlab.paper_b.selection import (
@@ -52,6 +52,7 @@ from robustlab.paper_b.selection import (
 )
 
 __all__ = ["CONTROL", "finetune", "finetuned_model", "finetune_lr_check", "augmentation", "augmentation_bases",
+           "augmentation_fgsm_sweep", "augmentation_sweep_table",
            "augmentation_tables", "augmentation_effects"]
 
 #: The name of the fine-tuned control model (k = 0: fine-tuned, no pixel changed).
@@ -216,13 +217,36 @@ def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> d
     model by construction, so clean accuracy is compared there. ``model``: the base model's name.
     """
 
-    base = base or load_model(cfg)
+    base, test_x, test_y, tkey, models = _aug_setup(cfg, base, progress)
     store = ResultStore.for_cfg(cfg)
+    fg = fgsm_examples(cfg, base, test_x, test_y, tkey)
+    fooled = fg["pred"] != test_y
+    ux, uy = selected_images(cfg, unselected(cfg, cfg.aug_test_images))
+    ukey = config_hash({"items": unselected(cfg, cfg.aug_test_images)["items"]})
+    rows, frows, urows = [], [], []
+    for v, (name, m) in enumerate(models.items()):
+        if v:
+            budget.check("the few-pixel augmentation")  # every finished variant is stored
+        mk = _variant_key(cfg, tkey, name)
+        rows += _variant_rows(cfg, name, m, test_x, test_y, mk)
+        up = store.get_or_compute("paperb-aug-clean", {"what": "paperb-aug-clean-unselected", **mk, "aug_test": ukey},
+                                  lambda m=m: predict(m, ux, cfg.eval_batch_size).numpy())
+        uw = (up != uy).astype(float)
+        urows.append({"model": name, "images": len(uy), "wrong_rate": float(uw.mean()), "per_image": uw})
+        if fooled.any():
+            frows.append(_fgsm_row(cfg, name, m, fg, fooled, test_y, mk, float(cfg.fgsm_eps)))
+    return {"exp1": pd.DataFrame(rows), "fgsm": pd.DataFrame(frows), "clean_unselected": pd.DataFrame(urows),
+            "train_images": cfg.aug_train_images, "test_images": int(len(test_y)),
+            "fgsm_fooled_base": int(fooled.sum()), "model": primary(cfg)}
+
+
+def _aug_setup(cfg, base, progress: bool):
+    """The §6.2 test set and models: (base model, held-out images uint8 NHWC, labels, their key, {name:
+    model}) — the models (``base``, the control, ``k=…``) fine-tuned (or loaded) only when used."""
+    base = base or load_model(cfg)
     sel = select_correct(cfg, n=cfg.aug_test_images, splits=("val",), model=base, joint=False)
     test_x, test_y = selected_images(cfg, sel)
     tkey = {**model_key(cfg), "aug_test": config_hash({"items": sel["items"]}), **source_key(cfg.get("data_dir"))}
-    fg = fgsm_examples(cfg, base, test_x, test_y, tkey)
-    fooled = fg["pred"] != test_y
     train_xy: dict[str, tuple] = {}
 
     def tuned(k: int) -> nn.Module:  # built only when a number of this variant must be computed
@@ -231,32 +255,65 @@ def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> d
     models: dict[str, Any] = {"base": base, CONTROL: LazyModel(lambda: tuned(0))}
     for k in cfg.aug_pixel_counts:
         models[f"k={k}"] = LazyModel(lambda k=k: tuned(k))
-    ux, uy = selected_images(cfg, unselected(cfg, cfg.aug_test_images))
-    ukey = config_hash({"items": unselected(cfg, cfg.aug_test_images)["items"]})
-    rows, frows, urows = [], [], []
-    for v, (name, m) in enumerate(models.items()):
-        if v:
-            budget.check("the few-pixel augmentation")  # every finished variant is stored
-        mk = {**tkey, "variant": name, "aug": None if name == "base" else
-              {"train_images": cfg.aug_train_images, "epochs": cfg.aug_epochs, "lr": cfg.aug_lr}}
-        rows += _variant_rows(cfg, name, m, test_x, test_y, mk)
-        up = store.get_or_compute("paperb-aug-clean", {"what": "paperb-aug-clean-unselected", **mk, "aug_test": ukey},
-                                  lambda m=m: predict(m, ux, cfg.eval_batch_size).numpy())
-        uw = (up != uy).astype(float)
-        urows.append({"model": name, "images": len(uy), "wrong_rate": float(uw.mean()), "per_image": uw})
-        if fooled.any():
-            fk = {"what": AUG_FGSM_KIND, **mk, "eps": cfg.fgsm_eps}
-            p = store.get_or_compute(AUG_FGSM_KIND, fk,
-                                     lambda m=m: predict(m, fg["adv"]()[fooled], cfg.eval_batch_size).numpy())
-            still = (p != test_y[fooled]).astype(float)
-            se = rate_estimate(still, "FGSM examples")
-            frows.append({"model": name, "fgsm_examples": int(fooled.sum()),
-                          "still_fooling_rate": float(still.mean()), "still_fooling_lo": se.lo,
-                          "still_fooling_hi": se.hi, "restored_rate": float((p == test_y[fooled]).mean()),
-                          "per_example": still, "per_example_restored": (p == test_y[fooled]).astype(float)})
-    return {"exp1": pd.DataFrame(rows), "fgsm": pd.DataFrame(frows), "clean_unselected": pd.DataFrame(urows),
-            "train_images": cfg.aug_train_images, "test_images": int(len(test_y)),
-            "fgsm_fooled_base": int(fooled.sum()), "model": primary(cfg)}
+    return base, test_x, test_y, tkey, models
+
+
+def _variant_key(cfg, tkey: dict, name: str) -> dict:
+    return {**tkey, "variant": name, "aug": None if name == "base" else
+            {"train_images": cfg.aug_train_images, "epochs": cfg.aug_epochs, "lr": cfg.aug_lr}}
+
+
+def _fgsm_row(cfg, name: str, m, fg: dict, fooled: np.ndarray, test_y: np.ndarray, mk: dict, eps: float) -> dict:
+    """Table 11's row of one model: its predictions on the base model's FGSM examples (step ``eps``,
+    8-bit units) that fool the base model, cached."""
+    fk = {"what": AUG_FGSM_KIND, **mk, "eps": eps}
+    p = ResultStore.for_cfg(cfg).get_or_compute(
+        AUG_FGSM_KIND, fk, lambda: predict(m, fg["adv"]()[fooled], cfg.eval_batch_size).numpy())
+    still = (p != test_y[fooled]).astype(float)
+    se = rate_estimate(still, "FGSM examples")
+    return {"model": name, "fgsm_examples": int(fooled.sum()), "still_fooling_rate": float(still.mean()),
+            "still_fooling_lo": se.lo, "still_fooling_hi": se.hi, "restored_rate": float((p == test_y[fooled]).mean()),
+            "per_example": still, "per_example_restored": (p == test_y[fooled]).astype(float)}
+
+
+def augmentation_fgsm_sweep(cfg, base: nn.Module | None = None, progress: bool = True) -> pd.DataFrame:
+    """Table 11 at every FGSM step of :func:`~robustlab.paper_b.experiments.fgsm_eps_values` (8-bit
+    units): the base model's FGSM examples of the held-out images at that step, transferred to every
+    model of :func:`augmentation` (the fine-tuned models are :func:`augmentation`'s, cached). One row per
+    ε × model with ``eps``, ``decides`` (ε = ``cfg.fgsm_eps``) and the columns of :func:`augmentation`'s
+    ``fgsm`` table; a step whose examples fool nothing has no rows. The rows at ``cfg.fgsm_eps`` are
+    :func:`augmentation`'s own (the same keys)."""
+    base, test_x, test_y, tkey, models = _aug_setup(cfg, base, progress)
+    rows = []
+    for j, eps in enumerate(fgsm_eps_values(cfg)):
+        if j:
+            budget.check("the §6.2 FGSM ε sweep")  # every finished model × step is stored
+        fg = fgsm_examples(cfg, base, test_x, test_y, tkey, eps)
+        fooled = fg["pred"] != test_y
+        if not fooled.any():
+            continue
+        for name, m in models.items():
+            rows.append({"eps": eps, "decides": eps == float(cfg.fgsm_eps),
+                         **_fgsm_row(cfg, name, m, fg, fooled, test_y, _variant_key(cfg, tkey, name), eps)})
+    return pd.DataFrame(rows)
+
+
+def augmentation_sweep_table(sweep: pd.DataFrame) -> pd.DataFrame:
+    """The ε sweep of Table 11 as one table: rows ε (8-bit units; the deciding one marked), columns the
+    FGSM examples and, per model, the % still fooling it."""
+    if not len(sweep):
+        return pd.DataFrame()
+    t = sweep.assign(cell=lambda d: [_cell(r.still_fooling_rate, r.still_fooling_lo, r.still_fooling_hi)
+                                     for r in d.itertuples()])
+    out = t.pivot_table(index="eps", columns="model", values="cell", aggfunc="first", sort=False)
+    out = out[list(dict.fromkeys(t["model"]))]
+    out.columns = [f"{c}: still fooling (%)" for c in out.columns]
+    n = t.groupby("eps")["fgsm_examples"].first()
+    out.insert(0, "FGSM examples", n)
+    dec = t.groupby("eps")["decides"].first()
+    out.index = [f"{e:g}/255" + (" (decides)" if dec[e] else "") for e in out.index]
+    out.index.name = "ε"
+    return out
 
 
 def _diff(a: np.ndarray, b: np.ndarray, what: str = "images"):
