@@ -501,3 +501,30 @@ def test_aug_eps_sweep_no_the_verdict_moves_with_the_step():
     assert c["B-aug-fgsm-most"].verdict == "yes" and "depends on ε" in c["B-aug-fgsm-most"].why
     no_ctl = aug_sweep({2.0: {"base": 1.0, "k=4": 0.3}})
     assert set(pb.augmentation_eps_verdicts(no_ctl)[["B-aug-fgsm", "B-aug-fgsm-most"]].iloc[0]) == {NOT_TESTABLE}
+
+
+# --- experiments 1–4 judged on every model --------------------------------------------------------
+def test_per_model_yes_when_every_model_agrees():
+    args = {"mobilenet_v2": (exp2([0.0, 0.02, 0.06]),), "vgg16": (exp2([0.0, 0.03, 0.08]),)}
+    c = pb.judge_per_model(pb.claims_exp2, args, "mobilenet_v2")[0]
+    assert c.id == "B-magnitude" and c.verdict == "yes"
+    assert c.value == pb.claims_exp2(exp2([0.0, 0.02, 0.06]))[0].value  # the headline is the primary model's
+    assert "per model (the headline is MobileNetV2)" in c.why and "VGG-16 yes" in c.why and "agree" in c.why
+    e4 = {"mobilenet_v2": (exp4([0.1, 0.5], 400), {"eps": 2.0}), "vgg16": (exp4([0.1, 0.4], 400), {"eps": 2.0})}
+    assert pb.judge_per_model(pb.claims_exp4, e4, "mobilenet_v2")[0].verdict == "yes"
+    # one model: unchanged
+    one = pb.judge_per_model(pb.claims_exp2, {"mobilenet_v2": args["mobilenet_v2"]}, "mobilenet_v2")
+    assert one == pb.claims_exp2(exp2([0.0, 0.02, 0.06]))
+
+
+def test_per_model_no_more_than_partly_when_models_disagree():
+    args = {"mobilenet_v2": (exp2([0.0, 0.02, 0.06]),), "vgg16": (exp2([0.06, 0.03, 0.0]),)}
+    c = pb.judge_per_model(pb.claims_exp2, args, "mobilenet_v2")[0]
+    assert c.verdict == "partly" and "VGG-16 no" in c.why and "disagree" in c.why
+    # the primary model's no stays no; a model-specific claim (B-resnet-4-64) is not judged per model
+    c = pb.judge_per_model(pb.claims_exp2, args, "vgg16")[0]
+    assert c.verdict == "no"
+    e1 = {"mobilenet_v2": (exp1([0.01, 0.05], counts=(4, 64)), "MobileNetV2"),
+          "vgg16": (exp1([0.05, 0.01], counts=(4, 64)), "VGG-16")}
+    by = {x.id: x for x in pb.judge_per_model(pb.claims_exp1, e1, "mobilenet_v2")}
+    assert by["B-more-pixels"].verdict == "partly" and "per model" not in by["B-resnet-4-64"].why

@@ -141,6 +141,10 @@ def test_paper_b_chapters_with_two_models(run_notebook, tmp_path):
     # one of the paper's five: the several-model claims are not testable, and MobileNetV2 decides none
     assert v["B-model-ranking"]["verdict"] == "not testable here" and "SqueezeNet" in v["B-model-ranking"]["ours"]
     assert v["B-64px-range"]["verdict"] == "not testable here" and "MobileNetV2" in v["B-64px-range"]["ours"]
+    # a rule that names no model is judged on both models (the headline: the primary one)
+    assert "per model (the headline is" in v["B-more-pixels"]["why"] and "SqueezeNet 1.1" in v["B-more-pixels"]["why"]
+    rec = run_notebook("07_pixel_magnitude", **two)
+    assert "per model (the headline is" in {c["id"]: c for c in rec["claims"]}["B-magnitude"]["why"]
     rec = run_notebook("11_pixel_index", **two)
     assert set(rec["pi_by_model"]) == {"MobileNetV2", "SqueezeNet 1.1"}
     rec = run_notebook("10_augmentation", **two)  # MobileNetV2 is fine-tuned; both have their base rows

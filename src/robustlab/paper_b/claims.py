@@ -23,6 +23,7 @@ image's share of wrong repeats (the interval is over the images; the spread over
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,8 @@ from robustlab.paper_b.classifiers import (
 from robustlab.paper_b.selection import PAPER_MODELS, stored_selection
 
 __all__ = ["describe_run", "claims_exp1", "claims_exp2", "claims_exp3", "claims_exp4", "claims_augmentation",
-           "eps_sentence", "exp4_eps_verdicts", "augmentation_eps_verdicts",
+           "eps_sentence", "exp4_eps_verdicts", "augmentation_eps_verdicts", "per_model_verdicts", "judge_per_model",
+           "PER_MODEL_IDS",
            "claims_pixel_index", "claims_models", "merge_claims", "PAPER_64PX_RANGE", "ABOUT_4PX", "ABOUT_64PX",
            "SAME", "SAME_REL", "CONSIDERABLE", "PAPER_MODELS", "ABOUT_REL", "ONE_RUN"]
 
@@ -753,6 +755,41 @@ def claims_models(e1: pd.DataFrame, top1: dict[str, float] | None = None, missin
         out.append(Claim("B-pi-ranking", listing + extra_txt, NOT_TESTABLE,
                          f"a rank correlation needs three of the five or more; {five_txt}"))
     return out
+
+
+#: Experiment-1–4 claims whose rule names no model: judged on every model that ran (§6.1: "the other 4
+#: models also showed sensitivity"); the ones that name a model (B-resnet-4-64) or compare the models
+#: (:func:`claims_models`) are not.
+PER_MODEL_IDS = ("B-more-pixels", "B-magnitude", "B-area", "B-area-fig10", "B-magnitude-vs-area", "B-fgsm-restore")
+
+
+def per_model_verdicts(by_model: Mapping[str, list[Claim]], primary: str) -> list[Claim]:
+    """The claims of the ``primary`` model (its headline: value, interval, text) with, for every claim of
+    :data:`PER_MODEL_IDS`, the same rule's verdict on every model of ``by_model`` ({model name: its
+    claims}) named in the reasons. When the models' verdicts disagree (not testable left out) the
+    verdict is at most partly; with one model the claims are returned unchanged."""
+    out = []
+    for c in by_model[primary]:
+        if c.id not in PER_MODEL_IDS or len(by_model) < 2:
+            out.append(c)
+            continue
+        per = {m: x for m, cs in by_model.items() for x in cs if x.id == c.id}
+        vs = {x.verdict for x in per.values() if x.verdict != NOT_TESTABLE}
+        agree = len(vs) <= 1
+        txt = "; ".join(f"{label(m)} {x.verdict}" + ("" if x.value is None else f" ({x.value:.1f} {x.unit})")
+                        for m, x in per.items())
+        out.append(dataclasses.replace(
+            c, verdict=c.verdict if agree else at_most_partly(c.verdict),
+            why=f"{c.why}; per model (the headline is {label(primary)}): {txt} — "
+                + ("the models agree" if agree else "the models disagree, so at most partly")))
+    return out
+
+
+def judge_per_model(rule: Callable[..., list[Claim]], args: Mapping[str, tuple], primary: str) -> list[Claim]:
+    """``rule(*args[m])`` for every model m (e.g. ``claims_exp2`` on each model's rows of the
+    :func:`~robustlab.paper_b.experiments.per_model` table), combined by :func:`per_model_verdicts` with
+    the ``primary`` model as the headline."""
+    return per_model_verdicts({m: rule(*a) for m, a in args.items()}, primary)
 
 
 def merge_claims(base: list[Claim], override: list[Claim]) -> list[Claim]:
