@@ -59,6 +59,10 @@ def test_paper_a_notebooks_run_and_record(run_notebook):
         assert "provenance" in r
     ids = {c["id"] for c in r["claims"]}
     assert {"A-blur-05", "A-blur-inception", "A-blur-archs"} <= ids
+    # Fig. 6's full cross matrix: every model on every level of the other kind, and the caption's reading
+    assert set(r["cross_matrices"]) == {"blur on noise", "noise on blur"}
+    assert all(np.asarray(m).shape == (n, n) for ms in r["cross_matrices"].values() for m in ms.values())
+    assert set(r["claims_caption_reading"]) == {"A-blur-05", "A-blur-inception", "A-blur-archs"}
 
 
 def test_notebook_05_tiny(run_notebook):

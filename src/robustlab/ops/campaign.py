@@ -62,7 +62,7 @@ from robustlab.ops.log import LOG, log_call, read_log, write_log
 from robustlab.ops.pack import pack, unpack
 from robustlab.ops.publish import publish
 from robustlab.paper_a import delta, grid
-from robustlab.paper_a.kinds import attack_unit_name, eval_unit_name, sigma_text, train_unit_name
+from robustlab.paper_a.kinds import attack_unit_name, cross_unit_name, eval_unit_name, sigma_text, train_unit_name
 from robustlab.paper_a.nets import build
 from robustlab.paper_b.classifiers import label, model_names, preferred
 
@@ -179,6 +179,21 @@ def _paper_a(cfg) -> list[Unit]:
                         lambda: grid.accuracy_matrix(c, arch, kind, progress=False, replicate=r)),
                     work=lambda c, n_img=n_img, arch=arch: (n_img, fwd[arch] * n_img),
                     deps=deps, after=after))
+        if r == 0:  # Fig. 6's full cross matrix (chapter 04): only evaluation, of replicate 0's models
+            for arch in cfg.archs:
+                n_img = sum(len(grid.distinct_sigmas(cfg, k)) * len({grid.level(e, s) for s in cfg.sigmas})
+                            for k, e in (("blur", "noise"), ("noise", "blur"))) * n_test
+                deps = tuple(n for n in (train_unit_name(arch, k) for k in ("clean", "noise", "blur")) if n in names)
+                out.append(Unit(
+                    cross_unit_name(arch), "paper-a",
+                    f"evaluate the {arch} blur models on the noise levels and the noise models on the blur levels "
+                    f"(Fig. 6's caption), {n_test:,} test images",
+                    run=lambda c, arch=arch: [grid.cross_cells(c, arch, k, e, progress=True)
+                                              for k, e in (("blur", "noise"), ("noise", "blur"))],
+                    done=lambda c, arch=arch: all(grid.has_cross_cells(c, arch, k, e)
+                                                  for k, e in (("blur", "noise"), ("noise", "blur"))),
+                    work=lambda c, n_img=n_img, arch=arch: (n_img, fwd[arch] * n_img),
+                    deps=deps, after=(eval_unit_name(arch, "noise"), eval_unit_name(arch, "blur"))))
         for kind in ("clean", "noise", "blur"):
             for arch in cfg.archs:
                 for s in ([0.0] if kind == "clean" else grid.distinct_sigmas(cfg, kind)):
