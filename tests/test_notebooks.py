@@ -117,6 +117,9 @@ def test_notebook_tiny(run_notebook, name):
             or {c["id"]: c for c in claims}["B-fgsm-restore"]["verdict"] == "not testable here"
     if name == "10_augmentation":  # the ε sweep of Table 11: every step that fooled something, every model
         assert {k.split("|")[0] for k in rec["aug_eps_sweep_still_fooling"]} <= {"1", "2", "8"}
+        # the N-class head: its own control, and the claims judged on it
+        assert {"k=0 (control)|0", "k=4|64"} <= set(rec["aug_n_class_wrong_rate"])
+        assert set(rec["aug_n_class_claims"]) == B_IDS["10_augmentation"]
     if name == "10_augmentation":  # both learning rates measured, accuracies are fractions; the control is there
         assert set(rec["aug_lr_check"]) == {"0.001"} and 0 <= rec["aug_lr_check"]["0.001"] <= 1
         assert {"k=0 (control)|0", "k=0 (control)|64", "k=4|64"} <= set(rec["aug_wrong_rate"])

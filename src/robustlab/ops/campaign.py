@@ -241,6 +241,7 @@ def _paper_b(cfg) -> list[Unit]:
     aug_train = aug_k * int(cfg.aug_epochs) * int(cfg.aug_train_images)
     aug_eval = (aug_k + 1) * int(cfg.aug_test_images) * (1 + R * n_grid + 1)
     n_sweep = len(paperb.fgsm_eps_values(cfg)) - 1  # the FGSM steps besides fgsm_eps (its results are exp. 4's)
+    heads = 2 if cfg.aug_n_class_head else 1  # the 1,000-class head, and the N-class one
     aug_sweep = n_sweep * int(cfg.aug_test_images) * (4 + aug_k + 1)  # FGSM on the base model, every model's answer
     out = [
         Unit("b-select", "paper-b", f"find {n:,} ImageNet images that {', '.join(label(m) for m in names)} "
@@ -277,11 +278,13 @@ def _paper_b(cfg) -> list[Unit]:
              run=lambda c: paperb.augmentation_bases(c), done=lambda c: _probe(lambda: paperb.augmentation_bases(c)),
              work=lambda c: every(int(cfg.aug_test_images) * (2 + R * n_grid))),
         Unit("b-aug", "paper-b", f"§6.2: fine-tune {aug_k} models on {cfg.aug_train_images:,} images with k changed "
-             f"pixels, then test them (FGSM at {n_sweep + 1} steps)",
-             run=lambda c: (paperb.augmentation(c), paperb.augmentation_fgsm_sweep(c)),
+             f"pixels, then test them (FGSM at {n_sweep + 1} steps)"
+             + (", and with the N-class head" if cfg.aug_n_class_head else ""),
+             run=lambda c: (paperb.augmentation(c), paperb.augmentation_fgsm_sweep(c), _n_class(c, True)),
              done=lambda c: _probe(lambda: (paperb.augmentation(c, progress=False),
-                                            paperb.augmentation_fgsm_sweep(c, progress=False))),
-             work=lambda c: (aug_train + aug_eval + aug_sweep, f * (3 * aug_train + aug_eval + aug_sweep)),
+                                            paperb.augmentation_fgsm_sweep(c, progress=False), _n_class(c, False))),
+             work=lambda c: (heads * (aug_train + aug_eval) + aug_sweep,
+                             f * (heads * (3 * aug_train + aug_eval) + aug_sweep)),
              after=("b-aug-bases",)),  # with one model its base rows are b-aug-bases' rows
         Unit("b-aug-lr", "paper-b", "§6.2: the fine-tuning learning rate checked (paper's 0.001 vs the profile's)",
              run=lambda c: paperb.finetune_lr_check(c, sorted({0.001, c.aug_lr}), k=4),
@@ -300,6 +303,11 @@ def _paper_b(cfg) -> list[Unit]:
                         work=lambda c: (c_img, fa * c_img),
                         deps=tuple(train_unit_name(a, "clean") for a in cfg.archs)))
     return out
+
+
+def _n_class(cfg, progress: bool):
+    """§6.2 with the N-class head (``aug_n_class_head``), else nothing."""
+    return paperb.augmentation(cfg, progress=progress, head="N-class") if cfg.aug_n_class_head else None
 
 
 def _eps_sweep(cfg):
