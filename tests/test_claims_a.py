@@ -235,6 +235,41 @@ def test_fig6_no_and_partly():
     assert one["A-blur-inception"] == NOT_TESTABLE and one["A-blur-archs"] == NOT_TESTABLE
 
 
+def _caption_grids(boost: float):
+    """Blur models on *noise* levels (Fig. 6's caption): Inception ``boost`` points better only at σ_eval
+    0.01–0.1, which are real noise levels but identity blurs."""
+    img = np.random.default_rng(99).random(N_TEST)
+    out = {}
+    for k, a in enumerate(ARCHS):
+        P = blur_matrix().copy()
+        if a == "inception":
+            P[:, 1:4] += boost
+        out[a] = grid(P, seed=k, images=img)
+    return out
+
+
+def test_fig6_caption_reading_yes_counts_every_noise_level():
+    g = _caption_grids(0.3)
+    text = verdicts(pac.fig6_claims(g, SIG, ARCHS))  # as blur levels, σ_eval 0.01–0.1 are the clean column
+    caption = by_id(pac.fig6_claims(g, SIG, ARCHS, eval_kind="noise"))
+    assert text["A-blur-inception"] == "partly" and caption["A-blur-inception"].verdict == "yes"
+    assert "blur models on noise levels" in caption["A-blur-inception"].why
+    assert caption["A-blur-05"].verdict == text["A-blur-05"]  # clean accuracy: the same column in both readings
+    txt = pac.readings_sentence(pac.fig6_claims(g, SIG, ARCHS), list(caption.values()))
+    assert "the verdicts move: A-blur-inception partly → yes" in txt and "A-blur-05" in txt
+
+
+def test_fig6_caption_reading_no():
+    g = _caption_grids(-0.3)
+    v = verdicts(pac.fig6_claims(g, SIG, ARCHS, eval_kind="noise"))
+    assert v["A-blur-inception"] == "partly" and v["A-blur-archs"] == "partly"  # Inception worst; ResNet ≈ ResNeXt
+    v = verdicts(pac.fig6_claims(grids(blur_matrix(), shift={"inception": -0.05, "resnet": 0.10}), SIG, ARCHS,
+                                 eval_kind="noise"))
+    assert v["A-blur-inception"] == "no" and v["A-blur-archs"] == "no"
+    same = pac.fig6_claims(g, SIG, ARCHS)
+    assert "every Fig. 6 verdict is the same" in pac.readings_sentence(same, same)
+
+
 def test_fig6_duplicates_never_count():
     P = blur_matrix()
     g = grids(P)

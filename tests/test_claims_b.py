@@ -188,6 +188,36 @@ def test_exp4():
     assert c.value == pytest.approx(50.0) and "FGSM examples" in c.method
 
 
+def eps_sweep(restored: dict[float, float], n=400, decides=2.0):
+    """An experiment4_eps_sweep() table: {ε: share restored at 64 px} (None: FGSM fooled nothing)."""
+    rows = []
+    for e, r in restored.items():
+        w = np.zeros(0) if r is None else nested(1 - r, n)
+        rows.append({"eps": e, "decides": e == decides, "images": 500, "fooled": 0 if r is None else n,
+                     "fgsm_success_rate": 0.0 if r is None else n / 500, "n_pixels": 64,
+                     "restored_rate": np.nan if r is None else r, "per_image": w})
+    return pd.DataFrame(rows)
+
+
+def test_exp4_eps_sweep_yes_the_same_at_every_step():
+    sw = eps_sweep({0.5: 0.6, 2.0: 0.5, 8.0: 0.4})
+    v = pb.exp4_eps_verdicts(sw)
+    assert list(v["verdict"]) == ["yes", "yes", "yes"] and list(v["decides"]) == [False, True, False]
+    c = pb.claims_exp4(exp4([0.1, 0.5], 400), {"eps": 2.0}, sw)[0]
+    assert c.verdict == "yes" and "the same verdict at every ε" in c.why and "2/255 yes (decides)" in c.why
+
+
+def test_exp4_eps_sweep_no_the_verdict_moves_but_is_decided_at_fgsm_eps():
+    sw = eps_sweep({0.5: None, 2.0: 0.5, 8.0: 0.05})
+    v = pb.exp4_eps_verdicts(sw).set_index("eps")["verdict"]
+    assert v[0.5] == NOT_TESTABLE and v[2.0] == "yes" and v[8.0] == "no"
+    c = pb.claims_exp4(exp4([0.1, 0.5], 400), {"eps": 2.0}, sw)[0]
+    assert c.verdict == "yes"  # decided at the profile's ε, the sweep only named beside it
+    assert "depends on ε" in c.why and "8/255 no" in c.why
+    assert pb.claims_exp4(exp4([0.1, 0.5], 400), {"eps": 2.0})[0].why == \
+        pb.claims_exp4(exp4([0.1, 0.5], 400), {"eps": 2.0}, pd.DataFrame())[0].why  # no sweep, nothing added
+
+
 # --- §6.2 augmentation ----------------------------------------------------------------------------
 def aug(wrong64, clean=None, still=None, n=400, n_fgsm=300, models=("base", CONTROL, "k=4", "k=64"),
         unsel=None, wrong4=None, model="mobilenet_v2"):
@@ -426,3 +456,75 @@ def test_within_counts_an_exact_margin_tie_inside():
     assert within(Estimate(0.23 - 0.21, 0.0, 0.05), SAME) == "partly"
     assert within(Estimate(0.23 - 0.21, 0.0, 0.23 - 0.21), SAME) == "yes"
     assert within(Estimate(0.025, 0.0, 0.05), SAME) == "no"
+
+
+def aug_sweep(still: dict[float, dict[str, float]], n_fgsm=300, decides=2.0) -> pd.DataFrame:
+    """An augmentation_fgsm_sweep() table: {ε: {model: share still fooling}}."""
+    rows = []
+    for e, by in still.items():
+        for m, r in by.items():
+            v = nested(r, n_fgsm)
+            rows.append({"eps": e, "decides": e == decides, "model": m, "fgsm_examples": n_fgsm,
+                         "still_fooling_rate": float(v.mean()), "still_fooling_lo": np.nan, "still_fooling_hi": np.nan,
+                         "restored_rate": 1 - float(v.mean()), "per_example": v, "per_example_restored": 1 - v})
+    return pd.DataFrame(rows)
+
+
+def test_aug_eps_sweep_yes_at_every_step():
+    good = {"base": 1.0, CONTROL: 0.6, "k=4": 0.3, "k=64": 0.4}
+    sw = aug_sweep({1.0: good, 2.0: good, 8.0: {"base": 1.0, CONTROL: 0.7, "k=4": 0.35, "k=64": 0.5}})
+    v = pb.augmentation_eps_verdicts(sw).set_index("eps")
+    assert set(v["B-aug-fgsm"]) == {"yes"} and set(v["B-aug-fgsm-most"]) == {"yes"}  # (the cap: its own test)
+    res = aug({"base": 0.18, CONTROL: 0.20, "k=4": 0.05, "k=64": 0.12}, still=good)
+    c = {x.id: x for x in pb.claims_augmentation(res, sw)}
+    assert c["B-aug-fgsm"].verdict == "yes" and "B-aug-fgsm over the FGSM step" in c["B-aug-fgsm"].why
+    assert "the same verdict at every ε" in c["B-aug-fgsm-most"].why
+    t = pb.augmentation_sweep_table(sw)
+    assert list(t.index) == ["1/255", "2/255 (decides)", "8/255"] and t.iloc[0, 0] == 300
+
+
+def test_aug_eps_sweep_keeps_the_one_run_cap():
+    good = {"base": 1.0, CONTROL: 0.6, "k=4": 0.3, "k=64": 0.4}
+    v = pb.augmentation_eps_verdicts(aug_sweep({1.0: good, 2.0: good}))
+    assert set(v["B-aug-fgsm"]) == {"partly"} and set(v["B-aug-fgsm-most"]) == {"yes"}  # a level: not capped
+
+
+def test_aug_eps_sweep_no_the_verdict_moves_with_the_step():
+    sw = aug_sweep({1.0: {"base": 1.0, CONTROL: 0.6, "k=4": 0.3}, 2.0: {"base": 1.0, CONTROL: 0.6, "k=4": 0.3},
+                    8.0: {"base": 1.0, CONTROL: 0.6, "k=4": 0.8}})
+    v = pb.augmentation_eps_verdicts(sw).set_index("eps")
+    assert v.loc[8.0, "B-aug-fgsm"] == "no" and v.loc[8.0, "B-aug-fgsm-most"] == "no"
+    assert v.loc[2.0, "B-aug-fgsm-most"] == "yes"
+    res = aug({"base": 0.18, CONTROL: 0.20, "k=4": 0.05}, still={"base": 1.0, CONTROL: 0.6, "k=4": 0.3},
+              models=("base", CONTROL, "k=4"))
+    c = {x.id: x for x in pb.claims_augmentation(res, sw)}
+    assert c["B-aug-fgsm-most"].verdict == "yes" and "depends on ε" in c["B-aug-fgsm-most"].why
+    no_ctl = aug_sweep({2.0: {"base": 1.0, "k=4": 0.3}})
+    assert set(pb.augmentation_eps_verdicts(no_ctl)[["B-aug-fgsm", "B-aug-fgsm-most"]].iloc[0]) == {NOT_TESTABLE}
+
+
+# --- experiments 1–4 judged on every model --------------------------------------------------------
+def test_per_model_yes_when_every_model_agrees():
+    args = {"mobilenet_v2": (exp2([0.0, 0.02, 0.06]),), "vgg16": (exp2([0.0, 0.03, 0.08]),)}
+    c = pb.judge_per_model(pb.claims_exp2, args, "mobilenet_v2")[0]
+    assert c.id == "B-magnitude" and c.verdict == "yes"
+    assert c.value == pb.claims_exp2(exp2([0.0, 0.02, 0.06]))[0].value  # the headline is the primary model's
+    assert "per model (the headline is MobileNetV2)" in c.why and "VGG-16 yes" in c.why and "agree" in c.why
+    e4 = {"mobilenet_v2": (exp4([0.1, 0.5], 400), {"eps": 2.0}), "vgg16": (exp4([0.1, 0.4], 400), {"eps": 2.0})}
+    assert pb.judge_per_model(pb.claims_exp4, e4, "mobilenet_v2")[0].verdict == "yes"
+    # one model: unchanged
+    one = pb.judge_per_model(pb.claims_exp2, {"mobilenet_v2": args["mobilenet_v2"]}, "mobilenet_v2")
+    assert one == pb.claims_exp2(exp2([0.0, 0.02, 0.06]))
+
+
+def test_per_model_no_more_than_partly_when_models_disagree():
+    args = {"mobilenet_v2": (exp2([0.0, 0.02, 0.06]),), "vgg16": (exp2([0.06, 0.03, 0.0]),)}
+    c = pb.judge_per_model(pb.claims_exp2, args, "mobilenet_v2")[0]
+    assert c.verdict == "partly" and "VGG-16 no" in c.why and "disagree" in c.why
+    # the primary model's no stays no; a model-specific claim (B-resnet-4-64) is not judged per model
+    c = pb.judge_per_model(pb.claims_exp2, args, "vgg16")[0]
+    assert c.verdict == "no"
+    e1 = {"mobilenet_v2": (exp1([0.01, 0.05], counts=(4, 64)), "MobileNetV2"),
+          "vgg16": (exp1([0.05, 0.01], counts=(4, 64)), "VGG-16")}
+    by = {x.id: x for x in pb.judge_per_model(pb.claims_exp1, e1, "mobilenet_v2")}
+    assert by["B-more-pixels"].verdict == "partly" and "per model" not in by["B-resnet-4-64"].why

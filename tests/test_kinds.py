@@ -21,6 +21,13 @@ def test_every_kind_is_declared_once_with_its_unit_and_weights_flag():
     assert kinds.unit_for("cifar_model", m) == "a-train-resnet-noise-s1"
     assert kinds.unit_for("cifar_eval", {"model": {**m, "seed": 0}, "eval_kind": "noise", "eval_sigma": 0.2}) \
         == "a-eval-resnet-noise"
+    # Fig. 6's cross matrix: a noise model on a blur level; its clean cells are the grid's
+    assert kinds.unit_for("cifar_eval", {"model": {**m, "seed": 0}, "eval_kind": "blur", "eval_sigma": 1.0}) \
+        == "a-cross-resnet"
+    assert kinds.unit_for("cifar_eval", {"model": {**m, "seed": 0}, "eval_kind": "clean", "eval_sigma": 0.0}) \
+        == "a-eval-resnet-noise"
+    assert kinds.unit_for("paperb-fgsm", {"eps": 8.0, "aug_test": "h"}) == "b-aug"
+    assert kinds.unit_for("paperb-fgsm", {"eps": 8.0}) == "b-exp4"
     assert kinds.unit_for("paperb-pixels", {"tag": "exp", "area": 56}) == "b-exp3"
     assert kinds.unit_for("paperb-selection", {}) == "b-select"
     assert kinds.unit_for("no-such-kind", {}) is None

@@ -59,6 +59,10 @@ def test_paper_a_notebooks_run_and_record(run_notebook):
         assert "provenance" in r
     ids = {c["id"] for c in r["claims"]}
     assert {"A-blur-05", "A-blur-inception", "A-blur-archs"} <= ids
+    # Fig. 6's full cross matrix: every model on every level of the other kind, and the caption's reading
+    assert set(r["cross_matrices"]) == {"blur on noise", "noise on blur"}
+    assert all(np.asarray(m).shape == (n, n) for ms in r["cross_matrices"].values() for m in ms.values())
+    assert set(r["claims_caption_reading"]) == {"A-blur-05", "A-blur-inception", "A-blur-archs"}
 
 
 def test_notebook_05_tiny(run_notebook):
@@ -107,6 +111,15 @@ def test_notebook_tiny(run_notebook, name):
             assert lo <= rec["exp1_wrong_rate"][p] <= hi
     if name == "08_pixel_area":  # Fig. 10's 8 and 32 px are run
         assert {"8px_area224", "32px_area224", "8px_area56", "32px_area56"} <= set(rec["exp3_wrong_rate"])
+    if name == "09_fgsm_and_pixels":  # the ε sweep: tiny's two steps and fgsm_eps, one verdict each
+        assert set(rec["exp4_eps_sweep_verdict"]) == {"1", "2", "8"}
+        assert "over the FGSM step" in {c["id"]: c for c in claims}["B-fgsm-restore"]["why"] \
+            or {c["id"]: c for c in claims}["B-fgsm-restore"]["verdict"] == "not testable here"
+    if name == "10_augmentation":  # the ε sweep of Table 11: every step that fooled something, every model
+        assert {k.split("|")[0] for k in rec["aug_eps_sweep_still_fooling"]} <= {"1", "2", "8"}
+        # the N-class head: its own control, and the claims judged on it
+        assert {"k=0 (control)|0", "k=4|64"} <= set(rec["aug_n_class_wrong_rate"])
+        assert set(rec["aug_n_class_claims"]) == B_IDS["10_augmentation"]
     if name == "10_augmentation":  # both learning rates measured, accuracies are fractions; the control is there
         assert set(rec["aug_lr_check"]) == {"0.001"} and 0 <= rec["aug_lr_check"]["0.001"] <= 1
         assert {"k=0 (control)|0", "k=0 (control)|64", "k=4|64"} <= set(rec["aug_wrong_rate"])
@@ -135,6 +148,10 @@ def test_paper_b_chapters_with_two_models(run_notebook, tmp_path):
     # one of the paper's five: the several-model claims are not testable, and MobileNetV2 decides none
     assert v["B-model-ranking"]["verdict"] == "not testable here" and "SqueezeNet" in v["B-model-ranking"]["ours"]
     assert v["B-64px-range"]["verdict"] == "not testable here" and "MobileNetV2" in v["B-64px-range"]["ours"]
+    # a rule that names no model is judged on both models (the headline: the primary one)
+    assert "per model (the headline is" in v["B-more-pixels"]["why"] and "SqueezeNet 1.1" in v["B-more-pixels"]["why"]
+    rec = run_notebook("07_pixel_magnitude", **two)
+    assert "per model (the headline is" in {c["id"]: c for c in rec["claims"]}["B-magnitude"]["why"]
     rec = run_notebook("11_pixel_index", **two)
     assert set(rec["pi_by_model"]) == {"MobileNetV2", "SqueezeNet 1.1"}
     rec = run_notebook("10_augmentation", **two)  # MobileNetV2 is fine-tuned; both have their base rows

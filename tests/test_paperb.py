@@ -175,6 +175,53 @@ def test_augmentation_has_the_fine_tuned_control(cfg, monkeypatch):
     seen.clear()
     again = aug.augmentation(c, base, progress=False)  # everything stored: nothing trained again
     assert seen == [] and list(again["exp1"]["wrong_rate"]) == list(e["wrong_rate"])
+    # the FGSM ε sweep of Table 11: at fgsm_eps it is Table 11 itself (the same stored predictions)
+    sw = aug.augmentation_fgsm_sweep(c, base, progress=False)
+    assert seen == [] and set(sw["eps"]) <= set(pb.fgsm_eps_values(c)) == {1.0, 8.0, 64.0}
+    assert len(sw) == len(pb.fgsm_eps_values(c)) * 4 * (len(res["fgsm"]) > 0)  # 4 models per step that fools
+    if len(res["fgsm"]):
+        at = sw[sw["decides"]].set_index("model")["still_fooling_rate"]
+        assert at.to_dict() == res["fgsm"].set_index("model")["still_fooling_rate"].to_dict()
+    # the N-class head: its own control and k models, fine-tuned anew; the base rows are the same
+    n = aug.augmentation(c, base, progress=False, head="N-class")
+    assert set(seen) == {0, 4, 64} and n["head"] == "N-class" and res["head"] == "1000-class"
+    nb_, eb = n["exp1"][n["exp1"]["model"] == "base"], e[e["model"] == "base"]
+    assert list(nb_["wrong_rate"]) == list(eb["wrong_rate"])
+    classes = set(np.unique(pb.predict(base, train_x, 4).numpy()).tolist())
+    tuned = aug.finetuned_model(c, base, 4, progress=False, head="N-class")
+    assert set(pb.predict(tuned, test_x, 4).numpy().tolist()) <= classes  # never a class outside the training set
+
+
+def test_class_subset_head_is_an_n_way_layer_of_the_pretrained_rows():
+    import robustlab.paper_b.augment as aug
+
+    base = Counting(classes=6).eval()
+    head = aug.ClassSubsetHead(base, [4, 1])
+    x = torch.rand(8, 3, 16, 16)
+    z, full = head(x), base(x)
+    assert set(z.argmax(1).tolist()) <= {1, 4}  # never a class outside the training set
+    y = torch.tensor([1, 4] * 4)
+    loss = nn.functional.cross_entropy(z, y)
+    sliced = nn.functional.cross_entropy(full[:, [1, 4]], (y == 4).long())  # the N-way layer of those rows
+    assert torch.allclose(loss, sliced, atol=1e-5)
+    loss.backward()
+    g = base.net[-1].weight.grad
+    assert g[[0, 2, 3, 5]].abs().sum() == 0 and g[[1, 4]].abs().sum() > 0  # the other rows learn nothing
+    assert head.state_dict()["class_ids"].tolist() == [1, 4]
+    with pytest.raises(ValueError, match="no class"):
+        aug.ClassSubsetHead(base, [])
+
+
+def test_n_class_head_keys_leave_the_1000_class_ones_unchanged(cfg):
+    import robustlab.paper_b.augment as aug
+
+    k1000 = aug._variant_key(cfg, {"t": 1}, "k=4")
+    assert k1000 == {"t": 1, "variant": "k=4", "aug": {"train_images": cfg.aug_train_images,
+                                                       "epochs": cfg.aug_epochs, "lr": cfg.aug_lr}}
+    kn = aug._variant_key(cfg, {"t": 1}, "k=4", "N-class")
+    assert kn["aug"]["head"] == "N-class" and aug._variant_key(cfg, {"t": 1}, "base", "N-class")["aug"] is None
+    with pytest.raises(ValueError, match="heads"):
+        aug._variant_key(cfg, {"t": 1}, "k=4", "10-class")
 
 
 def test_cifar_scale():

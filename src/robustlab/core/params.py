@@ -173,10 +173,16 @@ SPEC: dict[str, Param] = {
     "grid_repeats": Param("int", "random draws per setting of the exp. 2/3 grids (None = n_repeats); the "
                                  "verdicts use the interval over the images", _range(1), optional=True),
     "fgsm_eps": Param("float", "FGSM step, 8-bit units (exp. 4 and augmentation)", _range(0, 255, lo_open=True)),
+    "fgsm_eps_sweep": Param("list[float]", "FGSM steps, 8-bit units, at which exp. 4 (at the largest pixel count) and "
+                                           "Table 11 are also run and shown beside the verdicts, which stay decided "
+                                           "at fgsm_eps (the paper gives no ε)",
+                            _nonempty(_range(0, 255, lo_open=True))),
     "aug_pixel_counts": Param("list[int]", "pixel counts k of the few-pixel augmentation models", _nonempty(_range(1))),
     "aug_train_images": Param("int", "training images for the augmentation fine-tuning (paper: 1,000)", _range(1)),
     "aug_test_images": Param("int", "held-out images for the augmentation test (paper: 1,000)", _range(1)),
     "aug_epochs": Param("int", "fine-tuning epochs (the paper's '20 iterations')", _range(1)),
+    "aug_n_class_head": Param("bool", "also fine-tune with §6.2's N-class head (the training classes only, its own "
+                                      "k = 0 control) beside the 1,000-class head"),
     "aug_lr": Param("float", "fine-tuning learning rate (paper: 0.001)", _range(0, lo_open=True)),
     "eval_batch_size": Param("int", "batch size of forward passes (images)", _range(1)),
     "cifar_models_pixels": Param("bool", "also run experiments 1-3 and Pi on paper A's CIFAR-10 models"),

@@ -62,7 +62,7 @@ from robustlab.ops.log import LOG, log_call, read_log, write_log
 from robustlab.ops.pack import pack, unpack
 from robustlab.ops.publish import publish
 from robustlab.paper_a import delta, grid
-from robustlab.paper_a.kinds import attack_unit_name, eval_unit_name, sigma_text, train_unit_name
+from robustlab.paper_a.kinds import attack_unit_name, cross_unit_name, eval_unit_name, sigma_text, train_unit_name
 from robustlab.paper_a.nets import build
 from robustlab.paper_b.classifiers import label, model_names, preferred
 
@@ -179,6 +179,21 @@ def _paper_a(cfg) -> list[Unit]:
                         lambda: grid.accuracy_matrix(c, arch, kind, progress=False, replicate=r)),
                     work=lambda c, n_img=n_img, arch=arch: (n_img, fwd[arch] * n_img),
                     deps=deps, after=after))
+        if r == 0:  # Fig. 6's full cross matrix (chapter 04): only evaluation, of replicate 0's models
+            for arch in cfg.archs:
+                n_img = sum(len(grid.distinct_sigmas(cfg, k)) * len({grid.level(e, s) for s in cfg.sigmas})
+                            for k, e in (("blur", "noise"), ("noise", "blur"))) * n_test
+                deps = tuple(n for n in (train_unit_name(arch, k) for k in ("clean", "noise", "blur")) if n in names)
+                out.append(Unit(
+                    cross_unit_name(arch), "paper-a",
+                    f"evaluate the {arch} blur models on the noise levels and the noise models on the blur levels "
+                    f"(Fig. 6's caption), {n_test:,} test images",
+                    run=lambda c, arch=arch: [grid.cross_cells(c, arch, k, e, progress=True)
+                                              for k, e in (("blur", "noise"), ("noise", "blur"))],
+                    done=lambda c, arch=arch: all(grid.has_cross_cells(c, arch, k, e)
+                                                  for k, e in (("blur", "noise"), ("noise", "blur"))),
+                    work=lambda c, n_img=n_img, arch=arch: (n_img, fwd[arch] * n_img),
+                    deps=deps, after=(eval_unit_name(arch, "noise"), eval_unit_name(arch, "blur"))))
         for kind in ("clean", "noise", "blur"):
             for arch in cfg.archs:
                 for s in ([0.0] if kind == "clean" else grid.distinct_sigmas(cfg, kind)):
@@ -225,6 +240,9 @@ def _paper_b(cfg) -> list[Unit]:
     aug_k = len(cfg.aug_pixel_counts) + 1  # + the k = 0 control
     aug_train = aug_k * int(cfg.aug_epochs) * int(cfg.aug_train_images)
     aug_eval = (aug_k + 1) * int(cfg.aug_test_images) * (1 + R * n_grid + 1)
+    n_sweep = len(paperb.fgsm_eps_values(cfg)) - 1  # the FGSM steps besides fgsm_eps (its results are exp. 4's)
+    heads = 2 if cfg.aug_n_class_head else 1  # the 1,000-class head, and the N-class one
+    aug_sweep = n_sweep * int(cfg.aug_test_images) * (4 + aug_k + 1)  # FGSM on the base model, every model's answer
     out = [
         Unit("b-select", "paper-b", f"find {n:,} ImageNet images that {', '.join(label(m) for m in names)} "
                                     f"all classify correctly",
@@ -248,17 +266,25 @@ def _paper_b(cfg) -> list[Unit]:
              work=lambda c: every(n_area * len(cfg.areas) * Rg * n), deps=("b-select",),
              after=("b-exp1",)),  # its whole-image window (224) repeats cells of exp. 1
         Unit("b-exp4", "paper-b", f"exp. 4, every model: FGSM (ε = {cfg.fgsm_eps:g}/255) then "
-                                  f"{len(cfg.pixel_counts)} pixel counts",
-             run=lambda c: paperb.per_model(c, paperb.experiment4),
-             done=lambda c: _probe(lambda: paperb.per_model(c, paperb.experiment4)),
-             work=lambda c: every(n * (4 + len(cfg.pixel_counts) * R)), deps=("b-select",)),
+                                  f"{len(cfg.pixel_counts)} pixel counts; the primary model at ε = "
+                                  f"{', '.join(f'{e:g}' for e in paperb.fgsm_eps_values(cfg))}/255 and "
+                                  f"{max(cfg.pixel_counts)} px (the ε sweep)",
+             run=lambda c: (paperb.per_model(c, paperb.experiment4), _eps_sweep(c)),
+             done=lambda c: _probe(lambda: (paperb.per_model(c, paperb.experiment4), _eps_sweep(c))),
+             work=lambda c: (n * (4 + len(cfg.pixel_counts) * R) * len(names) + n_sweep * n * (4 + R),
+                             f_all * n * (4 + len(cfg.pixel_counts) * R) + f * n_sweep * n * (4 + R)),
+             deps=("b-select",)),
         Unit("b-aug-bases", "paper-b", "§6.2: every model's base run on the held-out images",
              run=lambda c: paperb.augmentation_bases(c), done=lambda c: _probe(lambda: paperb.augmentation_bases(c)),
              work=lambda c: every(int(cfg.aug_test_images) * (2 + R * n_grid))),
         Unit("b-aug", "paper-b", f"§6.2: fine-tune {aug_k} models on {cfg.aug_train_images:,} images with k changed "
-             f"pixels, then test them", run=lambda c: paperb.augmentation(c),
-             done=lambda c: _probe(lambda: paperb.augmentation(c, progress=False)),
-             work=lambda c: (aug_train + aug_eval, f * (3 * aug_train + aug_eval)),
+             f"pixels, then test them (FGSM at {n_sweep + 1} steps)"
+             + (", and with the N-class head" if cfg.aug_n_class_head else ""),
+             run=lambda c: (paperb.augmentation(c), paperb.augmentation_fgsm_sweep(c), _n_class(c, True)),
+             done=lambda c: _probe(lambda: (paperb.augmentation(c, progress=False),
+                                            paperb.augmentation_fgsm_sweep(c, progress=False), _n_class(c, False))),
+             work=lambda c: (heads * (aug_train + aug_eval) + aug_sweep,
+                             f * (heads * (3 * aug_train + aug_eval) + aug_sweep)),
              after=("b-aug-bases",)),  # with one model its base rows are b-aug-bases' rows
         Unit("b-aug-lr", "paper-b", "§6.2: the fine-tuning learning rate checked (paper's 0.001 vs the profile's)",
              run=lambda c: paperb.finetune_lr_check(c, sorted({0.001, c.aug_lr}), k=4),
@@ -277,6 +303,16 @@ def _paper_b(cfg) -> list[Unit]:
                         work=lambda c: (c_img, fa * c_img),
                         deps=tuple(train_unit_name(a, "clean") for a in cfg.archs)))
     return out
+
+
+def _n_class(cfg, progress: bool):
+    """§6.2 with the N-class head (``aug_n_class_head``), else nothing."""
+    return paperb.augmentation(cfg, progress=progress, head="N-class") if cfg.aug_n_class_head else None
+
+
+def _eps_sweep(cfg):
+    """Exp. 4's FGSM ε sweep on the run's primary model (the one its claims are judged on)."""
+    return paperb.experiment4_eps_sweep(cfg, model_name=paperb.primary(cfg))
 
 
 # --------------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ from robustlab.paper_a.nets import module_counts
 __all__ = ["MARGIN", "CHANCE", "CHANCE_FLOOR", "MIN_SUCCESS", "DELTA_MARGIN", "ARCH_SPREAD", "SMALL_PCT",
            "COMPARES_MODELS", "one_seed_cap", "NORM_METRICS", "with_rms", "both_norms",
            "data_claims", "module_claims", "fig4_claims", "fig6_claims", "delta_claims", "clean_correctness",
-           "conclusion_claims"]
+           "conclusion_claims", "readings_sentence"]
 
 
 # ------------------------------------------------------------------------------ §2.1 and Fig. 2
@@ -359,13 +359,19 @@ def fig4_claims(correct: Mapping, sigmas, archs) -> list[Claim]:
     return one_seed_cap(out, _n_seeds(C))
 
 
-def fig6_claims(correct: Mapping, sigmas, archs) -> list[Claim]:
+def fig6_claims(correct: Mapping, sigmas, archs, eval_kind: str = "blur") -> list[Claim]:
     """Paper A's Fig. 6 statements from the blur grid (``correct`` as in :func:`fig4_claims`). Identity
     blurs (σ < 0.125 px) are the σ = 0 model and level: their rows and columns are never counted, so no
-    duplicate counts as a model of its own or makes "flat" automatic."""
+    duplicate counts as a model of its own or makes "flat" automatic.
+
+    ``eval_kind``: the corruption of the test images (the columns). "blur" is the text's reading (§3:
+    the blur-trained models on blurred images); "noise" is Fig. 6's caption's (the blur-trained models
+    on noisy images: ``correct`` from :func:`robustlab.paper_a.grid.cross_cells`), where every noise
+    level is a column of its own."""
     sig = [float(s) for s in sigmas]
     C = _grid(correct, archs, len(sig))
     L = _levels("blur", sig)
+    LE = _levels(eval_kind, sig)
     i0 = _at(sig, L, 0.0)
     dup = sorted({sig[i] for i in range(len(sig)) if i not in L and sig[i] > 0})
     dup_txt = (f"identity blurs σ {', '.join(f'{s:g}' for s in dup)} (the σ 0 model) are left out; " if dup else "")
@@ -387,8 +393,9 @@ def fig6_claims(correct: Mapping, sigmas, archs) -> list[Claim]:
                       "tested); " + _CI, prefix="clean accuracy differences: ",
                       verdict_=combine(per_arch) if per_arch else None, empty="σ 0 not in this run"))
 
-    cells = [(i, j) for i in L for j in L]
-    why = (dup_txt + "mean accuracy over the distinct blur matrix: Inception minus each other architecture must be "
+    cells = [(i, j) for i in L for j in LE]
+    mat = "blur matrix" if eval_kind == "blur" else f"matrix of the blur models on {eval_kind} levels"
+    why = (dup_txt + f"mean accuracy over the distinct {mat}: Inception minus each other architecture must be "
            f"above 0 (best) and ResNet minus ResNeXt the same (±{100 * MARGIN:g} pts); yes when both, partly when "
            "one; " + _CI)
     if "inception" in C and len(C) > 1:
@@ -396,14 +403,29 @@ def fig6_claims(correct: Mapping, sigmas, archs) -> list[Claim]:
                 for b in C if b != "inception"]
         alike = ([_within("resnet − resnext", _est(_mean, _avg(C["resnet"], cells) - _avg(C["resnext"], cells)),
                           MARGIN)] if "resnet" in C and "resnext" in C else [])
-        out.append(_claim("A-blur-inception", best + alike, why, prefix="mean accuracy over the blur matrix: ",
+        out.append(_claim("A-blur-inception", best + alike, why, prefix=f"mean accuracy over the {mat}: ",
                           verdict_=_halves(combine(b[2] for b in best),
                                            combine(x[2] for x in alike) if alike else NOT_TESTABLE)))
     else:
         out.append(Claim("A-blur-inception", "Inception and another architecture are not both in this run",
                          NOT_TESTABLE, why))
-    out.append(_arch_claim("A-blur-archs", C, cells, "blur matrix (identity blurs left out)"))
+    out.append(_arch_claim("A-blur-archs", C, cells, f"{mat} (identity blurs left out)"))
     return one_seed_cap(out, _n_seeds(C))
+
+
+def readings_sentence(text: list[Claim], caption: list[Claim]) -> str:
+    """One sentence setting Fig. 6's claims under the caption's reading (``caption``: the blur models on
+    noise levels) beside the text's (``text``: on blur levels, the verdicts that count)."""
+    cap = {c.id: c.verdict for c in caption}
+    same = [c.id for c in text if cap.get(c.id) == c.verdict]
+    moved = [f"{c.id} {c.verdict} → {cap[c.id]}" for c in text if c.id in cap and cap[c.id] != c.verdict]
+    if not moved:
+        return (f"Read as the caption says (the blur-trained models on noise levels), every Fig. 6 verdict is the "
+                f"same as on blur levels ({', '.join(same)})")
+    return (f"Read as the caption says (the blur-trained models on noise levels), the verdicts move: "
+            f"{'; '.join(moved)} (text's reading → caption's)" + (f"; the same: {', '.join(same)}" if same else "")
+            + ". The text's reading (blur levels) decides: its setup for blurry images is \"similar to the setup "
+              "with noise\", whose models are tested on their own kind")
 
 
 # ------------------------------------------------------------------------------ Figs. 5 and 7

@@ -54,7 +54,7 @@ import torch
 
 from robustlab.core import budget
 from robustlab.core.checks import check_choice, check_int
-from robustlab.core.results import ResultStore
+from robustlab.core.results import ResultStore, config_hash
 from robustlab.data.cifar10 import load_cifar10
 from robustlab.data.common import balanced_indices
 from robustlab.paper_a.corruptions import check_kind, check_sigma, level
@@ -64,11 +64,12 @@ from robustlab.paper_a.kinds import CKPT_KIND, EVAL_KIND, MODEL_KIND, RECORD_KIN
 from robustlab.paper_a.nets import ARCHS, build
 from robustlab.paper_a.training import MODEL_KEY_VERSION, TrainConfig, evaluate_many, train, train_many
 
-__all__ = ["EVAL_BATCH", "train_config", "CPU_STACK_PAYS", "STACK_MODES", "use_stacking", "level", "is_duplicate",
+__all__ = ["EVAL_BATCH", "cross_cells", "has_cross_cells",
+           "train_config", "CPU_STACK_PAYS", "STACK_MODES", "use_stacking", "level", "is_duplicate",
            "distinct_sigmas", "n_seeds", "replicate_of", "cpu_workers", "train_grid", "model_config", "eval_config",
            "get_model", "model_record", "has_model", "train_models", "accuracy_matrix", "accuracy_matrices",
            "correct_cells",
-           "n_test", "timings", "stored_timings", "run_grid", "train_data", "test_data", "distinct_view"]
+           "n_test", "timings", "stored_timings", "run_grid", "train_data", "test_data", "distinct_view", "cross_view"]
 
 #: Evaluation batch size (fixed: the seeded evaluation noise is drawn per batch of this size).
 EVAL_BATCH = 500
@@ -117,11 +118,15 @@ def model_config(cfg, arch: str, kind: str, sigma: float, replicate: int = 0) ->
     return train_config(cfg, arch, kind, sigma, replicate).key()
 
 
-def eval_config(cfg, arch: str, kind: str, sigma_train: float, sigma_eval: float, replicate: int = 0) -> dict:
+def eval_config(cfg, arch: str, kind: str, sigma_train: float, sigma_eval: float, replicate: int = 0,
+                eval_kind: str | None = None) -> dict:
     """Configuration of one grid cell: the model's (replicate ``replicate``) plus the evaluation's
     (identity blurs = clean). The test subset and the corruption draws are ``cfg.seed``'s for every
-    replicate; ``per_image`` marks cells that store the per-image ``correct`` array."""
-    ek, es = level(kind, check_sigma(sigma_eval, "sigma_eval"))
+    replicate; ``per_image`` marks cells that store the per-image ``correct`` array. ``eval_kind``
+    (default ``kind``): the corruption of the test images, another kind for the cross matrix
+    (:func:`cross_matrix`); a cell it shares with a grid (the σ = 0 model, the clean level) has the
+    grid's key."""
+    ek, es = level(eval_kind or kind, check_sigma(sigma_eval, "sigma_eval"))
     return {"model": model_config(cfg, arch, kind, sigma_train, replicate), "eval_kind": ek,
             "eval_sigma": es, "test_subset": cfg.test_subset,
             "eval_seed": int(cfg.seed), "eval_batch": EVAL_BATCH, "per_image": True}
@@ -534,6 +539,74 @@ def accuracy_matrices(cfg, arch: str, kind: str, progress: bool = True) -> np.nd
     return _evaluate(cfg, arch, kind, list(range(n_seeds(cfg))), progress)[0]
 
 
+def cross_cells(cfg, arch: str, kind: str, eval_kind: str, progress: bool = True, replicate: int = 0) -> np.ndarray:
+    """Fig. 6's full cross matrix: per-image correctness, bool ``(S, S, n_test)`` (S = ``len(cfg.sigmas)``),
+    of the ``kind``-trained models of replicate ``replicate`` (rows: σ_train in the order of
+    ``cfg.sigmas``) on the test images corrupted with ``eval_kind`` (columns: σ_eval, same order) —
+    e.g. the blur-trained models on noise levels, as Fig. 6's caption reads. ``eval_kind == kind`` is the
+    grid itself (:func:`correct_cells`). Only evaluation (a missing model is trained first, as by the
+    grid); every cell is stored as a grid cell is (same kind, same key layout, the grids' own keys where
+    they coincide: the σ = 0 model, the clean level), one σ_eval column at a time for all models on the
+    same corrupted batches (:func:`robustlab.paper_a.training.evaluate_many`); the campaign deadline is
+    checked between columns."""
+    _check_arch(arch)
+    check_kind(kind)
+    check_kind(eval_kind, "eval_kind")
+    r = _check_replicate(replicate)
+    sigmas = [check_sigma(s, "sigmas") for s in cfg.sigmas]
+    store = _store(cfg)
+    S = len(sigmas)
+    correct = np.zeros((S, S, n_test(cfg)), dtype=bool)
+    # eval level → model level → (cell config, matrix positions it fills)
+    missing: dict[tuple[str, float], dict[tuple[str, float], tuple[dict, list]]] = {}
+    seen: dict[str, tuple[dict, list]] = {}
+    for i, st in enumerate(sigmas):
+        for j, se in enumerate(sigmas):
+            conf = eval_config(cfg, arch, kind, st, se, r, eval_kind=eval_kind)
+            seen.setdefault(config_hash(conf), (conf, []))[1].append((i, j))
+    for conf, where in seen.values():
+        hit = store.get(EVAL_KIND, conf)
+        if hit is None:
+            ev = (conf["eval_kind"], conf["eval_sigma"])
+            missing.setdefault(ev, {})[(conf["model"]["kind"], conf["model"]["sigma"])] = (conf, where)
+            continue
+        for i, j in where:
+            correct[i, j] = np.asarray(hit["correct"], dtype=bool)
+    if not missing:
+        return correct
+    for cols in missing.values():
+        for conf, _ in cols.values():
+            store.guard(EVAL_KIND, conf)
+    levels = sorted({m for cols in missing.values() for m in cols})
+    train_models(cfg, arch, kind, [s for _, s in levels], progress, replicate=r)
+    models = {m: get_model(cfg, arch, kind, m[1], progress=progress, replicate=r) for m in levels}
+    tx, ty = test_data(cfg)
+    precision = train_config(cfg, arch, kind, 0.0).precision
+    for n_done, (ev, cols) in enumerate(sorted(missing.items())):
+        if n_done:
+            budget.check(f"the cross evaluation of {arch}/{kind} on {eval_kind}")
+        need = sorted(cols)
+        ek = "noise" if ev[0] == "clean" else ev[0]
+        got = evaluate_many([models[m] for m in need], tx, ty, kind=ek, sigmas=[ev[1]], seed=int(cfg.seed),
+                            device=cfg.torch_device, batch_size=EVAL_BATCH, precision=precision,
+                            stacked=use_stacking(cfg) and len(need) > 1, per_image=True)[0]
+        for m, c in zip(need, got):
+            conf, where = cols[m]
+            hit = store.get_or_compute(EVAL_KIND, conf, lambda c=c: {
+                "accuracy": float(c.mean()), "correct": np.asarray(c, dtype=bool), "n_test": len(ty),
+                "device": str(cfg.torch_device)})
+            for i, j in where:
+                correct[i, j] = np.asarray(hit["correct"], dtype=bool)
+    return correct
+
+
+def has_cross_cells(cfg, arch: str, kind: str, eval_kind: str, replicate: int = 0) -> bool:
+    """Whether every cell of :func:`cross_cells` is stored."""
+    st = _store(cfg)
+    return all(st.has(EVAL_KIND, eval_config(cfg, arch, kind, a, b, replicate, eval_kind=eval_kind))
+               for a in cfg.sigmas for b in cfg.sigmas)
+
+
 def run_grid(cfg, kinds: Iterable[str] = ("noise", "blur"), archs: Iterable[str] | None = None,
              progress: bool = True) -> dict[tuple[str, str], np.ndarray]:
     """All accuracy matrices ``{(arch, kind): matrix}`` (replicate 0, see :func:`accuracy_matrix`) for
@@ -577,6 +650,22 @@ def timings(cfg, arch: str, kind: str, replicate: int = 0) -> dict:
                                 "device": r["device"], "resumed_from_epoch": h.get("resumed_from_epoch", 0),
                                 "stacked_with": r.get("stacked_with", 1)}
     return out
+
+
+def cross_view(matrices: dict, sigmas, kind: str, eval_kind: str) -> tuple[dict, list[float], list[float]]:
+    """:func:`distinct_view` of cross matrices (rows trained on ``kind``, columns tested on ``eval_kind``,
+    :func:`cross_cells`): identity-blur rows and columns are cut on their own axis only. Accepts (S, S),
+    (n_seeds, S, S) and (n_seeds, S, S, n_test); returns (matrices, row σ, column σ)."""
+    rows = [i for i, s in enumerate(sigmas) if not is_duplicate(kind, s)]
+    cols = [i for i, s in enumerate(sigmas) if not is_duplicate(eval_kind, s)]
+
+    def cut(m):
+        m = np.asarray(m)
+        a = 1 if m.ndim == 4 else m.ndim - 2  # the σ_train axis
+        return np.take(np.take(m, rows, axis=a), cols, axis=a + 1)
+
+    return ({k: cut(m) for k, m in matrices.items()}, [float(sigmas[i]) for i in rows],
+            [float(sigmas[i]) for i in cols])
 
 
 def distinct_view(matrices: dict, sigmas, kind: str) -> tuple[dict, list[float]]:

@@ -2,7 +2,8 @@
 them. The modules that compute the results (:mod:`.grid`, :mod:`.delta`) use these names.
 
 Unit names: ``a-train-<arch>-<kind>`` (kind ``clean`` for the σ = 0 model), ``a-eval-<arch>-<kind>``,
-``a-attack-<arch>-clean`` / ``a-attack-<arch>-<kind>-<σ>``; replicate r ≥ 1 (training seed ``seed + r``)
+``a-cross-<arch>`` (Fig. 6's cross matrix), ``a-attack-<arch>-clean`` / ``a-attack-<arch>-<kind>-<σ>``; replicate
+r ≥ 1 (training seed ``seed + r``)
 adds ``-s<r>``.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 from robustlab.core.kinds import register_kind
 
 __all__ = ["MODEL_KIND", "RECORD_KIND", "EVAL_KIND", "CKPT_KIND", "STACK_CKPT_KIND", "DELTA_KIND", "replicate_of",
-           "train_unit_name", "eval_unit_name", "attack_unit_name", "sigma_text"]
+           "train_unit_name", "eval_unit_name", "attack_unit_name", "cross_unit_name", "sigma_text"]
 
 
 def replicate_of(model_conf: Mapping[str, Any]) -> int:
@@ -41,6 +42,12 @@ def eval_unit_name(arch: str, kind: str, replicate: int = 0) -> str:
     return f"a-eval-{arch}-{kind}{_rep(replicate)}"
 
 
+def cross_unit_name(arch: str, replicate: int = 0) -> str:
+    """``a-cross-<arch>``: Fig. 6's full cross matrix (noise-trained models on blur levels and
+    blur-trained ones on noise levels); ``-s<r>`` for replicate r ≥ 1."""
+    return f"a-cross-{arch}{_rep(replicate)}"
+
+
 def attack_unit_name(arch: str, kind: str, sigma: float, replicate: int = 0) -> str:
     """``a-attack-<arch>-clean`` for the σ = 0 model, else ``a-attack-<arch>-<kind>-<σ>``; ``-s<r>``
     for replicate r ≥ 1."""
@@ -64,6 +71,8 @@ def _train_unit(key: Mapping[str, Any]) -> str:
 
 def _eval_unit(key: Mapping[str, Any]) -> str:
     m = _model(key)
+    if m["kind"] != "clean" and key["eval_kind"] not in ("clean", m["kind"]):  # a cell of the cross matrix
+        return cross_unit_name(m["arch"], replicate_of(m))
     k = key["eval_kind"] if m["kind"] == "clean" else m["kind"]
     return eval_unit_name(m["arch"], "noise" if k == "clean" else k, replicate_of(m))
 

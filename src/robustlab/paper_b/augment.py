@@ -39,7 +39,7 @@ from robustlab.paper_b.classifiers import (
     resolve_model,
     to_input,
 )
-from robustlab.paper_b.experiments import fgsm_examples, pixel_rows, rate_estimate
+from robustlab.paper_b.experiments import fgsm_eps_values, fgsm_examples, pixel_rows, rate_estimate
 from robustlab.paper_b.kinds import AUG_CLEAN_KIND, AUG_FGSM_KIND, AUG_LR_KIND, AUG_MODEL_KIND
 from robustlab.paper_b.pixels import change_pixels
 from robustlab.paper_b.selection import (
@@ -50,7 +50,9 @@ from robustlab.paper_b.selection import (
     unselected,
 )
 
-__all__ = ["CONTROL", "finetune", "finetuned_model", "finetune_lr_check", "augmentation", "augmentation_bases",
+__all__ = ["CONTROL", "HEADS", "ClassSubsetHead", "finetune",
+           "finetuned_model", "finetune_lr_check", "augmentation", "augmentation_bases",
+           "augmentation_fgsm_sweep", "augmentation_sweep_table",
            "augmentation_tables", "augmentation_effects"]
 
 #: The name of the fine-tuned control model (k = 0: fine-tuned, no pixel changed).
@@ -63,12 +65,50 @@ def _train_set(cfg) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(s.images[idx]), s.labels[idx].copy()
 
 
+#: The heads of the §6.2 fine-tuning: the pretrained 1,000-class head kept (the results' keys as they always
+#: were) and the paper's head "changed to the number of image categories participating in the training".
+HEADS = ("1000-class", "N-class")
+
+
+class ClassSubsetHead(nn.Module):
+    """Paper B §6.2's N-class head on a pretrained 1,000-class classifier: only the logits of the N
+    training classes (``class_ids``, ImageNet indices) are kept; the others are set to −10⁹, so the
+    softmax, the cross-entropy, the top-1 class and every gradient are those of an N-way layer whose rows
+    are the pretrained final layer's rows of those classes (the other rows get no gradient and never
+    win). Done by masking rather than by cutting the final layer, so that it works on every torchvision
+    architecture (SqueezeNet's head is a convolution) and predictions stay ImageNet indices for the
+    rest of the code. Input: float NCHW on [0, 1], as the wrapped model; output: its logits (B, C), the
+    C − N outside ``class_ids`` at −10⁹. ``class_ids`` is stored with the weights (buffer ``class_ids``)."""
+
+    def __init__(self, model: nn.Module, class_ids: Sequence[int]):
+        super().__init__()
+        ids = sorted({int(c) for c in class_ids})
+        if not ids:
+            raise ValueError("ClassSubsetHead: no class to keep (class_ids is empty)")
+        self.model = model
+        self.register_buffer("class_ids", torch.as_tensor(ids, dtype=torch.long))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.model(x)
+        drop = torch.ones(z.shape[1], dtype=torch.bool, device=z.device)
+        drop[self.class_ids.to(z.device)] = False
+        return z.masked_fill(drop, -1e9)
+
+
+def _check_head(head: str) -> str:
+    if head not in HEADS:
+        raise ValueError(f"head={head!r}: the §6.2 fine-tuning has the heads {HEADS} "
+                         f"(1000-class: the pretrained head kept; N-class: the training classes only)")
+    return head
+
+
 def finetune(cfg, base: nn.Module, images: np.ndarray, labels: np.ndarray, k: int,
              progress: bool = True, transform=None) -> nn.Module:
     """Fine-tune a copy of ``base`` on ``images`` with ``k`` random pixels changed (any value,
     anywhere; fresh draws every epoch; ``k = 0``: the images unchanged, the control):
     ``cfg.aug_epochs`` epochs of SGD (lr ``cfg.aug_lr``, momentum 0.9, batch ``min(cfg.batch_size, 32)``),
-    all layers trainable, the 1,000-class head kept, BatchNorm statistics frozen (eval mode).
+    all layers trainable, the head as given (1,000 classes, or a :class:`ClassSubsetHead`), BatchNorm
+    statistics frozen (eval mode).
     ``transform(x_unit, generator)`` (optional): another augmentation, applied to every batch (float
     NCHW on [0, 1]) after the pixel change, its draws from a CPU generator seeded per (k, epoch, batch)."""
 
@@ -172,30 +212,44 @@ def augmentation_bases(cfg) -> pd.DataFrame:
 
 
 def finetuned_model(cfg, base, k: int, *, transform=None, transform_key: dict | None = None,
-                    progress: bool = True, train_xy: dict | None = None) -> nn.Module:
+                    progress: bool = True, train_xy: dict | None = None, head: str = "1000-class") -> nn.Module:
     """The model :func:`finetune` makes from ``base`` with ``k`` changed pixels (and ``transform``,
     identified in the cache key by ``transform_key``), from the store or fine-tuned now; eval mode
-    on ``cfg.torch_device``. ``train_xy``: a dict that keeps the loaded training images between calls."""
+    on ``cfg.torch_device``. ``train_xy``: a dict that keeps the loaded training images between calls.
+    ``head`` (:data:`HEADS`): "N-class" fine-tunes and returns the model behind a
+    :class:`ClassSubsetHead` of the training images' classes (its key adds ``"head"``; the 1,000-class
+    keys are those they always were)."""
     key = {"what": AUG_MODEL_KIND, **model_key(cfg), **source_key(cfg.get("data_dir")), "k": k,
            "train_images": cfg.aug_train_images,
            "epochs": cfg.aug_epochs, "lr": cfg.aug_lr, "bs": max(1, min(cfg.batch_size, 32)), "seed": cfg.seed}
     if transform_key is not None:
         key["transform"] = transform_key
+    if _check_head(head) != "1000-class":
+        key["head"] = head
     train_xy = {} if train_xy is None else train_xy
 
-    def compute():
+    def load_train():
         if not train_xy:
             train_xy["xy"] = _train_set(cfg)
-        m = finetune(cfg, resolve_model(base), *train_xy["xy"], k, progress, transform=transform)
+        return train_xy["xy"]
+
+    def compute():
+        m = resolve_model(base)
+        if head == "N-class":
+            m = ClassSubsetHead(m, np.unique(load_train()[1]))
+        m = finetune(cfg, m, *load_train(), k, progress, transform=transform)  # (finetune works on a copy)
         return {n: t.detach().cpu() for n, t in m.state_dict().items()}
 
     sd = ResultStore.for_cfg(cfg).get_or_compute(AUG_MODEL_KIND, key, compute)
     m = copy.deepcopy(resolve_model(base))
+    if head == "N-class":  # its classes are stored with the weights, not read from the images again
+        m = ClassSubsetHead(m, sd["class_ids"].tolist())
     m.load_state_dict(sd)
     return m.to(cfg.torch_device).eval()
 
 
-def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> dict[str, Any]:
+def augmentation(cfg, base: nn.Module | None = None, progress: bool = True,
+                 head: str = "1000-class") -> dict[str, Any]:
     """§6.2: for k = 0 (the control, :data:`CONTROL`) and each k in ``cfg.aug_pixel_counts``
     fine-tune (:func:`finetune`) on ``cfg.aug_train_images`` Imagenette *train* images, then on
     ``cfg.aug_test_images`` held-out *val* images the base model classifies correctly: exp. 1 for
@@ -211,50 +265,113 @@ def augmentation(cfg, base: nn.Module | None = None, progress: bool = True) -> d
     ``clean_unselected`` one row per model with ``wrong_rate`` and ``per_image`` (0/1) on
     ``cfg.aug_test_images`` held-out val images chosen without consulting any model
     (:func:`~robustlab.paper_b.selection.unselected`): the selected images are right for the base
-    model by construction, so clean accuracy is compared there. ``model``: the base model's name.
+    model by construction, so clean accuracy is compared there. ``model``: the base model's name;
+    ``head``: the fine-tuned models' head (:data:`HEADS`; "N-class": the paper's, with its own k = 0
+    control; the base model's rows are the same for both).
     """
 
-    base = base or load_model(cfg)
+    base, test_x, test_y, tkey, models = _aug_setup(cfg, base, progress, head)
     store = ResultStore.for_cfg(cfg)
-    sel = select_correct(cfg, n=cfg.aug_test_images, splits=("val",), model=base, joint=False)
-    test_x, test_y = selected_images(cfg, sel)
-    tkey = {**model_key(cfg), "aug_test": config_hash({"items": sel["items"]}), **source_key(cfg.get("data_dir"))}
     fg = fgsm_examples(cfg, base, test_x, test_y, tkey)
     fooled = fg["pred"] != test_y
-    train_xy: dict[str, tuple] = {}
-
-    def tuned(k: int) -> nn.Module:  # built only when a number of this variant must be computed
-        return finetuned_model(cfg, base, k, progress=progress, train_xy=train_xy)
-
-    models: dict[str, Any] = {"base": base, CONTROL: LazyModel(lambda: tuned(0))}
-    for k in cfg.aug_pixel_counts:
-        models[f"k={k}"] = LazyModel(lambda k=k: tuned(k))
     ux, uy = selected_images(cfg, unselected(cfg, cfg.aug_test_images))
     ukey = config_hash({"items": unselected(cfg, cfg.aug_test_images)["items"]})
     rows, frows, urows = [], [], []
     for v, (name, m) in enumerate(models.items()):
         if v:
             budget.check("the few-pixel augmentation")  # every finished variant is stored
-        mk = {**tkey, "variant": name, "aug": None if name == "base" else
-              {"train_images": cfg.aug_train_images, "epochs": cfg.aug_epochs, "lr": cfg.aug_lr}}
+        mk = _variant_key(cfg, tkey, name, head)
         rows += _variant_rows(cfg, name, m, test_x, test_y, mk)
         up = store.get_or_compute("paperb-aug-clean", {"what": "paperb-aug-clean-unselected", **mk, "aug_test": ukey},
                                   lambda m=m: predict(m, ux, cfg.eval_batch_size).numpy())
         uw = (up != uy).astype(float)
         urows.append({"model": name, "images": len(uy), "wrong_rate": float(uw.mean()), "per_image": uw})
         if fooled.any():
-            fk = {"what": AUG_FGSM_KIND, **mk, "eps": cfg.fgsm_eps}
-            p = store.get_or_compute(AUG_FGSM_KIND, fk,
-                                     lambda m=m: predict(m, fg["adv"]()[fooled], cfg.eval_batch_size).numpy())
-            still = (p != test_y[fooled]).astype(float)
-            se = rate_estimate(still, "FGSM examples")
-            frows.append({"model": name, "fgsm_examples": int(fooled.sum()),
-                          "still_fooling_rate": float(still.mean()), "still_fooling_lo": se.lo,
-                          "still_fooling_hi": se.hi, "restored_rate": float((p == test_y[fooled]).mean()),
-                          "per_example": still, "per_example_restored": (p == test_y[fooled]).astype(float)})
+            frows.append(_fgsm_row(cfg, name, m, fg, fooled, test_y, mk, float(cfg.fgsm_eps)))
     return {"exp1": pd.DataFrame(rows), "fgsm": pd.DataFrame(frows), "clean_unselected": pd.DataFrame(urows),
             "train_images": cfg.aug_train_images, "test_images": int(len(test_y)),
-            "fgsm_fooled_base": int(fooled.sum()), "model": primary(cfg)}
+            "fgsm_fooled_base": int(fooled.sum()), "model": primary(cfg), "head": head}
+
+
+def _aug_setup(cfg, base, progress: bool, head: str = "1000-class"):
+    """The §6.2 test set and models: (base model, held-out images uint8 NHWC, labels, their key, {name:
+    model}) — the models (``base``, the control, ``k=…``, fine-tuned with ``head``) fine-tuned (or
+    loaded) only when used."""
+    base = base or load_model(cfg)
+    sel = select_correct(cfg, n=cfg.aug_test_images, splits=("val",), model=base, joint=False)
+    test_x, test_y = selected_images(cfg, sel)
+    tkey = {**model_key(cfg), "aug_test": config_hash({"items": sel["items"]}), **source_key(cfg.get("data_dir"))}
+    train_xy: dict[str, tuple] = {}
+
+    def tuned(k: int) -> nn.Module:  # built only when a number of this variant must be computed
+        return finetuned_model(cfg, base, k, progress=progress, train_xy=train_xy, head=head)
+
+    models: dict[str, Any] = {"base": base, CONTROL: LazyModel(lambda: tuned(0))}
+    for k in cfg.aug_pixel_counts:
+        models[f"k={k}"] = LazyModel(lambda k=k: tuned(k))
+    return base, test_x, test_y, tkey, models
+
+
+def _variant_key(cfg, tkey: dict, name: str, head: str = "1000-class") -> dict:
+    aug = None if name == "base" else {"train_images": cfg.aug_train_images, "epochs": cfg.aug_epochs,
+                                       "lr": cfg.aug_lr}
+    if aug is not None and _check_head(head) != "1000-class":  # the 1,000-class keys as they always were
+        aug["head"] = head
+    return {**tkey, "variant": name, "aug": aug}
+
+
+def _fgsm_row(cfg, name: str, m, fg: dict, fooled: np.ndarray, test_y: np.ndarray, mk: dict, eps: float) -> dict:
+    """Table 11's row of one model: its predictions on the base model's FGSM examples (step ``eps``,
+    8-bit units) that fool the base model, cached."""
+    fk = {"what": AUG_FGSM_KIND, **mk, "eps": eps}
+    p = ResultStore.for_cfg(cfg).get_or_compute(
+        AUG_FGSM_KIND, fk, lambda: predict(m, fg["adv"]()[fooled], cfg.eval_batch_size).numpy())
+    still = (p != test_y[fooled]).astype(float)
+    se = rate_estimate(still, "FGSM examples")
+    return {"model": name, "fgsm_examples": int(fooled.sum()), "still_fooling_rate": float(still.mean()),
+            "still_fooling_lo": se.lo, "still_fooling_hi": se.hi, "restored_rate": float((p == test_y[fooled]).mean()),
+            "per_example": still, "per_example_restored": (p == test_y[fooled]).astype(float)}
+
+
+def augmentation_fgsm_sweep(cfg, base: nn.Module | None = None, progress: bool = True) -> pd.DataFrame:
+    """Table 11 at every FGSM step of :func:`~robustlab.paper_b.experiments.fgsm_eps_values` (8-bit
+    units): the base model's FGSM examples of the held-out images at that step, transferred to every
+    model of :func:`augmentation` (the fine-tuned models are :func:`augmentation`'s, cached). One row per
+    ε × model with ``eps``, ``decides`` (ε = ``cfg.fgsm_eps``) and the columns of :func:`augmentation`'s
+    ``fgsm`` table; a step whose examples fool nothing has no rows. The rows at ``cfg.fgsm_eps`` are
+    :func:`augmentation`'s own (the same keys)."""
+    base, test_x, test_y, tkey, models = _aug_setup(cfg, base, progress)
+    rows = []
+    for j, eps in enumerate(fgsm_eps_values(cfg)):
+        if j:
+            budget.check("the §6.2 FGSM ε sweep")  # every finished model × step is stored
+        fg = fgsm_examples(cfg, base, test_x, test_y, tkey, eps)
+        fooled = fg["pred"] != test_y
+        if not fooled.any():
+            continue
+        for name, m in models.items():
+            rows.append({"eps": eps, "decides": eps == float(cfg.fgsm_eps),
+                         **_fgsm_row(cfg, name, m, fg, fooled, test_y, _variant_key(cfg, tkey, name), eps)})
+    return pd.DataFrame(rows, columns=None if rows else ["eps", "decides", "model", "fgsm_examples",
+                                                         "still_fooling_rate", "per_example"])
+
+
+def augmentation_sweep_table(sweep: pd.DataFrame) -> pd.DataFrame:
+    """The ε sweep of Table 11 as one table: rows ε (8-bit units; the deciding one marked), columns the
+    FGSM examples and, per model, the % still fooling it."""
+    if not len(sweep):
+        return pd.DataFrame()
+    t = sweep.assign(cell=lambda d: [_cell(r.still_fooling_rate, r.still_fooling_lo, r.still_fooling_hi)
+                                     for r in d.itertuples()])
+    out = t.pivot_table(index="eps", columns="model", values="cell", aggfunc="first", sort=False)
+    out = out[list(dict.fromkeys(t["model"]))]
+    out.columns = [f"{c}: still fooling (%)" for c in out.columns]
+    n = t.groupby("eps")["fgsm_examples"].first()
+    out.insert(0, "FGSM examples", n)
+    dec = t.groupby("eps")["decides"].first()
+    out.index = [f"{e:g}/255" + (" (decides)" if dec[e] else "") for e in out.index]
+    out.index.name = "ε"
+    return out
 
 
 def _diff(a: np.ndarray, b: np.ndarray, what: str = "images"):

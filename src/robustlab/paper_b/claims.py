@@ -23,6 +23,7 @@ image's share of wrong repeats (the interval is over the images; the spread over
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,8 @@ from robustlab.paper_b.classifiers import (
 from robustlab.paper_b.selection import PAPER_MODELS
 
 __all__ = ["claims_exp1", "claims_exp2", "claims_exp3", "claims_exp4", "claims_augmentation",
+           "eps_sentence", "exp4_eps_verdicts", "augmentation_eps_verdicts", "per_model_verdicts", "judge_per_model",
+           "PER_MODEL_IDS",
            "claims_pixel_index", "claims_models", "merge_claims", "PAPER_64PX_RANGE", "ABOUT_4PX", "ABOUT_64PX",
            "SAME", "SAME_REL", "CONSIDERABLE", "PAPER_MODELS", "ABOUT_REL", "ONE_RUN"]
 
@@ -301,22 +304,65 @@ def claims_exp3(e3: pd.DataFrame, e2: pd.DataFrame | None = None) -> list[Claim]
 # --------------------------------------------------------------------------------------
 # experiment 4 (Table 9)
 # --------------------------------------------------------------------------------------
-def claims_exp4(e4: pd.DataFrame, summary: dict) -> list[Claim]:
+def _restore_claim(per_image, n_pixels: int, eps: float, counts_text: str = "") -> Claim:
+    """B-fgsm-restore from the per-example wrong shares at the largest pixel count (restored = 1 − wrong)."""
+    head = _rate(1 - _arr(per_image), "FGSM examples")
+    n = len(_arr(per_image))
+    return Claim.of("B-fgsm-restore",
+                    (counts_text or f"{int(n_pixels)} px: {_pc(head)}") +
+                    f" of {n} FGSM examples (ε = {float(eps):g}/255) back to the true class",
+                    exceeds(head, CONSIDERABLE),
+                    f"'considerable' = more than {100 * CONSIDERABLE:g} % restored at {int(n_pixels)} "
+                    f"px (whole interval above: yes; only the value: partly); unchanged FGSM examples restore "
+                    f"none", head, 100, "%")
+
+
+def eps_sentence(claim_id: str, verdicts: pd.DataFrame, col: str | None = None) -> str:
+    """How a verdict moves with the FGSM step: ``verdicts`` has one row per ε (``eps`` in 8-bit units,
+    ``decides``) and the verdict in column ``col`` (default ``claim_id``, else ``"verdict"``). One sentence
+    naming the verdict at each ε and whether it is the same at every ε."""
+    col = col or (claim_id if claim_id in verdicts.columns else "verdict")
+    if not len(verdicts) or col not in verdicts.columns:
+        return f"{claim_id}: no ε of the sweep was run"
+    steps = [(float(r["eps"]), str(r[col]), bool(r["decides"])) for _, r in verdicts.sort_values("eps").iterrows()]
+    parts = ", ".join(f"{e:g}/255 {v}" + (" (decides)" if d else "") for e, v, d in steps)
+    vs = {v for _, v, _ in steps if v != NOT_TESTABLE}
+    tail = ("the same verdict at every ε" if len(vs) <= 1 else
+            "the verdict depends on ε (it is decided at the profile's ε; the paper gives none)")
+    return f"{claim_id} over the FGSM step: {parts} — {tail}"
+
+
+def exp4_eps_verdicts(sweep: pd.DataFrame) -> pd.DataFrame:
+    """B-fgsm-restore's rule at each ε of :func:`robustlab.paper_b.experiments.experiment4_eps_sweep`:
+    one row per ε with ``eps``, ``decides``, ``fooled``, ``restored`` (% with its interval) and ``verdict``
+    (not testable where no FGSM example fooled the model)."""
+    rows = []
+    for r in sweep.sort_values("eps").itertuples():
+        if int(r.fooled) == 0 or not len(_arr(r.per_image)):
+            rows.append({"eps": float(r.eps), "decides": bool(r.decides), "fooled": int(r.fooled),
+                         "restored": "—", "verdict": NOT_TESTABLE})
+            continue
+        c = _restore_claim(r.per_image, r.n_pixels, r.eps)
+        rows.append({"eps": float(r.eps), "decides": bool(r.decides), "fooled": int(r.fooled),
+                     "restored": _pc(_rate(1 - _arr(r.per_image), "FGSM examples")), "verdict": c.verdict})
+    return pd.DataFrame(rows)
+
+
+def claims_exp4(e4: pd.DataFrame, summary: dict, sweep: pd.DataFrame | None = None) -> list[Claim]:
     """Table 9's claim: a few pixel changes return a considerable share (> 20 %) of FGSM examples,
-    judged at the largest pixel count run (the paper's 64)."""
+    judged at the largest pixel count run (the paper's 64). ``sweep`` (optional,
+    :func:`robustlab.paper_b.experiments.experiment4_eps_sweep`): the same rule at other FGSM steps,
+    named in the reasons beside the verdict, which stays the one at ``summary['eps']``."""
     if e4.empty:
         return [Claim("B-fgsm-restore", "no FGSM example fooled the model", NOT_TESTABLE, f"ε = {summary['eps']}")]
     t = e4.sort_values("n_pixels")
     ests = [_rate(1 - _arr(v), "FGSM examples") for v in t["per_image"]]
-    head = ests[-1]
-    n = int(t["images"].iloc[0])
-    return [Claim.of("B-fgsm-restore",
-                     ", ".join(f"{int(p)} px: {_pc(e)}" for p, e in zip(t["n_pixels"], ests)) +
-                     f" of {n} FGSM examples (ε = {float(summary['eps']):g}/255) back to the true class",
-                     exceeds(head, CONSIDERABLE),
-                     f"'considerable' = more than {100 * CONSIDERABLE:g} % restored at {int(t['n_pixels'].iloc[-1])} "
-                     f"px (whole interval above: yes; only the value: partly); unchanged FGSM examples restore "
-                     f"none", head, 100, "%")]
+    c = _restore_claim(t["per_image"].iloc[-1], int(t["n_pixels"].iloc[-1]), summary["eps"],
+                       ", ".join(f"{int(p)} px: {_pc(e)}" for p, e in zip(t["n_pixels"], ests)))
+    if sweep is not None and len(sweep):
+        v = exp4_eps_verdicts(sweep)
+        c = dataclasses.replace(c, why=f"{c.why}; {eps_sentence('B-fgsm-restore', v)}")
+    return [c]
 
 
 # --------------------------------------------------------------------------------------
@@ -331,10 +377,12 @@ def _k_of(name: str) -> int | None:
     return None
 
 
-def claims_augmentation(res: dict) -> list[Claim]:
+def claims_augmentation(res: dict, sweep: pd.DataFrame | None = None) -> list[Claim]:
     """Tables 10–11 / §6.2 claims from :func:`robustlab.paper_b.augment.augmentation`: each k model
     against the fine-tuned control (k = 0), paired over the held-out images / FGSM examples. One
-    fine-tuning run per model: every comparison is at most "partly" (:data:`ONE_RUN`)."""
+    fine-tuning run per model: every comparison is at most "partly" (:data:`ONE_RUN`). ``sweep``
+    (optional, :func:`robustlab.paper_b.augment.augmentation_fgsm_sweep`): B-aug-fgsm and B-aug-fgsm-most
+    at other FGSM steps, named in their reasons; the verdicts stay the ones at the profile's ε."""
 
     e, f = res["exp1"], res["fgsm"]
     out = []
@@ -429,6 +477,18 @@ def claims_augmentation(res: dict) -> list[Claim]:
     # B-aug-fgsm: fewer FGSM examples still fool k = 4 than the control
     mname = res.get("model")
     mlabel = label(mname) if mname else "the base model"
+    out.append(_aug_fgsm(f, ks, mname, mlabel))
+    out = [_one_run(c) for c in out]
+    out.append(_most_restored(f, ks, mlabel))
+    if sweep is not None and len(sweep):
+        v = augmentation_eps_verdicts(sweep, mname)
+        out = [dataclasses.replace(c, why=f"{c.why}; {eps_sentence(c.id, v)}")
+               if c.id in ("B-aug-fgsm", "B-aug-fgsm-most") and c.id in v.columns else c for c in out]
+    return out
+
+
+def _aug_fgsm(f: pd.DataFrame, ks, mname, mlabel: str) -> Claim:
+    """B-aug-fgsm from Table 11's rows ``f`` (before the one-run cap)."""
     if len(f) and CONTROL in set(f["model"]):
         fm = f.set_index("model")
         k4 = "k=4" if "k=4" in fm.index else ks[0][1]
@@ -438,18 +498,39 @@ def claims_augmentation(res: dict) -> list[Claim]:
         paper = (f"; on ResNet-101, the paper's model: its 24.9 % still fooling stands beside our {_pc(s4)}"
                  if mname == "resnet101" else
                  f"; {mlabel}, not ResNet-101, so the paper's 24.9 % is not compared")
-        out.append(Claim.of("B-aug-fgsm", f"{k4}: {_pc(s4)} still fool vs the control {_pc(sc)} (base: "
-                                          f"{100 * float(fm.loc['base', 'still_fooling_rate']):.0f} %) of "
-                                          f"{int(f['fgsm_examples'].iloc[0])} FGSM examples; difference {_pts(est)}",
-                            below(est),
-                            "examples made on the base model, transferred; paired over the examples: yes when "
-                            f"{k4} − control is below 0 with its whole interval" +
-                            ("" if k4 == "k=4" else " (k = 4 was not run: the smallest k)") + paper, est, 100, "pts"))
-    else:
-        out.append(Claim("B-aug-fgsm", "no FGSM example fooled the base model", NOT_TESTABLE, "nothing to transfer"))
-    out = [_one_run(c) for c in out]
-    out.append(_most_restored(f, ks, mlabel))
-    return out
+        base = (f"{100 * float(fm.loc['base', 'still_fooling_rate']):.0f} %" if "base" in fm.index else "not run")
+        return Claim.of("B-aug-fgsm", f"{k4}: {_pc(s4)} still fool vs the control {_pc(sc)} (base: {base}) of "
+                                      f"{int(f['fgsm_examples'].iloc[0])} FGSM examples; difference {_pts(est)}",
+                        below(est),
+                        "examples made on the base model, transferred; paired over the examples: yes when "
+                        f"{k4} − control is below 0 with its whole interval" +
+                        ("" if k4 == "k=4" else " (k = 4 was not run: the smallest k)") + paper, est, 100, "pts")
+    return Claim("B-aug-fgsm", "no FGSM example fooled the base model", NOT_TESTABLE, "nothing to transfer")
+
+
+def augmentation_eps_verdicts(sweep: pd.DataFrame, model: str | None = None) -> pd.DataFrame:
+    """B-aug-fgsm (with the one-run cap) and B-aug-fgsm-most at each ε of
+    :func:`robustlab.paper_b.augment.augmentation_fgsm_sweep`: one row per ε with ``eps``, ``decides``,
+    ``fgsm_examples``, the k model's and the control's % still fooling, and one column per claim id with
+    its verdict there."""
+    rows = []
+    mlabel = label(model) if model else "the base model"
+    for eps, f in sweep.groupby("eps", sort=True):
+        f = f.reset_index(drop=True)
+        ks = sorted((k, m) for m in f["model"] if (k := _k_of(m)) is not None)
+        row = {"eps": float(eps), "decides": bool(f["decides"].iloc[0]),
+               "fgsm_examples": int(f["fgsm_examples"].iloc[0])}
+        if not ks or CONTROL not in set(f["model"]):
+            row.update({"B-aug-fgsm": NOT_TESTABLE, "B-aug-fgsm-most": NOT_TESTABLE})
+        else:
+            fm = f.set_index("model")
+            k4 = "k=4" if "k=4" in fm.index else ks[0][1]
+            row.update({"k model": k4, "k still fooling (%)": _pc(_rate(fm.loc[k4, "per_example"], "FGSM examples")),
+                        "control still fooling (%)": _pc(_rate(fm.loc[CONTROL, "per_example"], "FGSM examples")),
+                        "B-aug-fgsm": _one_run(_aug_fgsm(f, ks, model, mlabel)).verdict,
+                        "B-aug-fgsm-most": _most_restored(f, ks, mlabel).verdict})
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _most_restored(f: pd.DataFrame, ks, mlabel: str) -> Claim:
@@ -637,6 +718,41 @@ def claims_models(e1: pd.DataFrame, top1: dict[str, float] | None = None, missin
         out.append(Claim("B-pi-ranking", listing + extra_txt, NOT_TESTABLE,
                          f"a rank correlation needs three of the five or more; {five_txt}"))
     return out
+
+
+#: Experiment-1–4 claims whose rule names no model: judged on every model that ran (§6.1: "the other 4
+#: models also showed sensitivity"); the ones that name a model (B-resnet-4-64) or compare the models
+#: (:func:`claims_models`) are not.
+PER_MODEL_IDS = ("B-more-pixels", "B-magnitude", "B-area", "B-area-fig10", "B-magnitude-vs-area", "B-fgsm-restore")
+
+
+def per_model_verdicts(by_model: Mapping[str, list[Claim]], primary: str) -> list[Claim]:
+    """The claims of the ``primary`` model (its headline: value, interval, text) with, for every claim of
+    :data:`PER_MODEL_IDS`, the same rule's verdict on every model of ``by_model`` ({model name: its
+    claims}) named in the reasons. When the models' verdicts disagree (not testable left out) the
+    verdict is at most partly; with one model the claims are returned unchanged."""
+    out = []
+    for c in by_model[primary]:
+        if c.id not in PER_MODEL_IDS or len(by_model) < 2:
+            out.append(c)
+            continue
+        per = {m: x for m, cs in by_model.items() for x in cs if x.id == c.id}
+        vs = {x.verdict for x in per.values() if x.verdict != NOT_TESTABLE}
+        agree = len(vs) <= 1
+        txt = "; ".join(f"{label(m)} {x.verdict}" + ("" if x.value is None else f" ({x.value:.1f} {x.unit})")
+                        for m, x in per.items())
+        out.append(dataclasses.replace(
+            c, verdict=c.verdict if agree else at_most_partly(c.verdict),
+            why=f"{c.why}; per model (the headline is {label(primary)}): {txt} — "
+                + ("the models agree" if agree else "the models disagree, so at most partly")))
+    return out
+
+
+def judge_per_model(rule: Callable[..., list[Claim]], args: Mapping[str, tuple], primary: str) -> list[Claim]:
+    """``rule(*args[m])`` for every model m (e.g. ``claims_exp2`` on each model's rows of the
+    :func:`~robustlab.paper_b.experiments.per_model` table), combined by :func:`per_model_verdicts` with
+    the ``primary`` model as the headline."""
+    return per_model_verdicts({m: rule(*a) for m, a in args.items()}, primary)
 
 
 def merge_claims(base: list[Claim], override: list[Claim]) -> list[Claim]:

@@ -47,7 +47,7 @@ from robustlab.paper_b.selection import LazyImages, select_correct, selected_ima
 
 __all__ = ["CHUNK", "N_FGSM_EXAMPLES", "per_model", "model_rows", "changed_predictions", "pixel_runs", "rate_estimate",
            "pixel_rows", "model_and_data", "experiment1", "experiment2", "experiment3", "fgsm_images", "fgsm_examples",
-           "fgsm_changed_share", "experiment4"]
+           "fgsm_changed_share", "experiment4", "fgsm_eps_values", "experiment4_eps_sweep"]
 
 #: images changed together with one seeded generator: results do not depend on the batch size.
 CHUNK = 256
@@ -293,6 +293,44 @@ def experiment4(cfg, model: nn.Module | None = None, *, model_name: str | None =
     table = pixel_rows(cfg, model, adv, lab, {**dkey, "fgsm_eps": cfg.fgsm_eps},
                        [{"n_pixels": p} for p in cfg.pixel_counts], tag="fgsm", targets=tgt)
     return table, summary
+
+
+def fgsm_eps_values(cfg) -> list[float]:
+    """The FGSM steps (8-bit units) of the ε sweep, ascending: ``cfg.fgsm_eps_sweep`` and ``cfg.fgsm_eps``
+    (the step the verdicts are decided at, always shown with its neighbours)."""
+    return sorted({float(e) for e in cfg.fgsm_eps_sweep} | {float(cfg.fgsm_eps)})
+
+
+def experiment4_eps_sweep(cfg, model: nn.Module | None = None, *, model_name: str | None = None) -> pd.DataFrame:
+    """Exp. 4 at every FGSM step of :func:`fgsm_eps_values` (the paper gives no ε), at the largest pixel
+    count of ``cfg.pixel_counts`` only — the count B-fgsm-restore is judged at. One row per ε (8-bit
+    units): ``eps``, ``decides`` (ε = ``cfg.fgsm_eps``), ``images``, ``fooled`` (FGSM examples that fool
+    the model), ``fgsm_success_rate``, ``n_pixels``, ``restored_rate`` with its interval over the FGSM
+    examples (``restored_lo``/``_hi``), ``still_fooling_rate`` and ``per_image`` (each example's share of
+    wrong draws; ``restored = 1 − per_image``); NaN rates when no example fooled the model. The row at
+    ``cfg.fgsm_eps`` is exp. 4's own cached result (the same keys). ``model_name``: as in :func:`experiment4`."""
+    model, images, labels, _, dkey = model_and_data(cfg, model, model_name)
+    p = int(max(cfg.pixel_counts))
+    rows = []
+    for j, eps in enumerate(fgsm_eps_values(cfg)):
+        if j:
+            budget.check("the FGSM ε sweep")  # every finished step is stored
+        fg = fgsm_examples(cfg, model, images, labels, dkey, eps)
+        fooled = fg["pred"] != labels
+        row = {"eps": eps, "decides": eps == float(cfg.fgsm_eps), "images": int(len(labels)),
+               "fooled": int(fooled.sum()), "fgsm_success_rate": float(fooled.mean()), "n_pixels": p,
+               "restored_rate": np.nan, "restored_lo": np.nan, "restored_hi": np.nan, "still_fooling_rate": np.nan,
+               "per_image": np.zeros(0)}
+        if fooled.any():
+            lab, tgt = labels[fooled], fg["pred"][fooled]
+            adv = LazyImages(lambda fg=fg, fooled=fooled: fg["adv"]()[fooled],
+                             (int(fooled.sum()),) + tuple(images.shape[1:]))
+            r = pixel_rows(cfg, model, adv, lab, {**dkey, "fgsm_eps": eps}, [{"n_pixels": p}], tag="fgsm",
+                           targets=tgt, progress=False).iloc[0]
+            row.update(restored_rate=r["restored_rate"], restored_lo=r["restored_lo"], restored_hi=r["restored_hi"],
+                       still_fooling_rate=r["still_fooling_rate"], per_image=r["per_image"])
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def per_model(cfg, experiment, *args, **kwargs):

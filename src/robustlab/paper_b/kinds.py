@@ -35,7 +35,8 @@ CIFAR_SELECTION_KIND = register_kind("paperb-cifar-selection",
                                      "the CIFAR-10 test images a paper-A model classifies correctly", unit="b-cifar")
 PIXELS_KIND = register_kind("paperb-pixels", "the paper-B result of random few-pixel changes (exp. 1–3, Pi)",
                             unit=_pixels_unit)
-FGSM_KIND = register_kind("paperb-fgsm", "the paper-B result of FGSM (exp. 4)", unit="b-exp4")
+FGSM_KIND = register_kind("paperb-fgsm", "the paper-B result of FGSM (exp. 4, its ε sweep, §6.2's held-out set)",
+                          unit=lambda key: "b-aug" if key.get("aug_test") is not None else "b-exp4")
 AUG_LR_KIND = register_kind("paperb-aug-lr-check", "the paper-B fine-tuning learning rate checked (§6.2)",
                             unit="b-aug-lr")
 AUG_CLEAN_KIND = register_kind("paperb-aug-clean", "the clean accuracy of a paper-B model (§6.2)", unit="b-aug")

@@ -119,19 +119,23 @@ def accuracy_curves_figure(matrices: Mapping, sigmas: Sequence[float], arch: str
     return fig
 
 
-def matrix_table(matrix: np.ndarray, sigmas: Sequence[float], kind: str = "noise", percent: bool = True):
+def matrix_table(matrix: np.ndarray, sigmas: Sequence[float], kind: str = "noise", percent: bool = True,
+                 eval_kind: str | None = None, eval_sigmas: Sequence[float] | None = None):
     """The matrix as a pandas DataFrame: rows ``σ_train``, columns ``σ_eval`` (accuracy in %, or
     fractions when ``percent=False``). Given a stack (n_seeds, S, S) with ≥ 2 seeds, each cell is the
-    text ``"mean ± h"``: the mean over seeds and the half-width h of its 95 % t-interval over seeds."""
+    text ``"mean ± h"``: the mean over seeds and the half-width h of its 95 % t-interval over seeds.
+    ``eval_kind``/``eval_sigmas`` (default ``kind``/``sigmas``): the columns of a cross matrix (models
+    trained on ``kind``, tested on ``eval_kind``)."""
     # deferred: pandas is slow to import; only tables need it
     import pandas as pd
 
     mean, hw, _ = mean_and_halfwidth(matrix)
-    if mean.shape != (len(sigmas), len(sigmas)):
-        raise ValueError(f"matrix shape {mean.shape} does not match {len(sigmas)} sigmas")
+    cols = sigmas if eval_sigmas is None else eval_sigmas
+    if mean.shape != (len(sigmas), len(cols)):
+        raise ValueError(f"matrix shape {mean.shape} does not match {len(sigmas)} × {len(cols)} sigmas")
     scale, digits = (100, 1) if percent else (1, 3)
     index = pd.Index([f"{s:g}" for s in sigmas], name=f"σ_train ({kind})")
-    columns = pd.Index([f"{s:g}" for s in sigmas], name=f"σ_eval ({kind})")
+    columns = pd.Index([f"{s:g}" for s in cols], name=f"σ_eval ({eval_kind or kind})")
     if hw is None:
         return pd.DataFrame(scale * mean, index=index, columns=columns).round(digits)
     cells = [[f"{scale * a:.{digits}f} ± {scale * h:.{digits}f}" for a, h in zip(ra, rh)] for ra, rh in zip(mean, hw)]
