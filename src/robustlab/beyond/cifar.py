@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -87,20 +86,6 @@ def has_model(cfg, arch: str, v: Variant | str) -> bool:
     return _store(cfg).has(MODEL_KIND, key) and _store(cfg).has(RECORD_KIND, key)
 
 
-@contextmanager
-def _one_thread(device):
-    """One torch thread per CPU training, as paper A's grid does (CPU results depend on the thread count)."""
-    if torch.device(device).type != "cpu":
-        yield
-        return
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
-
-
 def _train_one(cfg, arch: str, name: str, progress: bool) -> float:
     v = variant(name)
     store = _store(cfg)
@@ -114,7 +99,7 @@ def _train_one(cfg, arch: str, name: str, progress: bool) -> float:
     ckpt.parent.mkdir(parents=True, exist_ok=True)
     dev = cfg.torch_device
     t0 = time.perf_counter()
-    with _one_thread(dev):
+    with grid.one_cpu_thread(dev):  # as paper A's grid trains: CPU results depend on the thread count
         hist = train(model, x, y, hp, device=dev, checkpoint=ckpt, progress=progress)
     secs = time.perf_counter() - t0
     with store.lock(MODEL_KIND, key):

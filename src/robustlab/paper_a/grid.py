@@ -64,7 +64,7 @@ from robustlab.paper_a.kinds import CKPT_KIND, EVAL_KIND, MODEL_KIND, RECORD_KIN
 from robustlab.paper_a.nets import ARCHS, build
 from robustlab.paper_a.training import MODEL_KEY_VERSION, TrainConfig, evaluate_many, train, train_many
 
-__all__ = ["EVAL_BATCH", "cross_cells", "has_cross_cells",
+__all__ = ["EVAL_BATCH", "one_cpu_thread", "cross_cells", "has_cross_cells",
            "train_config", "CPU_STACK_PAYS", "STACK_MODES", "use_stacking", "level", "is_duplicate",
            "distinct_sigmas", "n_seeds", "replicate_of", "cpu_workers", "train_grid", "model_config", "eval_config",
            "get_model", "model_record", "has_model", "train_models", "accuracy_matrix", "accuracy_matrices",
@@ -216,7 +216,7 @@ def cpu_workers(cfg, n_models: int) -> int:
     as fast with 2 threads as with 1, so two single-threaded processes train two models in the time
     of one. 1 (serial, in this process) on CUDA, with a campaign deadline set (checkpointing at the
     deadline is the campaign's), or when there is one model or one thread. Every CPU model trains on one
-    thread (:func:`_one_cpu_thread`), in a worker or not, so the schedule never changes a weight.
+    thread (:func:`one_cpu_thread`), in a worker or not, so the schedule never changes a weight.
     """
     if torch.device(cfg.torch_device).type != "cpu" or n_models < 2 or budget.deadline() is not None:
         return 1
@@ -329,7 +329,7 @@ def _train_one(cfg, arch: str, kind: str, sigma: float, progress: bool, replicat
     ckpt = store.path(CKPT_KIND, conf)
     ckpt.parent.mkdir(parents=True, exist_ok=True)
     dev = cfg.torch_device
-    with _one_cpu_thread(dev):
+    with one_cpu_thread(dev):
         t0 = time.perf_counter()
         hist = train(model, x, y, hp, device=dev, checkpoint=ckpt, progress=progress,
                      compile=bool(cfg.get("compile", False)))
@@ -339,7 +339,7 @@ def _train_one(cfg, arch: str, kind: str, sigma: float, progress: bool, replicat
 
 
 @contextmanager
-def _one_cpu_thread(device):
+def one_cpu_thread(device):
     """On the CPU, one model trains on one thread wherever it runs (a worker process, or this process
     when serial, e.g. under a campaign deadline): CPU results are bit-identical only for the same thread
     count, so this makes a model independent of how the work was scheduled (and of a resume in between).
@@ -491,16 +491,7 @@ def _evaluate(cfg, arch: str, kind: str, replicates: list[int], progress: bool) 
             if n_done:
                 budget.check(f"the evaluation of {arch}/{kind}")
             n_done += 1
-            need = sorted(cols)
-            ek = "noise" if ev[0] == "clean" else ev[0]
-            got = evaluate_many([models[k][m] for m in need], tx, ty, kind=ek, sigmas=[ev[1]], seed=int(cfg.seed),
-                                device=cfg.torch_device, batch_size=EVAL_BATCH, precision=precision,
-                                stacked=use_stacking(cfg) and len(need) > 1, per_image=True)[0]
-            for m, c in zip(need, got):
-                conf, where = cols[m]
-                hit = store.get_or_compute(EVAL_KIND, conf, lambda c=c: {
-                    "accuracy": float(c.mean()), "correct": np.asarray(c, dtype=bool), "n_test": len(ty),
-                    "device": str(cfg.torch_device)})
+            for hit, where in _evaluate_level(cfg, models[k], ev, cols, tx, ty, precision):
                 fill(k, where, hit)
     return acc, correct
 
@@ -585,19 +576,26 @@ def cross_cells(cfg, arch: str, kind: str, eval_kind: str, progress: bool = True
     for n_done, (ev, cols) in enumerate(sorted(missing.items())):
         if n_done:
             budget.check(f"the cross evaluation of {arch}/{kind} on {eval_kind}")
-        need = sorted(cols)
-        ek = "noise" if ev[0] == "clean" else ev[0]
-        got = evaluate_many([models[m] for m in need], tx, ty, kind=ek, sigmas=[ev[1]], seed=int(cfg.seed),
-                            device=cfg.torch_device, batch_size=EVAL_BATCH, precision=precision,
-                            stacked=use_stacking(cfg) and len(need) > 1, per_image=True)[0]
-        for m, c in zip(need, got):
-            conf, where = cols[m]
-            hit = store.get_or_compute(EVAL_KIND, conf, lambda c=c: {
-                "accuracy": float(c.mean()), "correct": np.asarray(c, dtype=bool), "n_test": len(ty),
-                "device": str(cfg.torch_device)})
+        for hit, where in _evaluate_level(cfg, models, ev, cols, tx, ty, precision):
             for i, j in where:
                 correct[i, j] = np.asarray(hit["correct"], dtype=bool)
     return correct
+
+
+def _evaluate_level(cfg, models: dict, ev: tuple[str, float], cols: dict, tx, ty, precision: str):
+    """Evaluate the models ``cols`` names (model level → (cell config, matrix positions)) on one evaluation
+    level ``ev`` = (kind, σ) at once, store each cell and yield (stored cell, its positions)."""
+    need = sorted(cols)
+    ek = "noise" if ev[0] == "clean" else ev[0]
+    got = evaluate_many([models[m] for m in need], tx, ty, kind=ek, sigmas=[ev[1]], seed=int(cfg.seed),
+                        device=cfg.torch_device, batch_size=EVAL_BATCH, precision=precision,
+                        stacked=use_stacking(cfg) and len(need) > 1, per_image=True)[0]
+    store = _store(cfg)
+    for m, c in zip(need, got):
+        conf, where = cols[m]
+        yield store.get_or_compute(EVAL_KIND, conf, lambda c=c: {
+            "accuracy": float(c.mean()), "correct": np.asarray(c, dtype=bool), "n_test": len(ty),
+            "device": str(cfg.torch_device)}), where
 
 
 def has_cross_cells(cfg, arch: str, kind: str, eval_kind: str, replicate: int = 0) -> bool:
