@@ -172,7 +172,7 @@ def test_runner_builds_strict_site_with_chapters_and_images(built_site):
     index = (html / "book" / "intro.html").read_text()
     from robustlab.core.params import profile_values
 
-    epochs = [profile_values(p)["epochs"] for p in ("tiny", "quick", "paper")]
+    epochs = [profile_values(p)["epochs"] for p in ("tiny", "quick", "cpu", "paper")]
     assert re.search(r"training epochs</p></td>\s*" + r"\s*".join(f"<td><p>{e}</p></td>" for e in epochs), index)
     text = {}
     for name, (title, _) in book.chapters().items():

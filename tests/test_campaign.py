@@ -205,9 +205,11 @@ def test_pack_unpack_publish_then_book_renders_without_computing(uninterrupted, 
     from robustlab.ops.publish import publish
 
     out = tmp_path / "packed"
-    man = pack(uninterrupted, out, only_new=False)
+    # the tiny campaign holds more weights than one default pack carries (the §6.2 fine-tunings of both
+    # heads and chapter 12's): pack it whole with room for them, within the same per-file limit
+    man = pack(uninterrupted, out, only_new=False, max_files=16)
     files = sorted(out.iterdir())
-    assert 2 <= len(files) <= 8 and all(f.stat().st_size <= 15 * 2**20 for f in files) and not man["left"]
+    assert 2 <= len(files) <= 16 and all(f.stat().st_size <= 15 * 2**20 for f in files) and not man["left"]
     fresh = tmp_path / "fresh" / "tiny"
     unpack(files, fresh)
     src = {p.relative_to(uninterrupted): p.read_bytes() for p in uninterrupted.glob("*/*.pt")}

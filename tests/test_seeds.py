@@ -129,7 +129,8 @@ def test_campaign_lists_replicate_units(shared_data, cache_dir, tmp_path):
     names = [u.name for u in campaign.units(cfg, parts=("paper-a",))]
     r0 = ["a-train-resnet-clean", "a-train-resnet-noise", "a-train-resnet-blur", "a-eval-resnet-noise",
           "a-eval-resnet-blur", "a-attack-resnet-clean", "a-attack-resnet-noise-0.5", "a-attack-resnet-blur-0.5"]
-    assert names == r0 + [n + "-s1" for n in r0]  # replicate 0 of everything first
+    # replicate 0 of everything first; Fig. 6's cross matrix (a-cross-*) is read for replicate 0 only
+    assert names == r0[:5] + ["a-cross-resnet"] + r0[5:] + [n + "-s1" for n in r0]
     units = {u.name: u for u in campaign.units(cfg, parts=("paper-a",))}
     assert units["a-eval-resnet-noise-s1"].deps == ("a-train-resnet-clean-s1", "a-train-resnet-noise-s1")
     assert units["a-attack-resnet-noise-0.5-s1"].deps == ("a-train-resnet-noise-s1",)
@@ -145,7 +146,7 @@ def test_campaign_lists_replicate_units(shared_data, cache_dir, tmp_path):
     lines: list[str] = []
     campaign._dry_run(cfg, campaign.units(cfg, parts=("paper-a",)), out=lines.append)
     assert any(line.startswith("a-eval-resnet-blur-s1") and "todo" in line for line in lines)
-    assert lines[-1].startswith("0 of 16 units done")
+    assert lines[-1].startswith("0 of 17 units done")
 
 
 def test_figures_and_tables_with_seed_intervals():
