@@ -379,12 +379,13 @@ def headline(results: Path, out_dir: Path) -> str:
     seeds = sorted({str(p.get("seed")) for p in prov if p.get("seed") is not None})
     devices = sorted({g.get("device", "") for p in prov for g in (p.get("computed_by") or []) if g.get("device")}
                      | {str(p.get("device")) for p in prov if p.get("device") and not p.get("computed_by")})
+    scale = scale_line(records)
     text = ["## At a glance", "",
             f"Every claim of both papers, checked by a rule fixed in advance against this run's numbers and their "
             f"95 % intervals (the full table is the {{doc}}`summary <executed/13_summary>`). The run: profile "
             f"{', '.join(f'`{p}`' for p in profiles) or '—'}, seed {', '.join(seeds) or '—'}, computed on "
             f"{'; '.join(devices) or '—'} ({len(records)} chapters).", "",
-            *([scale_line(records), ""] if scale_line(records) else []), *lines, ""]
+            *([scale, ""] if scale else []), *lines, ""]
     fig_dir = out_dir / "headline"
     for i, (chapter, key, caption) in enumerate(HEADLINE_FIGURES):
         png = glued_png(out_dir / f"{chapter}.ipynb", key)

@@ -288,11 +288,19 @@ def experiment4(cfg, model: nn.Module | None = None, *, model_name: str | None =
                "fooled_per_image": fooled, "changed_share_per_image": fgsm_changed_share(cfg, fg, images, dkey)}
     if not fooled.any():
         return pd.DataFrame(), summary
-    lab, tgt = labels[fooled], fg["pred"][fooled]
-    adv = LazyImages(lambda: fg["adv"]()[fooled], (int(fooled.sum()),) + tuple(images.shape[1:]))
-    table = pixel_rows(cfg, model, adv, lab, {**dkey, "fgsm_eps": cfg.fgsm_eps},
-                       [{"n_pixels": p} for p in cfg.pixel_counts], tag="fgsm", targets=tgt)
+    table = _pixels_on_fooled(cfg, model, images, labels, dkey, fg, cfg.fgsm_eps,
+                              [{"n_pixels": p} for p in cfg.pixel_counts])
     return table, summary
+
+
+def _pixels_on_fooled(cfg, model, images, labels, dkey: dict, fg: dict, eps: float, settings: list[dict],
+                      progress: bool = True) -> pd.DataFrame:
+    """Exp. 4's second step: the pixel runs of ``settings`` on the FGSM examples of ``fg`` (made at
+    ``eps``) that fool the model, with the adversarial class as the target (:func:`pixel_rows`)."""
+    fooled = fg["pred"] != labels
+    adv = LazyImages(lambda: fg["adv"]()[fooled], (int(fooled.sum()),) + tuple(images.shape[1:]))
+    return pixel_rows(cfg, model, adv, labels[fooled], {**dkey, "fgsm_eps": eps}, settings, tag="fgsm",
+                      targets=fg["pred"][fooled], progress=progress)
 
 
 def fgsm_eps_values(cfg) -> list[float]:
@@ -322,11 +330,7 @@ def experiment4_eps_sweep(cfg, model: nn.Module | None = None, *, model_name: st
                "restored_rate": np.nan, "restored_lo": np.nan, "restored_hi": np.nan, "still_fooling_rate": np.nan,
                "per_image": np.zeros(0)}
         if fooled.any():
-            lab, tgt = labels[fooled], fg["pred"][fooled]
-            adv = LazyImages(lambda fg=fg, fooled=fooled: fg["adv"]()[fooled],
-                             (int(fooled.sum()),) + tuple(images.shape[1:]))
-            r = pixel_rows(cfg, model, adv, lab, {**dkey, "fgsm_eps": eps}, [{"n_pixels": p}], tag="fgsm",
-                           targets=tgt, progress=False).iloc[0]
+            r = _pixels_on_fooled(cfg, model, images, labels, dkey, fg, eps, [{"n_pixels": p}], progress=False).iloc[0]
             row.update(restored_rate=r["restored_rate"], restored_lo=r["restored_lo"], restored_hi=r["restored_hi"],
                        still_fooling_rate=r["still_fooling_rate"], per_image=r["per_image"])
         rows.append(row)
