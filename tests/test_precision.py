@@ -210,3 +210,44 @@ def test_paper_b_autocast_wrapper():
     assert out.dtype == torch.float32 and not torch.equal(out, ref) and torch.allclose(out, ref, atol=0.05)
     imgs = np.random.default_rng(0).integers(0, 256, (6, 16, 16, 3), dtype=np.uint8)
     assert predict(wrapped, imgs, 3).shape == (6,)
+
+
+def test_paper_b_forward_batch_and_flushed_subnormals_change_no_logit(monkeypatch):
+    """predict's speed-ups leave the predictions as they were: flushed subnormals change no logit, and
+    every forward batch size it may choose changes logits at most in float32's last bits (at 224 px on
+    2 threads with the real weights they are bit-identical: benchmarks/forward_batch.py). MobileNetV2
+    at random weights (BatchNorm fitted to the images), 64 × 64 input, one thread."""
+    import torchvision
+
+    from robustlab.paper_b import classifiers as C
+
+    torch.manual_seed(0)
+    m = torchvision.models.mobilenet_v2(num_classes=10).to(memory_format=torch.channels_last)
+    x = np.random.default_rng(0).integers(0, 256, (32, 64, 64, 3), dtype=np.uint8)
+    with torch.no_grad():  # BatchNorm statistics of these images: activations of a trained net's scale
+        m(C.to_input(x, "cpu"))
+    m.eval()
+
+    def logits(bs):
+        with torch.inference_mode():
+            return torch.cat([m(C.to_input(x[i:i + bs], "cpu")) for i in range(0, len(x), bs)])
+
+    base = logits(32)
+    for bs in C.FORWARD_TRIES:
+        got = logits(bs)
+        assert torch.equal(got.argmax(1), base.argmax(1)), f"forward batch {bs} changes a prediction"
+        assert (got - base).abs().max() <= 1e-5 * base.abs().max(), f"forward batch {bs} moves the logits"
+    with D.flush_denormals():
+        assert torch.equal(logits(32), base)
+    state = torch.get_rng_state()
+    fb = C.forward_batch(m, (3, 64, 64), "cpu", 32)
+    assert fb in C.FORWARD_TRIES and torch.equal(torch.get_rng_state(), state)  # the probe draws nothing
+    pred, conf = C.predict(m, x, 32, return_conf=True)
+    assert torch.equal(pred, base.argmax(1))
+    assert torch.allclose(conf, base.softmax(1).max(1).values, rtol=1e-5, atol=0)
+    monkeypatch.setenv("ROBUSTLAB_FORWARD_BATCH", "3")
+    assert C.forward_batch(m, (3, 64, 64), "cpu", 32) == 3 and C.forward_batch(m, (3, 64, 64), "cpu", 2) == 2
+    monkeypatch.setenv("ROBUSTLAB_FORWARD_BATCH", "lots")
+    with pytest.raises(ParameterError, match="ROBUSTLAB_FORWARD_BATCH='lots'"):
+        C.predict(m, x, 32)
+    assert len(C.predict(m, x[:0], 32)) == 0

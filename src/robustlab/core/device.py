@@ -1,6 +1,8 @@
 """Choosing the compute device."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 
 from robustlab.core.errors import ParameterError
@@ -115,6 +117,20 @@ def autocast(dev: torch.device | str, precision: str):
     if precision not in ("fp32", "bf16"):
         raise ParameterError(f"precision={precision!r}: resolve it first (resolve_precision) to 'fp32' or 'bf16'")
     return torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+@contextmanager
+def flush_denormals():
+    """Inference with subnormal floats flushed to zero (``torch.set_flush_denormal``; a no-op where the
+    CPU cannot). Measured on a 2-core AMD EPYC: MobileNetV2's fp32 forward pass 1.5–2.8× faster, with
+    bit-identical logits on 400 Imagenette images (``benchmarks/forward_batch.py``). For forward passes
+    only: a gradient can be subnormal, and FGSM takes its sign."""
+    on = torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        if on:
+            torch.set_flush_denormal(False)
 
 
 def describe_precision(precision: str, compiled: bool = False) -> str:

@@ -24,9 +24,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
+from robustlab.core.device import flush_denormals
 from robustlab.core.errors import CheckpointError, DataError, ParameterError
 from robustlab.data.download import fetch_weights, weights_cache_path
 from robustlab.data.scale import to_unit
@@ -34,7 +36,7 @@ from robustlab.data.scale import to_unit
 __all__ = ["IMAGENET_ARCHS", "IMAGENET_MEAN", "IMAGENET_STD", "Normalize", "pretrained", "SHARED_MOBILENET",
            "shared_mobilenet_path", "PAPER_WEIGHTS", "LABELS", "label", "weights_dir", "model_names",
            "available", "data_sources", "primary", "preferred", "published_top1", "weights_arg", "model_key",
-           "load_model", "PAPER_B_BF16_OK", "inference_precision", "Autocast"]
+           "load_model", "predict", "forward_batch", "PAPER_B_BF16_OK", "inference_precision", "Autocast"]
 
 #: ImageNet statistics used by every torchvision classifier (on the [0, 1] scale of :func:`to_unit`).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -448,15 +450,67 @@ def to_input(images_uint8: Any, device) -> torch.Tensor:
     return to_unit(images_uint8, device).contiguous(memory_format=torch.channels_last)
 
 
+#: forward batch sizes a CPU tries (:func:`forward_batch`; 2 is left out: its kernels give other logits in the
+#: last bits). The fastest differs by CPU (MobileNetV2: 4 on a
+#: 2-core AMD EPYC, 8–16 on a Xeon with AMX)
+FORWARD_TRIES = (4, 8, 16, 32)
+#: (architecture signature, input shape, device, threads) → the measured fastest forward batch size
+_FORWARD_BATCH: dict[tuple, int] = {}
+
+
+def forward_batch(model: nn.Module, shape: tuple, device, limit: int) -> int:
+    """The forward batch size :func:`predict` uses for images of ``shape`` (C, H, W), at most ``limit``.
+
+    On a CPU it is measured once per process for each architecture and input shape (the fastest of
+    :data:`FORWARD_TRIES` on 32 random images, about 1–3 s for an ImageNet classifier; fine-tuned copies
+    share their architecture's); ``ROBUSTLAB_FORWARD_BATCH=<n>`` fixes it. Elsewhere it is ``limit``.
+    The size changes speed only: the chunks a run draws its changes in, and what it selects, follow
+    ``eval_batch_size``, and the logits are the same at every size (``tests/test_precision.py``)."""
+    device = torch.device(device)
+    if device.type != "cpu" or model.training:  # a model in training mode would move its BatchNorm statistics
+        return limit
+    fixed = os.environ.get("ROBUSTLAB_FORWARD_BATCH", "").strip()
+    if fixed:
+        if not fixed.isdigit() or int(fixed) < 1:
+            raise ParameterError(f"ROBUSTLAB_FORWARD_BATCH={fixed!r}: give a whole number ≥ 1, or unset it "
+                                 "to let each CPU measure its fastest forward batch size")
+        return min(int(fixed), limit)
+    sig = (type(model).__name__, sum(p.numel() for p in model.parameters()), tuple(shape), str(device),
+           torch.get_num_threads())
+    if sig not in _FORWARD_BATCH:
+        tries = list(FORWARD_TRIES)
+        # its own generator: the global one drives the runs' draws and must not move
+        x = torch.rand(32, *shape, generator=torch.Generator().manual_seed(0)).to(device)
+        x = x.contiguous(memory_format=torch.channels_last)
+        best, best_t = tries[-1], float("inf")
+        with torch.inference_mode(), flush_denormals():
+            for b in tries:
+                model(x[:b])  # warm-up: the first call of a shape allocates and picks kernels
+                t = time.perf_counter()
+                for i in range(0, len(x), b):
+                    model(x[i:i + b])
+                dt = time.perf_counter() - t
+                if dt < best_t:
+                    best, best_t = b, dt
+        _FORWARD_BATCH[sig] = best
+    return min(_FORWARD_BATCH[sig], limit)
+
+
 def predict(model: nn.Module, images_uint8: Any, batch_size: int = 64, device=None,
             return_conf: bool = False):
-    """Top-1 classes (int64 CPU tensor) of uint8 NHWC images; batched, ``torch.inference_mode``."""
+    """Top-1 classes (int64 CPU tensor) of uint8 NHWC images; ``torch.inference_mode``, subnormals
+    flushed (:func:`~robustlab.core.device.flush_denormals`), at most ``batch_size`` images per forward
+    pass: on a CPU the measured fastest :func:`forward_batch`."""
     model = resolve_model(model)
     device = device or next(model.parameters()).device
     preds, confs = [], []
-    with torch.inference_mode():
-        for i in range(0, len(images_uint8), batch_size):
-            logits = model(to_input(images_uint8[i:i + batch_size], device))
+    if len(images_uint8) == 0:
+        return (torch.zeros(0, dtype=torch.int64), torch.zeros(0)) if return_conf else torch.zeros(0, dtype=torch.int64)
+    shape = tuple(np.asarray(images_uint8[:1]).shape[1:])
+    bs = forward_batch(model, (shape[2], shape[0], shape[1]), device, int(batch_size))
+    with torch.inference_mode(), flush_denormals():
+        for i in range(0, len(images_uint8), bs):
+            logits = model(to_input(images_uint8[i:i + bs], device))
             if return_conf:
                 p = logits.float().softmax(1)
                 c, k = p.max(1)
@@ -484,7 +538,7 @@ def throughput(model: nn.Module, batch_size: int = 16, device=None, backward: bo
         t = time.perf_counter()
         torch.autograd.grad(model(x).sum(), x)
     else:
-        with torch.inference_mode():
+        with torch.inference_mode(), flush_denormals():
             model(x[:2])
             t = time.perf_counter()
             model(x)

@@ -20,6 +20,7 @@ from robustlab.paper_b.classifiers import (
     _name,
     available,
     describe,
+    forward_batch,
     label,
     load_model,
     model_key,
@@ -153,7 +154,9 @@ def select_correct(cfg, n: int | None = None, splits: Sequence[str] = SELECTION_
                 "correct_rate": right / max(checked, 1), "models": names,
                 "top1_checked": {m: r / max(checked, 1) for m, r in right_by.items()},
                 "device": describe(cfg.torch_device),
-                "forward_img_s": throughput(first_model, batch_size=min(int(cfg.eval_batch_size), 64)),
+                "forward_batch": (fb := forward_batch(resolve_model(first_model), (3, 224, 224), cfg.torch_device,
+                                                       min(int(cfg.eval_batch_size), 64))),
+                "forward_img_s": throughput(first_model, batch_size=fb),
                 "date": time.strftime("%Y-%m-%d")}
 
     return ResultStore.for_cfg(cfg).get_or_compute(SELECTION_KIND, key, compute)
