@@ -39,9 +39,11 @@ DataLoader workers) as a smoke test of every code path; its numbers are not mean
 bf16 autocast where this CPU has bf16 units; with ``--compile`` also compiled where
 :data:`robustlab.paper_a.training.COMPILE_PAYS` says), with their ratio — paper-A training img/s per
 architecture at the quick width (1/16, batch 64, 1 thread) and at width 1/4 (batch 128, 2 threads),
-evaluation model-img/s (7 models, quick width, 1 thread), and MobileNetV2 inference img/s (224×224,
-channels_last, 2 threads) at the quick profile's batch size beside the best of a scan of batch sizes,
-fp32 and bf16. Same functions as the book; random data and weights; the second of two epochs.
+evaluation model-img/s (7 models, quick width, 1 thread), and paper B's MobileNetV2 inference img/s
+(224×224, channels_last, 2 threads, the shared weights on Imagenette images where present): the old loop
+(batch 32) beside :func:`robustlab.paper_b.classifiers.predict` (subnormals flushed, the measured fastest
+forward batch), and bf16 (not used: chapter 06's precision check). Same functions as the book; paper A
+on random data and weights; the second of two epochs.
 """
 from __future__ import annotations
 
@@ -337,6 +339,51 @@ def _mobilenet_rate(batch_size: int, precision: str, n: int) -> float:
 TODAY_PAPERB_BATCH = 32
 
 
+def _paperb_inputs(n: int) -> tuple[nn.Module, np.ndarray, str]:
+    """Paper B's classifier and images as the book has them: the shared ImageNet MobileNetV2 and the first
+    ``n`` Imagenette validation crops (uint8 NHWC) where the data folder has them, else random weights
+    and images (subnormals, the flush's target, depend on both: the note says which was measured)."""
+    from robustlab.data.imagenet import load_imagenet
+    from robustlab.paper_b.classifiers import pretrained, shared_mobilenet_path
+
+    torch.manual_seed(0)
+    try:
+        w = shared_mobilenet_path()
+        model = pretrained("mobilenet_v2", weights=str(w)) if w.is_file() else None
+        images = load_imagenet("val", per_class=max(1, n // 10 + 1), progress=False, download=False).images[:n]
+        what = "shared MobileNetV2 weights, Imagenette images"
+    except Exception:  # no data folder: the same code on random weights and images
+        model, images = None, None
+    if model is None or images is None or len(images) < n:
+        model = pretrained("mobilenet_v2", weights=None)
+        images = np.random.default_rng(0).integers(0, 256, (n, 224, 224, 3), dtype=np.uint8)
+        what = "random weights and images"
+    return model.to(memory_format=torch.channels_last).eval(), np.ascontiguousarray(images), what
+
+
+def _paperb_today(model: nn.Module, images: np.ndarray) -> float:
+    """Paper B's inference before the CPU mode: forward passes of ``TODAY_PAPERB_BATCH`` images,
+    subnormals not flushed (img/s)."""
+    from robustlab.paper_b.classifiers import to_input
+
+    torch.set_flush_denormal(False)
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        for i in range(0, len(images), TODAY_PAPERB_BATCH):
+            model(to_input(images[i:i + TODAY_PAPERB_BATCH], "cpu")).argmax(1)
+    return len(images) / (time.perf_counter() - t0)
+
+
+def _paperb_new(model: nn.Module, images: np.ndarray) -> float:
+    """Paper B's inference now: :func:`robustlab.paper_b.classifiers.predict` (subnormals flushed, the
+    measured fastest forward batch; the measurement is made once, before the timing) (img/s)."""
+    from robustlab.paper_b.classifiers import predict
+
+    t0 = time.perf_counter()
+    predict(model, images, TODAY_PAPERB_BATCH)
+    return len(images) / (time.perf_counter() - t0)
+
+
 class _threads:
     def __init__(self, n: int):
         self.n = n
@@ -396,23 +443,23 @@ def cpu_main(args: argparse.Namespace) -> dict:
                       partial(_eval_rate, arch, q["width"], n_e, new)),
                 kind="eval", arch=arch, threads=1)
     with _threads(min(2, os.cpu_count() or 1)):
-        today_bs = TODAY_PAPERB_BATCH
-        sizes = (2,) if small else (4, 8, 16, 32)
-        scan: dict[int, float] = {}
+        from robustlab.paper_b.classifiers import forward_batch, predict
+
+        model, images, what = _paperb_inputs(n_m * 4)
+        predict(model, images[:8], TODAY_PAPERB_BATCH)  # warm-up, and forward_batch's one measurement
+        chosen = forward_batch(model, (3, 224, 224), "cpu", TODAY_PAPERB_BATCH)
+        _paperb_today(model, images[:8])
+        add(f"MobileNetV2 fp32 batch {TODAY_PAPERB_BATCH} → predict (flushed, batch {chosen})",
+            *best(partial(_paperb_today, model, images), partial(_paperb_new, model, images)),
+            kind="mobilenet", batch_size=chosen, precision="fp32", inputs=what)
         scan16: dict[int, float] = {}
         for _ in range(rounds):
-            for bs in sizes:
-                scan[bs] = max(scan.get(bs, 0.0), _mobilenet_rate(bs, "fp32", n_m))
+            for bs in (2,) if small else (4, 8, 16, 32):
                 scan16[bs] = max(scan16.get(bs, 0.0), _mobilenet_rate(bs, "bf16", n_m))
-        today = scan.get(today_bs) or _mobilenet_rate(today_bs, "fp32", n_m)
-        chosen = int(q["eval_batch_size"])  # the quick profile's choice, from this scan
-        if chosen not in scan:
-            scan[chosen] = _mobilenet_rate(chosen, "fp32", n_m)
         best16 = max(scan16, key=scan16.get)
-        add(f"MobileNetV2 fp32 batch {today_bs} → fp32 batch {chosen} (chosen)", today, scan[chosen],
-            kind="mobilenet", batch_size=chosen, precision="fp32", scan_fp32=scan, fastest=max(scan, key=scan.get))
-        add(f"MobileNetV2 fp32 batch {today_bs} → bf16 batch {best16} (not used)", today, scan16[best16],
-            kind="mobilenet_bf16", batch_size=best16, precision="bf16", scan_bf16=scan16)
+        add(f"MobileNetV2 fp32 batch {TODAY_PAPERB_BATCH} → bf16 batch {best16} (not used)", rows[-1]["today"],
+            scan16[best16], kind="mobilenet_bf16", batch_size=best16, precision="bf16", scan_bf16=scan16,
+            inputs="random weights and images")
     return {"mode": "cpu", "cpu": _cpu_model(), "device": describe_device(dev), "torch": torch.__version__,
             "bf16_units": fast_bf16(dev), "new_precision": new, "compile": bool(args.compile), "rows": rows}
 
