@@ -222,6 +222,9 @@ def test_pack_unpack_publish_then_book_renders_without_computing(uninterrupted, 
     assert not [p for p in (pub / "tiny").rglob("*") if p.parent.name.endswith(("_model", "-model", "_ckpt"))]
     manifest = json.loads((pub / "tiny" / "manifest.json").read_text())
     assert manifest["units"] and manifest["files"]
+    some = next(iter(manifest["units"].values()))  # what the published CPU run must state for every unit
+    assert some["device"] and some["torch"] and some["wall_s"] is not None
+    assert some["precision"].startswith("paper A ") and ", paper B fp32" in some["precision"]
     env = {**os.environ, "ROBUSTLAB_NO_COMPUTE": "1", "ROBUSTLAB_PUBLISHED": str(pub),
            "ROBUSTLAB_DATA": str(shared_data), "ROBUSTLAB_CACHE": str(cache_dir), "TQDM_DISABLE": "1"}
     book_root = tmp_path / "bookroot"

@@ -52,7 +52,7 @@ from robustlab.beyond import cifar as xc
 from robustlab.beyond import imagenet as xi
 from robustlab.beyond.registry import IMAGENET_TRADITIONAL, cifar_variants
 from robustlab.core import budget
-from robustlab.core.device import describe_device, resolve_device
+from robustlab.core.device import describe_device, resolve_device, resolve_precision
 from robustlab.core.errors import ComputeRefused, DeadlineReached, ParameterError, RobustlabError
 from robustlab.core.kinds import describe_result, unit_for
 from robustlab.core.params import parse_param, resolve
@@ -419,6 +419,14 @@ def _machine() -> dict:
             "python": platform.python_version(), "git": git_commit()}
 
 
+def _precision(cfg) -> str:
+    """The arithmetic of this call's units, for the log and the published manifest: paper A's training
+    and evaluation precision (``precision``, resolved on this device) and paper B's inference precision."""
+    dev = resolve_device(cfg.device)
+    return (f"paper A {resolve_precision(cfg.precision, dev)}, "
+            f"paper B {paperb.classifiers.inference_precision(cfg)}")
+
+
 def _fmt_rate(n: float, flops: float, secs: float) -> str:
     if secs <= 0:
         return ""
@@ -437,7 +445,7 @@ def run(cfg, chosen: list[Unit], until: float | None = None, out=print) -> dict:
     t_start = time.time()
     results = Path(cfg.results)
     log = read_log(results)
-    machine = _machine()
+    machine = {**_machine(), "precision": _precision(cfg)}
     run_rec = {"started": _dt.datetime.now().isoformat(timespec="seconds"), "until_s": until,
                "units": [], **machine}
     log["runs"].append(run_rec)

@@ -261,7 +261,7 @@ def _run_unit(spec: dict, *inputs: dict | None) -> dict:
     if unit is None:
         raise RobustlabError(f"unit {spec['name']} is not a unit of this configuration on this worker "
                              f"(are robustlab's versions the same on the driver and every node?)")
-    machine = campaign._machine()
+    machine = {**campaign._machine(), "precision": campaign._precision(cfg)}
     node = socket.gethostname()
     status, dt = "stored", 0.0
     if not unit.done(cfg):

@@ -62,7 +62,7 @@ def publish(cfg, dest: str | Path | None = None) -> Path:
     manifest = {"profile": cfg.profile, "published": _dt.datetime.now().isoformat(timespec="seconds"),
                 "devices": devices, "bytes": total,
                 "units": {n: {k: u.get(k) for k in ("status", "wall_s", "images_per_s", "tflops", "device",
-                                                    "torch", "cuda", "git", "finished")}
+                                                    "precision", "torch", "cuda", "git", "finished")}
                           for n, u in sorted(log.get("units", {}).items())},
                 "files": [{"path": p.relative_to(dest).as_posix(), "bytes": p.stat().st_size, "sha256": _sha(p)}
                           for p in files]}
