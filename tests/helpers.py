@@ -92,3 +92,16 @@ def environ(**values: str | None) -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def shutil_copy_book(dest) -> None:
+    """A copy of the book's sources (notebooks, config, toc, book/) at ``dest``, to render into."""
+    import shutil  # used by two tests only
+    from pathlib import Path
+
+    repo, dest = Path(__file__).resolve().parents[1], Path(dest)
+    dest.mkdir(parents=True)
+    for name in ("notebooks", "book"):
+        shutil.copytree(repo / name, dest / name, ignore=shutil.ignore_patterns("executed"))
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(repo / name, dest / name)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import environ
+from helpers import environ, shutil_copy_book
 from robustlab.core import budget
 from robustlab.core.errors import ComputeRefused, ParameterError
 from robustlab.core.params import resolve
@@ -239,17 +239,6 @@ def test_pack_unpack_publish_then_book_renders_without_computing(uninterrupted, 
     assert not list(empty.rglob("*.pt")), "something was computed while rendering"
     rec = json.loads((empty / "tiny" / "records" / "03_noise_training.json").read_text())
     assert rec["provenance"]["computed_by"], "the page does not say where its numbers were computed"
-
-
-def shutil_copy_book(dest: Path) -> None:
-    """A copy of the book's sources (notebooks, config, toc, book/) to render into."""
-    import shutil
-
-    dest.mkdir(parents=True)
-    for name in ("notebooks", "book"):
-        shutil.copytree(REPO / name, dest / name, ignore=shutil.ignore_patterns("executed"))
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy(REPO / name, dest / name)
 
 
 def test_campaign_needs_no_jupyter(data_env):
