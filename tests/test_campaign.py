@@ -222,6 +222,11 @@ def test_pack_unpack_publish_then_book_renders_without_computing(uninterrupted, 
     assert not [p for p in (pub / "tiny").rglob("*") if p.parent.name.endswith(("_model", "-model", "_ckpt"))]
     manifest = json.loads((pub / "tiny" / "manifest.json").read_text())
     assert manifest["units"] and manifest["files"]
+    assert manifest["complete"] is False and manifest["units_left"] is None  # not told: not complete
+    with environ(ROBUSTLAB_PUBLISHED=str(tmp_path / "via-cli")):  # the campaign's --publish knows what is left
+        assert campaign.main(["--profile", "tiny", "--results-dir", str(fresh.parent), "--publish", "--no-run"]) == 0
+    via_cli = json.loads((tmp_path / "via-cli" / "tiny" / "manifest.json").read_text())
+    assert via_cli["complete"] is True and via_cli["units_left"] == []
     some = next(iter(manifest["units"].values()))  # what the published CPU run must state for every unit
     assert some["device"] and some["torch"] and some["wall_s"] is not None
     assert some["precision"].startswith("paper A ") and ", paper B fp32" in some["precision"]

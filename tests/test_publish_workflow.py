@@ -57,18 +57,22 @@ def test_build_step_is_the_readme_command_and_uploads_the_site():
 
 
 def test_profile_choice_reads_the_published_manifest():
-    """The best published profile is chosen: paper when its manifest exists, else cpu, else quick."""
+    """The best published profile is chosen: paper when its manifest exists, else cpu when its run is
+    complete, else quick; a published profile is rendered, never computed."""
     from robustlab.ops.publish import MANIFEST
 
     wf = _load()
     choose = next(s for s in wf["jobs"]["build"]["steps"] if s.get("id") == "profile")
     assert f"published/paper/{MANIFEST}" in choose["run"] and "p=paper" in choose["run"] and "p=quick" in choose["run"]
     assert f"published/cpu/{MANIFEST}" in choose["run"] and "p=cpu" in choose["run"]
+    # cpu only once its campaign is complete (publish writes "complete": true then), paper and cpu render only
+    assert """grep -qs '"complete": true' published/cpu/""" in choose["run"]
     run = choose["run"]
     assert run.index("p=paper") < run.index("p=cpu") < run.index("p=quick")  # paper, else cpu, else quick
     build = next(s for s in wf["jobs"]["build"]["steps"] if "make book" in s.get("run", ""))
     assert "PROFILE=$BOOK_PROFILE" in build["run"]
     assert build["env"]["BOOK_PROFILE"] == "${{ steps.profile.outputs.profile }}"
+    assert build["env"]["ROBUSTLAB_NO_COMPUTE"] == "${{ steps.profile.outputs.profile == 'quick' && '0' || '1' }}"
     # launch buttons come from the one repository-URL setting (book/_ext reads this variable)
     assert "ROBUSTLAB_REPOSITORY_URL" in wf["jobs"]["build"]["env"]
     assert "ROBUSTLAB_REPOSITORY_URL" in (REPO / "book" / "_ext" / "robustlab_sphinx.py").read_text()

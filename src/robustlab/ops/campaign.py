@@ -602,8 +602,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"packed into {args.pack}: {len(man.get('members', []))} files in {len(man.get('parts', []))} "
                   f"part(s)" + (f"; {len(man['left'])} left for the next --pack" if man.get("left") else ""))
         if args.publish:
-            dest = publish(cfg)
-            print(f"published the records to {dest}")
+            left = [u.name for u in units(cfg) if not u.done(cfg)]
+            dest = publish(cfg, left=left)
+            print(f"published the records to {dest}" + (f"; {len(left)} unit(s) not yet done" if left else
+                                                         "; the profile's campaign is complete"))
     except (ParameterError, RobustlabError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2 if isinstance(e, ParameterError) else 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from robustlab.core.kinds import holds_weights
@@ -30,10 +31,14 @@ def _sha(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
 
-def publish(cfg, dest: str | Path | None = None) -> Path:
+def publish(cfg, dest: str | Path | None = None, left: Sequence[str] | None = None) -> Path:
     """Copy ``cfg.results``' records and campaign log to ``dest`` (default ``published/<profile>/``)
     and write its manifest. Files already there with the same content are left alone; records of
-    earlier publications that this run lacks stay (a later GPU session adds to them)."""
+    earlier publications that this run lacks stay (a later GPU session adds to them).
+
+    ``left``: the profile's campaign units not yet done (the campaign's ``--publish`` passes them). The
+    manifest then says ``"complete": true`` only when none is left, and lists them under ``units_left``
+    (None: not known, not complete), so a site build can tell a finished run from one under way."""
     src = Path(cfg.results)
     dest = Path(dest) if dest is not None else published_root(cfg.profile)
     dest.mkdir(parents=True, exist_ok=True)
@@ -60,7 +65,8 @@ def publish(cfg, dest: str | Path | None = None) -> Path:
     log = read_log(dest)
     devices = sorted({u.get("device", "?") for u in log.get("units", {}).values()})
     manifest = {"profile": cfg.profile, "published": _dt.datetime.now().isoformat(timespec="seconds"),
-                "devices": devices, "bytes": total,
+                "devices": devices, "bytes": total, "complete": left is not None and not left,
+                "units_left": sorted(left) if left is not None else None,
                 "units": {n: {k: u.get(k) for k in ("status", "wall_s", "images_per_s", "tflops", "device",
                                                     "precision", "torch", "cuda", "git", "finished")}
                           for n, u in sorted(log.get("units", {}).items())},
