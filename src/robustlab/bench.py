@@ -50,6 +50,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import time
 from functools import partial
 from pathlib import Path
@@ -57,8 +58,17 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 
-from robustlab.core.device import autocast, describe_device, resolve_device, resolve_precision
+from robustlab.attacks.fgsm import fgsm
+from robustlab.attacks.minimal import minimal_change
+from robustlab.core.device import autocast, describe_device, fast_bf16, resolve_device, resolve_precision
+from robustlab.core.params import profile_values, resolve
+from robustlab.core.results import atomic_write_text
+from robustlab.paper_a import grid
+from robustlab.paper_a.nets import build
+from robustlab.paper_a.training import predict_many, train, train_many
+from robustlab.paper_b.classifiers import pretrained
 
 PAPER_EPOCHS = 90
 PAPER_TRAIN = 50_000
@@ -88,7 +98,7 @@ def peak_bf16_tflops(dev: torch.device) -> float | None:
 
 def forward_flops(model: nn.Module, shape=(1, 3, 32, 32)) -> int:
     """FLOPs of one forward pass per image (conv + linear, 2 per multiply-add)."""
-    from torch.utils.flop_counter import FlopCounterMode
+    from torch.utils.flop_counter import FlopCounterMode  # deferred: slow to import; the --cpu mode counts no FLOPs
 
     model = model.eval()
     x = torch.zeros(shape, device=next(model.parameters()).device)
@@ -110,9 +120,6 @@ def _fake_cifar(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 def bench_single(arch: str, width: float, dev: torch.device, n: int, batch_size: int,
                  compile: bool = False) -> float:
     """Training images/s of :func:`robustlab.paper_a.training.train` (second epoch; the first warms up)."""
-    from robustlab.paper_a.nets import build
-    from robustlab.paper_a.training import train
-
     x, y = _fake_cifar(n)
     torch.manual_seed(0)
     model = build(arch, width=width)
@@ -124,9 +131,6 @@ def bench_single(arch: str, width: float, dev: torch.device, n: int, batch_size:
 def bench_wide(arch: str, width: float, dev: torch.device, n: int, batch_size: int,
                sigmas=SIGMAS, compile: bool = False) -> float:
     """Model-images/s of :func:`robustlab.paper_a.training.train_many` (one wide net) for ``sigmas``."""
-    from robustlab.paper_a.nets import build
-    from robustlab.paper_a.training import train_many
-
     x, y = _fake_cifar(n)
     torch.manual_seed(0)
     models = [build(arch, width=width) for _ in sigmas]
@@ -139,10 +143,6 @@ def bench_wide(arch: str, width: float, dev: torch.device, n: int, batch_size: i
 def bench_baseline(arch: str, width: float, dev: torch.device, n: int, batch_size: int,
                    num_workers: int = 2) -> float:
     """Plain loop: fp32, NCHW, one model, a CPU DataLoader (noise added on the CPU) feeding ``dev``."""
-    from torch.utils.data import DataLoader, TensorDataset
-
-    from robustlab.paper_a.nets import build
-
     x, y = _fake_cifar(n)
     ds = TensorDataset(torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(y))
 
@@ -175,9 +175,6 @@ def bench_baseline(arch: str, width: float, dev: torch.device, n: int, batch_siz
 def bench_eval(arch: str, width: float, dev: torch.device, n: int, n_models: int = len(SIGMAS)) -> float:
     """Evaluation model-images/s of :func:`robustlab.paper_a.training.predict_many`: ``n_models`` nets on the
     same noisy batches (σ = 0.1), as one wide net on CUDA, one after another on CPU."""
-    from robustlab.paper_a.nets import build
-    from robustlab.paper_a.training import predict_many
-
     x, _ = _fake_cifar(n)
     models = [build(arch, width=width) for _ in range(n_models)]
     stacked = dev.type == "cuda"
@@ -193,9 +190,6 @@ def bench_eval(arch: str, width: float, dev: torch.device, n: int, n_models: int
 
 def bench_attack(width: float, dev: torch.device, n: int, steps: int) -> float:
     """Images/s of :func:`robustlab.attacks.minimal.minimal_change` (L∞) on a paper-A net (random weights)."""
-    from robustlab.attacks.minimal import minimal_change
-    from robustlab.paper_a.nets import build
-
     torch.manual_seed(0)
     model = build("resnet", width=width).to(dev).eval()
     x = torch.rand(n, 3, 32, 32, device=dev) * 2 - 1
@@ -210,9 +204,6 @@ def bench_attack(width: float, dev: torch.device, n: int, steps: int) -> float:
 
 def bench_paperb(dev: torch.device, n: int, batch_size: int, name: str = "mobilenet_v2") -> tuple[float, float]:
     """(forward images/s, FGSM images/s) of an ImageNet classifier (random weights) on 224×224 inputs."""
-    from robustlab.attacks.fgsm import fgsm
-    from robustlab.paper_b.classifiers import pretrained
-
     model = pretrained(name, weights=None).to(dev, memory_format=torch.channels_last).eval()
     x = torch.rand(batch_size, 3, 224, 224, device=dev).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode(), autocast(dev, resolve_precision("auto", dev)):
@@ -249,8 +240,6 @@ def _num(v: float | None, w: int, fmt: str) -> str:
 def bench_arch(arch: str, width: float, dev: torch.device, n: int, bs: int, workers: int,
                baseline: bool, compile: bool, peak: float | None) -> dict:
     """Every training path of one architecture, the evaluation rate, and their figures."""
-    from robustlab.paper_a.nets import build
-
     cuda = dev.type == "cuda"
     f = forward_flops(build(arch, width=width))
     rates = {
@@ -297,9 +286,6 @@ def _print_arch(arch: str, r: dict) -> None:
 # CPU mode: today's fp32 path beside the new one, in one run
 # --------------------------------------------------------------------------------------
 def _train_rate(arch: str, width: float, n: int, bs: int, precision: str, compile: bool = False) -> float:
-    from robustlab.paper_a.nets import build
-    from robustlab.paper_a.training import train
-
     x, y = _fake_cifar(n)
     torch.manual_seed(0)
     hist = train(build(arch, width=width), x, y, kind="noise", sigma=0.1, epochs=2, batch_size=bs, lr=0.05,
@@ -308,9 +294,6 @@ def _train_rate(arch: str, width: float, n: int, bs: int, precision: str, compil
 
 
 def _eval_rate(arch: str, width: float, n: int, precision: str, n_models: int = len(SIGMAS)) -> float:
-    from robustlab.paper_a.nets import build
-    from robustlab.paper_a.training import predict_many
-
     x, _ = _fake_cifar(n)
     torch.manual_seed(0)
     models = [build(arch, width=width) for _ in range(n_models)]
@@ -321,8 +304,6 @@ def _eval_rate(arch: str, width: float, n: int, precision: str, n_models: int = 
 
 
 def _mobilenet_rate(batch_size: int, precision: str, n: int) -> float:
-    from robustlab.paper_b.classifiers import pretrained
-
     torch.manual_seed(0)
     model = pretrained("mobilenet_v2", weights=None).to(memory_format=torch.channels_last).eval()
     x = torch.rand(batch_size, 3, 224, 224).contiguous(memory_format=torch.channels_last)
@@ -398,9 +379,6 @@ class _threads:
 
 def cpu_main(args: argparse.Namespace) -> dict:
     """The CPU mode (see the module docstring): prints a table and returns the figures."""
-    from robustlab.core.device import fast_bf16
-    from robustlab.core.params import profile_values
-
     dev = torch.device("cpu")
     new = resolve_precision("auto", dev)
     archs = [a for a in args.archs.split(",") if a]
@@ -466,8 +444,6 @@ def cpu_main(args: argparse.Namespace) -> dict:
 
 def _cpu_model() -> str:
     """lscpu's "Model name" (from /proc/cpuinfo), else the platform's processor string."""
-    import platform
-
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -502,8 +478,6 @@ def main(argv: list[str] | None = None) -> dict:
     if args.cpu:
         out = cpu_main(args)
         if args.json:
-            from robustlab.core.results import atomic_write_text
-
             atomic_write_text(Path(args.json), json.dumps(out, indent=1, default=str))
             print(f"figures written to {args.json}")
         return out
@@ -545,17 +519,12 @@ def main(argv: list[str] | None = None) -> dict:
           f"+ attacks {ATTACK_IMAGES} images x {ATTACK_STEPS} steps), at width {width:g}: "
           f"{_fmt_time(out['projected_campaign_s'])}")
     if args.full:
-        from robustlab.core import params
-        from robustlab.paper_a import grid
-
-        cfg = params.resolve("bench", {"profile": "paper", "device": str(dev)})
+        cfg = resolve("bench", {"profile": "paper", "device": str(dev)})
         t0 = time.perf_counter()
         grid.run_grid(cfg)
         out["measured_grid_s"] = time.perf_counter() - t0
         print(f"measured paper grid: {_fmt_time(out['measured_grid_s'])}")
     if args.json:
-        from robustlab.core.results import atomic_write_text
-
         atomic_write_text(Path(args.json), json.dumps(out, indent=1, default=str))
         print(f"figures written to {args.json}")
     return out

@@ -27,7 +27,9 @@ paired bootstrap over the shared images (:func:`robustlab.core.stats.bootstrap`)
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing as mp
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
 import numpy as np
@@ -35,14 +37,24 @@ import pandas as pd
 import torch
 from torch import nn
 
+from robustlab.attacks.minimal import minimal_change
+from robustlab.beyond.imagenet import pixel_counts as imagenet_counts
 from robustlab.beyond.kinds import CKPT_KIND, DELTA_KIND, EVAL_KIND, MODEL_KIND, RECORD_KIND, SEL_KIND
 from robustlab.beyond.registry import CIFAR_VARIANTS, NOISE_REFERENCE, REFERENCE, Variant, cifar_variants, variant
 from robustlab.core import budget
+from robustlab.core.params import Config
+from robustlab.core.progress import tqdm
 from robustlab.core.results import ResultStore
 from robustlab.core.stats import Estimate, bootstrap
+from robustlab.data.cifar10 import load_cifar10
+from robustlab.data.scale import to_tensor_pm1
 from robustlab.paper_a import delta, grid
+from robustlab.paper_a.augmentations import few_pixel_k
 from robustlab.paper_a.nets import build
 from robustlab.paper_a.training import evaluate_many, train
+from robustlab.paper_b.classifiers import LazyModel, predict
+from robustlab.paper_b.experiments import pixel_rows
+from robustlab.paper_b.pixel_index import pixel_index, pixel_index_curve
 
 __all__ = ["MODEL_KIND", "RECORD_KIND", "EVAL_KIND", "DELTA_KIND", "MEASURES", "model_key", "has_model",
            "train_models", "get_model", "levels", "correct", "delta_result", "pixel_images", "pixel_result",
@@ -111,8 +123,6 @@ def _train_one(cfg, arch: str, name: str, progress: bool) -> float:
 
 
 def _worker(cfg_items: dict, arch: str, name: str) -> tuple[str, str, float]:
-    from robustlab.core.params import Config  # (in the spawned worker: a plain dict crossed the process line)
-
     return arch, name, _train_one(Config(cfg_items), arch, name, False)
 
 
@@ -129,11 +139,6 @@ def train_models(cfg, archs=None, progress: bool = True) -> list[tuple[str, str]
         _store(cfg).guard(MODEL_KIND, model_key(cfg, a, n))
     n_proc = grid.cpu_workers(cfg, len(todo))
     if n_proc > 1:
-        import multiprocessing as mp  # (only here: the serial path needs no processes)
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        from robustlab.core.progress import tqdm
-
         bar = tqdm(total=len(todo), desc=f"training {len(todo)} augmented models in {n_proc} processes",
                    unit="model", disable=not progress)
         try:
@@ -244,9 +249,6 @@ def delta_result(cfg, arch: str, v: Variant | str, progress: bool = False) -> di
     key = {**delta.attack_config(cfg, arch, "noise", 0.0), "model": model_key(cfg, arch, v)}
 
     def compute():
-        from robustlab.attacks.minimal import minimal_change  # (only when an attack must run)
-        from robustlab.data.scale import to_tensor_pm1
-
         model = get_model(cfg, arch, v, progress)
         idx = delta.attack_images(cfg)
         ts = delta._test_set(cfg)  # chapter 05's test split (loaded there)
@@ -281,8 +283,6 @@ class _OnUnit(nn.Module):
 
 
 def _lazy(cfg, arch, v):
-    from robustlab.paper_b.classifiers import LazyModel
-
     return LazyModel(lambda: _OnUnit(get_model(cfg, arch, v, progress=False).to(cfg.torch_device).eval()))
 
 
@@ -295,9 +295,6 @@ def pixel_images(cfg, arch: str) -> np.ndarray:
     blocks of 3 · ``cfg.n_images`` (at most :data:`MAX_SCAN` blocks) for images that *every* variant's
     model classifies correctly, until ``cfg.n_images`` are found (sorted; fewer when the models are
     weak, none at worst). Cached."""
-    from robustlab.data.cifar10 import load_cifar10
-    from robustlab.paper_b.classifiers import predict
-
     test = load_cifar10(cfg.data_dir, "test", cache_dir=cfg.cache_dir, progress=False)
     order = np.random.default_rng([cfg.seed, 32]).permutation(len(test))
     key = {"what": "beyond: images every variant classifies correctly", "arch": arch, "n": int(cfg.n_images),
@@ -323,10 +320,6 @@ def pixel_result(cfg, arch: str, v: Variant | str) -> pd.DataFrame:
     """Experiment 1 (:func:`pixel_counts`, any value, whole image) of a variant's model on
     :func:`pixel_images`: :func:`robustlab.paper_b.experiments.pixel_rows`' table (``per_image`` for
     paired comparisons) with Pi per row (:func:`robustlab.paper_b.pixel_index.pixel_index_curve`, 32 × 32)."""
-    from robustlab.data.cifar10 import load_cifar10
-    from robustlab.paper_b.experiments import pixel_rows
-    from robustlab.paper_b.pixel_index import pixel_index_curve
-
     v = variant(v) if isinstance(v, str) else v
     idx = pixel_images(cfg, arch)
     if len(idx) == 0:
@@ -349,8 +342,6 @@ def measures(cfg, arch: str, v: Variant | str, progress: bool = False) -> dict[s
     failed or the image was misclassified), ``pixels`` (float (n_images,): each image's share of wrong
     repeats at the largest pixel count), ``pi_scale`` (Pi per unit wrong-rate at that count), and
     ``pixel_table`` (the whole experiment-1 table)."""
-    from robustlab.paper_b.pixel_index import pixel_index
-
     v = variant(v) if isinstance(v, str) else v
     cn = correct(cfg, arch, v, "noise", progress)
     cb = correct(cfg, arch, v, "blur", progress)
@@ -450,8 +441,6 @@ def display_table(tidy: pd.DataFrame) -> pd.DataFrame:
 
 def describe(cfg) -> str:
     """A Markdown paragraph: what part 1 trained and measured in this run."""
-    from robustlab.paper_a.augmentations import few_pixel_k
-
     return (f"**This run** (profile `{cfg.profile}`): architectures {', '.join(cfg.beyond_archs)}; every model "
             f"is trained as paper A's σ = 0 model of chapter 03 ({cfg.epochs} epoch(s) × "
             f"{int(cfg.train_subset or 50_000):,} images, batch {cfg.batch_size}, lr {cfg.lr:g}, width "
@@ -469,8 +458,6 @@ def describe(cfg) -> str:
 def _left_out(cfg) -> str:
     """What this profile leaves out of the chapter to save time (``beyond_augmentations``,
     ``beyond_pixel_counts``), as a Markdown sentence ("" when nothing is)."""
-    from robustlab.beyond.imagenet import pixel_counts as imagenet_counts  # (part 2's rule, for the text)
-
     out = []
     gone = [v.name for v in CIFAR_VARIANTS if v.source == "augmentation" and v not in cifar_variants(cfg)]
     if gone:

@@ -30,7 +30,12 @@ from robustlab.core import budget
 from robustlab.core.results import ResultStore, config_hash
 from robustlab.core.stats import Estimate, bootstrap
 from robustlab.data import augment_ops
+from robustlab.paper_b.augment import CONTROL, _train_set, finetuned_model
+from robustlab.paper_b.classifiers import LazyModel, load_model, model_key, predict
+from robustlab.paper_b.experiments import fgsm_examples, pixel_rows
 from robustlab.paper_b.kinds import AUG_CLEAN_KIND, AUG_FGSM_KIND
+from robustlab.paper_b.pixels import change_pixels
+from robustlab.paper_b.selection import select_correct, selected_images
 
 __all__ = ["pixel_counts", "matched_sigma", "transform", "run", "effects", "restore_effects", "table"]
 
@@ -47,9 +52,6 @@ def matched_sigma(cfg, n_pixels: int = 64) -> dict[str, float]:
     """σ (on [0, 1]) of Gaussian noise whose mean |change| equals that of ``n_pixels`` random pixels
     (any value) on chapter 10's fine-tuning images: ``{"mean_abs_pixels_8bit", "sigma_unit",
     "mean_abs_noise_8bit"}`` (the last measured on the same images after clipping). Cached."""
-    from robustlab.paper_b.augment import _train_set  # chapter 10's fine-tuning images (its own loader)
-    from robustlab.paper_b.pixels import change_pixels
-
     key = {"what": "beyond: noise matched to the pixel change", "n_pixels": int(n_pixels), "seed": int(cfg.seed),
            "train_images": int(cfg.aug_train_images)}
 
@@ -93,11 +95,6 @@ def run(cfg, progress: bool = True) -> dict[str, Any]:
     images, wrong_rate, lo, hi, per_image), "fgsm": DataFrame (model, kind, fgsm_examples,
     restored_rate, lo, hi, per_example), "test_images", "fgsm_fooled_base", "match": matched_sigma}``.
     Every model and number is cached; chapter 10's models and numbers are reused."""
-    from robustlab.paper_b.augment import finetuned_model
-    from robustlab.paper_b.classifiers import LazyModel, load_model, model_key, predict
-    from robustlab.paper_b.experiments import fgsm_examples, pixel_rows
-    from robustlab.paper_b.selection import select_correct, selected_images
-
     base = load_model(cfg)
     store = ResultStore.for_cfg(cfg)
     sel = select_correct(cfg, n=cfg.aug_test_images, splits=("val",), model=base, joint=False)
@@ -152,8 +149,6 @@ def effects(result: dict[str, Any]) -> pd.DataFrame:
     """Per model but the control and per test pixel count (0 = clean): ``effect`` = wrong-rate(control)
     − wrong-rate(model) (positive = fewer errors than the control), paired 95 % interval over the
     held-out images (``lo``/``hi``, :class:`Estimate` in ``estimate``)."""
-    from robustlab.paper_b.augment import CONTROL
-
     e = result["exp1"]
     ctl = e[e["model"] == CONTROL].set_index("n_pixels")
     rows = []
@@ -167,8 +162,6 @@ def effects(result: dict[str, Any]) -> pd.DataFrame:
 
 def restore_effects(result: dict[str, Any]) -> pd.DataFrame:
     """Per model but the control: FGSM restore rate minus the control's (paired over the FGSM examples)."""
-    from robustlab.paper_b.augment import CONTROL
-
     f = result["fgsm"]
     if not len(f):
         return pd.DataFrame(columns=["model", "kind", "restored_rate", "effect", "lo", "hi", "estimate"])
@@ -185,8 +178,6 @@ def table(result: dict[str, Any]) -> pd.DataFrame:
     """Rows = models (control, few-pixel, traditional), columns = the wrong-rate (%) clean and at each
     pixel count and the FGSM restore rate (%), each "value (effect vs control [95 % interval])"; the
     effect is in points, positive = better than the control (fewer errors / more restored)."""
-    from robustlab.paper_b.augment import CONTROL
-
     e, eff = result["exp1"], effects(result)
     cells: dict[str, dict[str, str]] = {}
     for r in e.itertuples():

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from robustlab.paper_a.augmentations import AUGMENTATIONS
+from robustlab.paper_b.augment import CONTROL
 
 __all__ = ["Variant", "REFERENCE", "NOISE_REFERENCE", "CIFAR_VARIANTS", "IMAGENET_TRADITIONAL", "CONTROL_K",
            "cifar_variants", "imagenet_variants", "variant"]
@@ -73,8 +74,6 @@ CONTROL_K = 0
 def imagenet_variants(cfg) -> list[Variant]:
     """Part 2's models: chapter 10's control and few-pixel models (k = ``cfg.aug_pixel_counts``), then
     the traditional augmentations."""
-    from robustlab.paper_b.augment import CONTROL
-
     return [Variant(CONTROL, "fine-tuned on the unchanged images (chapter 10's control)", "pixels", {"k": CONTROL_K}),
             *[Variant(f"k={k}", f"fine-tuned with {k} random pixels changed per image (chapter 10)", "pixels",
                       {"k": int(k)}) for k in cfg.aug_pixel_counts],

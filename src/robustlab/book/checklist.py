@@ -15,6 +15,7 @@ recorded nothing for it). Recorded claims that match no entry are listed too. No
 """
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable, Mapping
 from importlib import resources
@@ -122,8 +123,6 @@ DISPLAY_COLUMNS = ["section", "claim", "paper's value", "ours: headline [95 % in
 
 
 def _details(ours: str, how: str, why: str) -> str:
-    import html
-
     parts = [f"<p><b>ours:</b> {html.escape(str(ours))}</p>"]
     if how:
         parts.append(f"<p><b>headline and interval:</b> {html.escape(str(how))}</p>")
@@ -138,7 +137,7 @@ def claims_display(claims) -> Any:
     and every per-model / per-architecture number and the rule folded into a ``<details>`` cell —
     the same data as :func:`claims_table`, nothing dropped. ``claims``: Claim records, recorded claim
     dicts, or the rows of :func:`summary_rows` (their ``notebook`` column is kept)."""
-    import pandas as pd
+    import pandas as pd  # deferred: pandas is slow to import; only tables need it
 
     if isinstance(claims, pd.DataFrame):
         items = claims.to_dict("records")

@@ -54,7 +54,7 @@ def glue(name: str, obj: Any, display: bool = False) -> None:
     Sphinx (≈ 1.7 s each time) to store a number."""
     # deferred: IPython only where a notebook displays
     from IPython.core.formatters import format_display_data
-    from IPython.display import display as ipy_display
+    from IPython.display import display as ipy_display  # deferred: IPython only where a notebook displays
 
     if not name or any(c.isspace() for c in name) or ":" in name:
         raise ValueError(f"glue name {name!r}: use letters, digits and dashes (no spaces or ':')")

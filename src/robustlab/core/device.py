@@ -1,6 +1,8 @@
 """Choosing the compute device."""
 from __future__ import annotations
 
+import os
+import platform
 from contextlib import contextmanager
 
 import torch
@@ -48,9 +50,6 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
 
 def describe_device(dev: torch.device) -> str:
     """A human-readable one-line description (GPU name, or CPU core count)."""
-    import os
-    import platform
-
     if dev.type == "cuda":
         return f"{torch.cuda.get_device_name(dev)} (CUDA {torch.version.cuda})"
     cpu = platform.processor() or platform.machine()

@@ -15,6 +15,7 @@ int64 labels, decoded once and cached.
 from __future__ import annotations
 
 import os
+import pickle
 import time
 from pathlib import Path
 
@@ -88,8 +89,6 @@ def find_cifar10(root: str | os.PathLike | None = None, download: bool | None = 
 
 
 def _unpickle(data: bytes, where: str) -> dict:
-    import pickle
-
     try:
         d = pickle.loads(data, encoding="bytes")
     except Exception as e:  # noqa: BLE001

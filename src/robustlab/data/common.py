@@ -144,7 +144,7 @@ def _cache_save(cache: Path, stem: str, s: ImageSet) -> ImageSet:
 # --------------------------------------------------------------------------------------
 def _decode(data: bytes, where: str, size: tuple[int, int] | None = None):
     """Decode image bytes to an RGB PIL image; DataError naming ``where`` when it fails."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError  # deferred: PIL is slow to import; only decoding needs it
 
     try:
         img = Image.open(io.BytesIO(data))

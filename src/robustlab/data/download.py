@@ -52,7 +52,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch.hub
+from torch.hub import HASH_REGEX
+
 from robustlab.core.errors import DataError
+from robustlab.core.progress import tqdm
 
 __all__ = ["OFFLINE_ENV", "SOURCE_FILE", "Source", "offline", "source", "fetch", "source_info", "describe",
            "weights_url", "weights_cache_path", "fetch_weights", "download"]
@@ -170,8 +174,6 @@ def _mb(n: int) -> str:
 
 def _get(url: str, part: Path, what: str) -> None:
     """Download ``url`` into ``part``, resuming what is there; DataError (``part`` kept) if cut off."""
-    from robustlab.core.progress import tqdm
-
     have = part.stat().st_size if part.exists() else 0
     headers = {"User-Agent": "robustlab (torchvision sources)"}
     if have:
@@ -291,8 +293,6 @@ def weights_url(arch: str, enum) -> str:
 
 def weights_cache_path(enum) -> Path:
     """Where torchvision reads ``enum``'s file from: ``<torch hub dir>/checkpoints/<its file name>``."""
-    import torch.hub  # torch is imported by every user of weights; this module needs it only here
-
     return Path(torch.hub.get_dir()) / "checkpoints" / enum.url.rsplit("/", 1)[-1]
 
 
@@ -300,8 +300,6 @@ def fetch_weights(arch: str, enum) -> Path:
     """The file of torchvision weights ``enum`` for ``arch`` in torch's hub cache, downloaded (with
     progress and ``torch.hub``'s SHA-256-prefix check) when it is not there yet. DataError when it
     cannot be had (offline, no internet, checksum)."""
-    from torch.hub import HASH_REGEX  # as above
-
     dest = weights_cache_path(enum)
     if dest.is_file():
         return dest

@@ -158,8 +158,8 @@ def _identity(path: Path) -> str:
 
 def center_crop_224(img, resize: int = 256, crop: int = 224) -> np.ndarray:
     """torchvision's Resize(resize) + CenterCrop(crop) on a PIL image; returns uint8 HWC."""
-    import torchvision.transforms.functional as TF
-    from torchvision.transforms import InterpolationMode
+    import torchvision.transforms.functional as TF  # deferred: torchvision is slow to import
+    from torchvision.transforms import InterpolationMode  # deferred: torchvision is slow to import
 
     img = TF.resize(img, resize, interpolation=InterpolationMode.BILINEAR, antialias=True)
     img = TF.center_crop(img, [crop, crop])

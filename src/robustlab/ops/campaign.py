@@ -567,9 +567,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.dry_run:
             st = _dry_run(cfg, chosen)
             if args.executor == "ray":
-                from robustlab.ops.campaign_ray import (
-                    print_projection,  # --executor ray only (it builds on this module)
-                )
+                from robustlab.ops.campaign_ray import print_projection  # cycle: campaign_ray imports this module
 
                 print_projection(cfg, chosen, st)
             return 0

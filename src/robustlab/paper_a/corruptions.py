@@ -17,10 +17,12 @@ Both work on batches of float images, shape ``(N, C, H, W)``, normalised to **[-
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from robustlab.core.checks import check_choice, check_float
 from robustlab.core.errors import ParameterError
+from robustlab.data.scale import to_tensor_pm1
 
 __all__ = ["KINDS", "check_sigma", "check_kind", "gaussian_noise", "gaussian_blur", "GaussianBlur",
            "gaussian_kernel1d", "corrupt", "level"]
@@ -150,10 +152,6 @@ def corrupt(x: torch.Tensor, kind: str, sigma: float,
 def display_corrupted(images_uint8, kind: str, sigma: float, seed: int = 0):
     """uint8 images (N, H, W, 3) corrupted at (kind, σ) on the [-1, 1] scale with a generator seeded by
     ``seed``, returned for display: float (N, H, W, 3) in [0, 1] (noise clipped to the valid range)."""
-    import numpy as np
-
-    from robustlab.data.scale import to_tensor_pm1
-
     a = np.asarray(images_uint8)
     if a.dtype != np.uint8 or a.ndim != 4 or a.shape[-1] != 3:
         raise ParameterError(f"images: got dtype {a.dtype} shape {a.shape}; expected uint8 (N, H, W, 3)")
@@ -164,10 +162,6 @@ def display_corrupted(images_uint8, kind: str, sigma: float, seed: int = 0):
 
 def mean_abs_change(images_uint8, sigmas, kind: str = "noise", seed: int = 0) -> list[float]:
     """Mean absolute change per pixel and channel on the [-1, 1] scale (unclipped), for each σ."""
-    import numpy as np
-
-    from robustlab.data.scale import to_tensor_pm1
-
     a = np.asarray(images_uint8)
     if a.dtype != np.uint8 or a.ndim != 4 or a.shape[-1] != 3:
         raise ParameterError(f"images: got dtype {a.dtype} shape {a.shape}; expected uint8 (N, H, W, 3)")

@@ -43,9 +43,13 @@ its key are the same either way (``stacked_with`` in the record says which path 
 """
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import time
+import warnings
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from functools import lru_cache
 
@@ -54,6 +58,8 @@ import torch
 
 from robustlab.core import budget
 from robustlab.core.checks import check_choice, check_int
+from robustlab.core.params import Config
+from robustlab.core.progress import PROGRESS_ENV, tqdm
 from robustlab.core.results import ResultStore, config_hash
 from robustlab.data.cifar10 import load_cifar10
 from robustlab.data.common import balanced_indices
@@ -272,9 +278,6 @@ def train_grid(cfg, kinds: Iterable[str] = ("noise", "blur"), archs: Iterable[st
 
 
 def _train_worker(cfg_items: dict, arch: str, kind: str, sigma: float, replicate: int) -> tuple:
-    from robustlab.core.params import Config
-    from robustlab.core.progress import PROGRESS_ENV
-
     t0 = time.perf_counter()
     # a worker's bar is shown only in a book run (the runner prints the progress file it goes to)
     _train_one(Config(cfg_items), arch, kind, sigma, bool(os.environ.get(PROGRESS_ENV)), replicate)
@@ -286,16 +289,10 @@ def _train_in_processes(cfg, jobs: list[tuple[str, str, float, int]], progress: 
     processes (spawned: safe in a Jupyter kernel) fed from one queue, dearest first (see
     :data:`_TRAIN_COST`); each stores its model itself (per-key locks). The progress bar counts
     models and names the last one finished and its seconds."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from concurrent.futures.process import BrokenProcessPool
-
     order = sorted(jobs, key=lambda j: -_job_cost(j))
     n = cpu_workers(cfg, len(order))
     bar = None
     if progress:
-        from robustlab.core.progress import tqdm
-
         bar = tqdm(total=len(order), desc=f"training {len(order)} models in {n} processes", unit="model")
     try:
         with ProcessPoolExecutor(n, mp_context=mp.get_context("spawn")) as ex:
@@ -308,8 +305,6 @@ def _train_in_processes(cfg, jobs: list[tuple[str, str, float, int]], progress: 
     except BrokenProcessPool:
         # a worker could not start (e.g. a script without an ``if __name__ == "__main__":`` guard) or
         # died: what the workers stored is kept, the rest is trained here, one by one
-        import warnings
-
         warnings.warn("training in worker processes failed; training the remaining models in this process",
                       RuntimeWarning, stacklevel=2)
         for arch, kind, s, r in order:
@@ -429,8 +424,6 @@ def n_test(cfg) -> int:
 
 def _cells(cfg, arch: str, kind: str, sigmas: list[float], replicate: int = 0):
     """Unique cell keys of one replicate's matrix: {canonical key: (eval config, [(i, j), ...])}."""
-    from robustlab.core.results import config_hash
-
     cells: dict[str, tuple[dict, list[tuple[int, int]]]] = {}
     for i, st in enumerate(sigmas):
         for j, se in enumerate(sigmas):
@@ -615,8 +608,6 @@ def run_grid(cfg, kinds: Iterable[str] = ("noise", "blur"), archs: Iterable[str]
     out = {}
     bar = None
     if progress:
-        from robustlab.core.progress import tqdm
-
         bar = tqdm(total=len(archs) * len(kinds), desc="paper-A grid", unit="matrix")
     try:
         train_grid(cfg, kinds, archs, [0], progress=progress)

@@ -65,13 +65,15 @@ from torch import nn
 from robustlab.core import budget
 from robustlab.core.checks import check_choice, check_float, check_int
 from robustlab.core.device import autocast, describe_precision, resolve_device, resolve_precision
-from robustlab.core.errors import CheckpointError, DeadlineReached, ParameterError
+from robustlab.core.errors import CheckpointError, ComputeRefused, DeadlineReached, ParameterError
+from robustlab.core.progress import tqdm
 from robustlab.core.results import load_result, save_result
 from robustlab.core.seeds import torch_generator
 from robustlab.data.scale import uint8_to_pm1
 from robustlab.paper_a.augmentations import apply as apply_augmentation
 from robustlab.paper_a.augmentations import check_augmentation
 from robustlab.paper_a.corruptions import GaussianBlur, check_kind, check_sigma, corrupt, level
+from robustlab.paper_a.nets import ARCHS, build, stack_models, unstack_into
 
 __all__ = ["SCHEDULES", "CHECKPOINT_EVERY_S", "TrainConfig", "MODEL_KEY_VERSION", "COMPILE_PAYS", "train",
            "train_many", "evaluate", "evaluate_many", "predict", "predict_many", "lr_factor", "training_config",
@@ -129,8 +131,6 @@ class TrainConfig:
     augmentation: str | None = None
 
     def __post_init__(self) -> None:
-        from robustlab.paper_a.nets import ARCHS  # (nets imports nothing from here; kept local: tiny)
-
         def put(name, value):
             object.__setattr__(self, name, value)
 
@@ -198,8 +198,6 @@ class TrainConfig:
 
     def build_model(self) -> nn.Module:
         """The untrained net: ``build(arch, width)`` after ``torch.manual_seed(seed)``."""
-        from robustlab.paper_a.nets import build  # (nets is light; local so that nets may import training)
-
         if self.arch is None or self.width is None:
             raise ParameterError("TrainConfig.build_model needs arch and width")
         torch.manual_seed(self.seed)
@@ -442,8 +440,6 @@ def _training_net(models: list[nn.Module], dev: torch.device) -> nn.Module:
         m.to(dev)
     if len(models) == 1:
         return models[0]
-    from robustlab.paper_a.nets import stack_models
-
     try:
         return stack_models(models)
     except ParameterError as e:
@@ -536,10 +532,7 @@ def _fit(models: list[nn.Module], images_uint8: np.ndarray, labels: np.ndarray, 
     any model trains on noise with σ > 0. Model i therefore sees the same shuffle, augmentation and
     ``z`` as a lone :func:`train` call at σ_i (which draws ``z`` iff σ_i > 0: the same stream).
     """
-    from robustlab.core.budget import compute_allowed
-    from robustlab.core.errors import ComputeRefused
-
-    if not compute_allowed():
+    if not budget.compute_allowed():
         raise ComputeRefused("training is refused here (ROBUSTLAB_NO_COMPUTE=1); trained models must come from "
                              "the results store or a campaign run (python -m robustlab.campaign)")
     st, images, labels = _setup(hp, sigmas, images_uint8, labels, device, checkpoint_every_s)
@@ -555,8 +548,6 @@ def _fit(models: list[nn.Module], images_uint8: np.ndarray, labels: np.ndarray, 
     if pos.epoch < st.hp.epochs:
         _run_epochs(models, images, labels, st, net, opt, sched, pos, ckpt, config, progress, compile)
     if M > 1:
-        from robustlab.paper_a.nets import unstack_into
-
         unstack_into(net, models)
     for m in models:
         m.eval()
@@ -667,8 +658,6 @@ def _bar(progress: bool, st: _Setup, M: int, pos: _Pos, arch: str = ""):
     images/s of one model), the epoch and the loss; its ETA covers the whole training."""
     if not progress:
         return None
-    from robustlab.core.progress import tqdm
-
     who = f"{arch} " if arch else ""
     desc = (f"train {who}{st.kind} σ={st.sigmas[0]:g}" if M == 1 else
             f"train {M} {who}models {st.kind} σ={','.join(f'{s:g}' for s in st.sigmas)}")
@@ -884,8 +873,6 @@ def _many_runner(models: list[nn.Module], stacked: bool, dev: torch.device, prec
     M = len(models)
     wide = None
     if stacked and M > 1:
-        from robustlab.paper_a.nets import stack_models
-
         wide = stack_models(models).eval().to(memory_format=torch.channels_last)
 
     for m in models:

@@ -19,8 +19,10 @@ Weights:
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +30,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from robustlab.core.device import flush_denormals
+from robustlab.core.device import autocast, describe_device, flush_denormals, resolve_precision
 from robustlab.core.errors import CheckpointError, DataError, ParameterError
-from robustlab.data.download import fetch_weights, weights_cache_path
+from robustlab.core.paths import data_root
+from robustlab.data.download import fetch_weights, offline, weights_cache_path
+from robustlab.data.imagenet import find_wnids, image_sources, read_wnids
 from robustlab.data.scale import to_unit
 
 __all__ = ["IMAGENET_ARCHS", "IMAGENET_MEAN", "IMAGENET_STD", "Normalize", "pretrained", "SHARED_MOBILENET",
@@ -63,8 +67,6 @@ class Normalize(nn.Module):
 
 def shared_mobilenet_path(data_dir: str | os.PathLike | None = None) -> Path:
     """The shared ImageNet-pretrained MobileNetV2 state_dict under the data folder."""
-    from robustlab.core.paths import data_root
-
     return data_root(data_dir) / SHARED_MOBILENET
 
 
@@ -90,7 +92,7 @@ def _load_state_dict(path: Path, net: nn.Module, name: str) -> None:
 
 
 def _enum_weights(name: str, weights: str):
-    from torchvision.models import get_model_weights
+    from torchvision.models import get_model_weights  # deferred: torchvision is slow to import
 
     enum = get_model_weights(name)
     if weights == "DEFAULT":
@@ -126,12 +128,12 @@ def pretrained(name: str, weights: str | os.PathLike | None = "DEFAULT", *, norm
         DataError: download impossible (offline) or file missing.
         CheckpointError: the file is damaged or does not fit the architecture.
     """
-    import torchvision.models as tvm
+    import torchvision.models as tvm  # deferred: torchvision is slow to import
 
     if name not in IMAGENET_ARCHS:
         raise ParameterError(f"name={name!r}: must be one of {list(IMAGENET_ARCHS)}")
     builder = getattr(tvm, name)
-    from torchvision.models import WeightsEnum
+    from torchvision.models import WeightsEnum  # deferred: torchvision is slow to import
 
     if isinstance(weights, WeightsEnum):
         weights = weights.name
@@ -218,8 +220,6 @@ _FETCHED: dict[tuple, bool] = {}
 def _obtainable(name: str, enum_name: str) -> bool:
     """Whether torchvision's file can be had: in the hub cache, or downloaded now (tried once per process
     and per ``ROBUSTLAB_OFFLINE`` setting)."""
-    from robustlab.data.download import offline
-
     if _downloaded(name, enum_name):
         return True
     k = (name, enum_name, offline(), torch.hub.get_dir())
@@ -267,8 +267,6 @@ def available(cfg) -> tuple[list[str], dict[str, str]]:
                           f"put its state_dict at {(d or Path('<weights_dir>')) / (n + '.pth')} "
                           f"(weights_dir= or $ROBUSTLAB_WEIGHTS) or run where torchvision can download")
     if missing:
-        import warnings
-
         warnings.warn("paper B: left out for want of weights: " + "; ".join(f"{label(k)}: {v}" for k, v in
                                                                               missing.items()), stacklevel=2)
     if not ok:
@@ -281,8 +279,6 @@ def available(cfg) -> tuple[list[str], dict[str, str]]:
 def data_sources(cfg) -> list[Path]:
     """For provenance: the image sources in the data folder (:func:`robustlab.data.imagenet.image_sources`)
     and the weights files of the run's available models (a local file, or torchvision's in the hub cache)."""
-    from robustlab.data.imagenet import image_sources
-
     files = []
     for n in available(cfg)[0]:
         w = _weights_for(cfg, n)
@@ -313,7 +309,7 @@ def published_top1(name: str, shared: bool = False) -> tuple[str, float] | None:
     names, or (``shared``) for the quantized MobileNetV2 that the shared, dequantized file comes from
     (None when unknown)."""
     if shared:
-        from torchvision.models.quantization import MobileNet_V2_QuantizedWeights
+        from torchvision.models.quantization import MobileNet_V2_QuantizedWeights  # deferred: slow to import
 
         w = MobileNet_V2_QuantizedWeights.DEFAULT
         return f"quantized {w.name}", float(w.meta["_metrics"]["ImageNet-1K"]["acc@1"])
@@ -334,8 +330,6 @@ _SHA_CACHE: dict[tuple[str, int, int], str] = {}
 
 
 def _file_sha256(path: Path) -> str:
-    import hashlib
-
     st = path.stat()
     k = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     if k not in _SHA_CACHE:
@@ -374,8 +368,6 @@ PAPER_B_BF16_OK = False
 def inference_precision(cfg) -> str:
     """Paper B's inference precision: "bf16" only when ``cfg.precision`` asks for it explicitly (or
     "auto" on a device with bf16 units once :data:`PAPER_B_BF16_OK` holds); else "fp32"."""
-    from robustlab.core.device import resolve_precision
-
     asked = cfg.get("precision") or "auto"
     if asked == "auto" and not PAPER_B_BF16_OK:
         return "fp32"
@@ -391,8 +383,6 @@ class Autocast(nn.Module):
         self.model, self.precision = model, precision
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from robustlab.core.device import autocast
-
         with autocast(x.device, self.precision):
             return self.model(x).float()
 
@@ -440,8 +430,6 @@ def load_model(cfg, name: str | None = None) -> nn.Module:
 
 def class_names(cfg) -> list[str]:
     """The 1,000 ImageNet class names (the wnids.txt beside the data, else the package's)."""
-    from robustlab.data.imagenet import find_wnids, read_wnids
-
     return read_wnids(find_wnids(cfg.data_dir))[1]
 
 
@@ -522,8 +510,6 @@ def predict(model: nn.Module, images_uint8: Any, batch_size: int = 64, device=No
 
 
 def describe(device) -> str:
-    from robustlab.core.device import describe_device
-
     return describe_device(torch.device(device))
 
 

@@ -126,9 +126,6 @@ def pixel_change_example(model, image_uint8, n_pixels: int = 16, magnitude: int 
     confidence on both: ``{"images": uint8 (2, H, W, 3), "pred": [int, int], "conf": [float, float],
     "positions": int (n, 2) (row, column), "n_pixels", "magnitude" (None = any value), "seed"}``.
     ``model`` takes float NCHW on [0, 1]; ``magnitude`` None or ≥ 255 means any value."""
-    import numpy as np
-
-
     img = np.array(image_uint8, dtype=np.uint8)[None]  # a writable copy (images may be read-only views)
     mag = None if magnitude is None or int(magnitude) >= 255 else int(magnitude)
     changed, pos = change_pixels(torch.from_numpy(img), int(n_pixels), mag, area, int(seed), return_positions=True)
