@@ -65,10 +65,11 @@ from robustlab.attacks.minimal import minimal_change
 from robustlab.core.device import autocast, describe_device, fast_bf16, resolve_device, resolve_precision
 from robustlab.core.params import profile_values, resolve
 from robustlab.core.results import atomic_write_text
+from robustlab.data.imagenet import load_imagenet
 from robustlab.paper_a import grid
 from robustlab.paper_a.nets import build
 from robustlab.paper_a.training import predict_many, train, train_many
-from robustlab.paper_b.classifiers import pretrained
+from robustlab.paper_b.classifiers import forward_batch, predict, pretrained, shared_mobilenet_path, to_input
 
 PAPER_EPOCHS = 90
 PAPER_TRAIN = 50_000
@@ -269,10 +270,6 @@ def project_campaign(archs: dict, attack_rate: float, attack_steps: int) -> dict
     return {"per_arch": per_arch, "total_s": mean * len(ARCH_ALL), "models": MODELS_PER_ARCH * len(ARCH_ALL)}
 
 
-def _fmt_time(s: float) -> str:
-    return f"{s / 60:.1f} min" if s < 7200 else f"{s / 3600:.1f} h ({s / 60:.0f} min)"
-
-
 def _print_arch(arch: str, r: dict) -> None:
     for p in PATHS:
         row = r["paths"][p]
@@ -324,9 +321,6 @@ def _paperb_inputs(n: int) -> tuple[nn.Module, np.ndarray, str]:
     """Paper B's classifier and images as the book has them: the shared ImageNet MobileNetV2 and the first
     ``n`` Imagenette validation crops (uint8 NHWC) where the data folder has them, else random weights
     and images (subnormals, the flush's target, depend on both: the note says which was measured)."""
-    from robustlab.data.imagenet import load_imagenet
-    from robustlab.paper_b.classifiers import pretrained, shared_mobilenet_path
-
     torch.manual_seed(0)
     try:
         w = shared_mobilenet_path()
@@ -345,8 +339,6 @@ def _paperb_inputs(n: int) -> tuple[nn.Module, np.ndarray, str]:
 def _paperb_today(model: nn.Module, images: np.ndarray) -> float:
     """Paper B's inference before the CPU mode: forward passes of ``TODAY_PAPERB_BATCH`` images,
     subnormals not flushed (img/s)."""
-    from robustlab.paper_b.classifiers import to_input
-
     torch.set_flush_denormal(False)
     t0 = time.perf_counter()
     with torch.inference_mode():
@@ -358,8 +350,6 @@ def _paperb_today(model: nn.Module, images: np.ndarray) -> float:
 def _paperb_new(model: nn.Module, images: np.ndarray) -> float:
     """Paper B's inference now: :func:`robustlab.paper_b.classifiers.predict` (subnormals flushed, the
     measured fastest forward batch; the measurement is made once, before the timing) (img/s)."""
-    from robustlab.paper_b.classifiers import predict
-
     t0 = time.perf_counter()
     predict(model, images, TODAY_PAPERB_BATCH)
     return len(images) / (time.perf_counter() - t0)
@@ -421,8 +411,6 @@ def cpu_main(args: argparse.Namespace) -> dict:
                       partial(_eval_rate, arch, q["width"], n_e, new)),
                 kind="eval", arch=arch, threads=1)
     with _threads(min(2, os.cpu_count() or 1)):
-        from robustlab.paper_b.classifiers import forward_batch, predict
-
         model, images, what = _paperb_inputs(n_m * 4)
         predict(model, images[:8], TODAY_PAPERB_BATCH)  # warm-up, and forward_batch's one measurement
         chosen = forward_batch(model, (3, 224, 224), "cpu", TODAY_PAPERB_BATCH)
