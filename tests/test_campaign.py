@@ -21,9 +21,10 @@ from robustlab.ops import campaign
 from robustlab.paper_a import grid
 
 REPO = Path(__file__).resolve().parents[1]
-#: payload fields that measure time or name the machine: they differ between runs by nature
-VOLATILE = {"train_time_s", "epoch_time_s", "images_per_s", "seconds", "forward_img_s", "date", "device",
-            "resumed_from_epoch", "resumed_from_batch", "num_threads", "torch"}
+#: payload fields that measure time or name the machine: they differ between runs by nature (``forward_batch``
+#: is the forward batch size this CPU measured fastest: a speed choice that changes no prediction)
+VOLATILE = {"train_time_s", "epoch_time_s", "images_per_s", "seconds", "forward_img_s", "forward_batch", "date",
+            "device", "resumed_from_epoch", "resumed_from_batch", "num_threads", "torch"}
 
 
 def _strip(x):
