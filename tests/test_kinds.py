@@ -30,6 +30,8 @@ def test_every_kind_is_declared_once_with_its_unit_and_weights_flag():
     assert kinds.unit_for("paperb-fgsm", {"eps": 8.0}) == "b-exp4"
     assert kinds.unit_for("paperb-pixels", {"tag": "exp", "area": 56}) == "b-exp3"
     assert kinds.unit_for("paperb-selection", {}) == "b-select"
+    assert kinds.unit_for("paperb-selection", {"n": 1000, "splits": ["sample", "val", "train"]}) == "b-select"
+    assert kinds.unit_for("paperb-selection", {"n": 1000, "splits": ["val"]}) == "b-aug-bases"  # §6.2's held-out
     assert kinds.unit_for("no-such-kind", {}) is None
     # chapter 12's results in paper B's kinds name chapter 12's units (core.kinds.refine_unit)
     assert kinds.unit_for("paperb-pixels", {"what": "beyond-cifar", "model": m}) == "x-measure-resnet"

@@ -254,6 +254,7 @@ def train_grid(cfg, kinds: Iterable[str] = ("noise", "blur"), archs: Iterable[st
     store = _store(cfg)
     sigmas = [check_sigma(s, "sigmas") for s in cfg.sigmas]
     jobs: dict[str, tuple[str, str, float, int]] = {}
+    cells: dict[str, dict] = {}  # a job → the first missing grid cell it is trained for
     for r in reps:
         for arch in archs:
             for kind in kinds:
@@ -262,7 +263,9 @@ def train_grid(cfg, kinds: Iterable[str] = ("noise", "blur"), archs: Iterable[st
                     key = f"{arch}/{m['kind']}{m['sigma']!r}/{r}"
                     if (key not in jobs and not store.has(EVAL_KIND, conf)
                             and not has_model(cfg, arch, kind, m["sigma"], r)):
-                        jobs[key] = (arch, kind, m["sigma"], r)
+                        jobs[key], cells[key] = (arch, kind, m["sigma"], r), conf
+    for conf in cells.values():  # where computing is refused, name what the page lacks: the grid cell's unit
+        store.guard(EVAL_KIND, conf)  # (a finished training unit's weights are never published)
     todo = list(jobs.values())
     if cpu_workers(cfg, len(todo)) > 1:
         for arch, kind, s, r in todo:

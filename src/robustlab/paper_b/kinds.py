@@ -30,7 +30,9 @@ def _pixels_unit(key: Mapping[str, Any]) -> str:
 
 
 SELECTION_KIND = register_kind("paperb-selection", "the ImageNet images every paper-B model classifies correctly",
-                               unit="b-select")
+                               # §6.2's held-out test images come from the validation split alone, selected by
+                               # b-aug-bases (b-aug and b-aug-lr follow it); the experiments' images by b-select
+                               unit=lambda key: "b-aug-bases" if list(key.get("splits", ())) == ["val"] else "b-select")
 CIFAR_SELECTION_KIND = register_kind("paperb-cifar-selection",
                                      "the CIFAR-10 test images a paper-A model classifies correctly", unit="b-cifar")
 PIXELS_KIND = register_kind("paperb-pixels", "the paper-B result of random few-pixel changes (exp. 1–3, Pi)",
