@@ -267,9 +267,7 @@ def train_grid(cfg, kinds: Iterable[str] = ("noise", "blur"), archs: Iterable[st
     for conf in cells.values():  # where computing is refused, name what the page lacks: the grid cell's unit
         store.guard(EVAL_KIND, conf)  # (a finished training unit's weights are never published)
     todo = list(jobs.values())
-    if cpu_workers(cfg, len(todo)) > 1:
-        for arch, kind, s, r in todo:
-            store.guard(MODEL_KIND, model_config(cfg, arch, kind, s, r))
+    if cpu_workers(cfg, len(todo)) > 1:  # (computing was checked above, for every job's grid cell)
         _train_in_processes(cfg, todo, progress)
     else:
         for r in reps:
